@@ -1,0 +1,1 @@
+// ChatTemplates: work in progress (being written in this session).

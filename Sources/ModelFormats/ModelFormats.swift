@@ -1,0 +1,1 @@
+// ModelFormats: work in progress (being written in this session).

@@ -1,0 +1,1 @@
+// Quantization: work in progress (being written in this session).

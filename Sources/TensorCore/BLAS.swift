@@ -1,0 +1,87 @@
+// Matrix products through cblas_sgemm (OpenBLAS on Linux, Accelerate on macOS).
+// Row-major everywhere; `transA`/`transB` select op(A) = A or Aᵀ. The reference twin
+// `gemmReference` is a plain triple loop used by tests.
+#if canImport(Accelerate)
+import Accelerate
+#elseif canImport(CBLAS)
+import CBLAS
+#endif
+
+/// Single-precision matrix products.
+public enum BLAS {
+    /// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, all row-major with leading
+    /// dimensions lda/ldb/ldc (elements between consecutive rows as stored).
+    @inlinable
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            // BLAS leaves C scaled by beta when k == 0; make that explicit.
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// The plain triple-loop twin of `gemm`, accumulating in Double.
+    public static func gemmReference(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                                     b: UnsafePointer<Float>, ldb: Int,
+                                     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0
+                for p in 0..<k {
+                    let av = transA ? a[p * lda + i] : a[i * lda + p]
+                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    s += Double(av) * Double(bv)
+                }
+                let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
+                c[i * ldc + j] = Float(Double(alpha) * s + old)
+            }
+        }
+    }
+
+    /// Sets the number of threads BLAS may use (no-op with Accelerate).
+    public static func setThreadCount(_ n: Int) {
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(Int32(n))
+        #endif
+    }
+}
+
+extension Tensor {
+    /// op(a) · op(b) for rank-2 or batched rank-3 f32 tensors ([batch, rows, cols]).
+    /// Throws `shapeMismatch` naming both shapes when the inner sizes differ.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) throws -> Tensor {
+        guard a.dtype == .f32, b.dtype == .f32 else {
+            throw TensorError.unsupportedDType(op: "matmul", dtype: a.dtype == .f32 ? b.dtype : a.dtype)
+        }
+        guard (a.rank == 2 && b.rank == 2) || (a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0]) else {
+            throw TensorError.shapeMismatch(op: "matmul", lhs: a.shape, rhs: b.shape)
+        }
+        let batch = a.rank == 3 ? a.shape[0] : 1
+        let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (br, bc) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        let (m, k) = transposeA ? (ac, ar) : (ar, ac)
+        let (k2, n) = transposeB ? (bc, br) : (br, bc)
+        guard k == k2 else { throw TensorError.shapeMismatch(op: "matmul", lhs: a.shape, rhs: b.shape) }
+        var out = Tensor(uninitialized: a.rank == 3 ? [batch, m, n] : [m, n])
+        out.withUnsafeMutableFloats { c in
+            a.withUnsafeFloats { pa in
+                b.withUnsafeFloats { pb in
+                    for i in 0..<batch {
+                        BLAS.gemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+                                  a: pa.baseAddress! + i * ar * ac, lda: ac,
+                                  b: pb.baseAddress! + i * br * bc, ldb: bc,
+                                  c: c.baseAddress! + i * m * n, ldc: n)
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
