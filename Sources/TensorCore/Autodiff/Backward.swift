@@ -1,0 +1,168 @@
+// Every backward rule in one place, so the calculus can be checked in one sitting.
+// Each case receives dY (the gradient of the op's output) and adds the gradient of each
+// input that needs one. Frozen inputs are skipped: no dW is formed for a frozen weight.
+
+extension Tape {
+    func backward(_ op: Op, output: Var, gradOutput dy: Tensor) throws {
+        switch op {
+        case let .linear(x, w, bias):
+            // y = x·Wᵀ + b  ⇒  dx = dy·W,  dW += dyᵀ·x,  db += Σ_rows dy
+            let xv = value(x), wv = value(w)
+            let (outF, inF) = (wv.shape[0], wv.shape[1])
+            let n = xv.count / max(inF, 1)
+            dy.withUnsafeFloats { dyp in
+                let dyb = dyp.baseAddress!
+                withGradientBuffer(x) { dx, acc in
+                    withWidened(wv) { wp in
+                        BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: outF,
+                                  a: dyb, lda: outF, b: wp, ldb: inF, beta: acc ? 1 : 0, c: dx, ldc: inF)
+                    }
+                }
+                withGradientBuffer(w) { dw, acc in
+                    xv.withUnsafeFloats { xp in
+                        BLAS.gemm(transA: true, transB: false, m: outF, n: inF, k: n,
+                                  a: dyb, lda: outF, b: xp.baseAddress!, ldb: inF, beta: acc ? 1 : 0, c: dw, ldc: inF)
+                    }
+                }
+                if let bias {
+                    withGradientBuffer(bias) { db, acc in
+                        if !acc { db.update(repeating: 0, count: outF) }
+                        for r in 0..<n { Kernels.accumulate(db, dyb + r * outF, outF) }
+                    }
+                }
+            }
+
+        case let .embedding(table, ids):
+            // out[i] = table[ids[i]]  ⇒  dTable[ids[i]] += dy[i]
+            let dim = value(table).shape[1]
+            withGradientBuffer(table) { dt, acc in
+                if !acc { dt.update(repeating: 0, count: value(table).count) }
+                dy.withUnsafeFloats { dyp in
+                    ids.withUnsafeBufferPointer {
+                        Kernels.embeddingBackward(dOut: dyp.baseAddress!, ids: $0.baseAddress!, dTable: dt, count: ids.count, dim: dim)
+                    }
+                }
+            }
+
+        case let .rmsnorm(x, w, rstd):
+            let xv = value(x)
+            let dim = xv.shape.last!
+            let rows = xv.count / max(dim, 1)
+            let wv = w.map { value($0).widened() }
+            var dx: Tensor? = nodes[x.id].needsGrad ? Tensor(uninitialized: xv.shape) : nil
+            var dw: Tensor? = (w.map { nodes[$0.id].needsGrad } ?? false) ? Tensor(zeros: [dim]) : nil
+            xv.withUnsafeFloats { xp in dy.withUnsafeFloats { dyp in rstd.withUnsafeFloats { rp in
+                let wp = wv?.withUnsafeFloats { $0.baseAddress! }  // storage outlives the call: wv is alive
+                let dxp = dx == nil ? nil : dx!.withUnsafeMutableFloats { $0.baseAddress! }
+                let dwp = dw == nil ? nil : dw!.withUnsafeMutableFloats { $0.baseAddress! }
+                Kernels.rmsnormBackward(x: xp.baseAddress!, w: wp, rstd: rp.baseAddress!, dy: dyp.baseAddress!,
+                                        dx: dxp, dw: dwp, rows: rows, dim: dim)
+            } } }
+            if let dx { accumulateGradient(x, dx) }
+            if let dw, let w { accumulateGradient(w, dw) }
+
+        case let .rope(x, positions, table, layout, heads, headDim):
+            // A rotation: its gradient is the inverse rotation of dy.
+            let tokens = dy.count / (heads * headDim)
+            var dx = Tensor(uninitialized: dy.shape)
+            dx.withUnsafeMutableFloats { dxp in dy.withUnsafeFloats { dyp in positions.withUnsafeBufferPointer { pp in
+                Kernels.rope(x: dyp.baseAddress!, y: dxp.baseAddress!, positions: pp.baseAddress!, tokens: tokens,
+                             heads: heads, headDim: headDim, table: table, layout: layout, inverse: true)
+            } } }
+            accumulateGradient(x, dx)
+
+        case let .attention(q, k, v, lse, shape, segments):
+            let qv = value(q), kv = value(k), vv = value(v), ov = value(output)
+            var dq = Tensor(uninitialized: qv.shape), dk = Tensor(uninitialized: kv.shape), dv = Tensor(uninitialized: vv.shape)
+            dq.withUnsafeMutableFloats { dqp in dk.withUnsafeMutableFloats { dkp in dv.withUnsafeMutableFloats { dvp in
+                qv.withUnsafeFloats { qp in kv.withUnsafeFloats { kp in vv.withUnsafeFloats { vp in
+                    ov.withUnsafeFloats { op in lse.withUnsafeFloats { lp in dy.withUnsafeFloats { dyp in
+                        let run = { (seg: UnsafePointer<Int32>?) in
+                            Kernels.attentionBackward(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!,
+                                                      out: op.baseAddress!, lse: lp.baseAddress!, dOut: dyp.baseAddress!,
+                                                      dq: dqp.baseAddress!, dk: dkp.baseAddress!, dv: dvp.baseAddress!,
+                                                      shape: shape, segments: seg)
+                        }
+                        if let segments { segments.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
+                    } } }
+                } } }
+            } } }
+            accumulateGradient(q, dq)
+            accumulateGradient(k, dk)
+            accumulateGradient(v, dv)
+
+        case let .swiglu(gate, up):
+            let g = value(gate), u = value(up)
+            let needG = nodes[gate.id].needsGrad, needU = nodes[up.id].needsGrad
+            var dg = Tensor(uninitialized: needG ? g.shape : [0])
+            var du = Tensor(uninitialized: needU ? u.shape : [0])
+            dg.withUnsafeMutableFloats { dgp in du.withUnsafeMutableFloats { dup in
+                g.withUnsafeFloats { gp in u.withUnsafeFloats { upp in dy.withUnsafeFloats { dyp in
+                    Kernels.swigluBackward(gate: gp.baseAddress!, up: upp.baseAddress!, dy: dyp.baseAddress!,
+                                           dGate: needG ? dgp.baseAddress! : nil, dUp: needU ? dup.baseAddress! : nil, g.count)
+                } } }
+            } }
+            if needG { accumulateGradient(gate, dg) }
+            if needU { accumulateGradient(up, du) }
+
+        case let .silu(x):
+            let xv = value(x)
+            var dx = Tensor(uninitialized: xv.shape)
+            dx.withUnsafeMutableFloats { dxp in xv.withUnsafeFloats { xp in dy.withUnsafeFloats { dyp in
+                Kernels.siluBackward(xp.baseAddress!, dyp.baseAddress!, dxp.baseAddress!, xv.count)
+            } } }
+            accumulateGradient(x, dx)
+
+        case let .add(a, b):
+            accumulateGradient(a, dy)
+            accumulateGradient(b, dy)
+
+        case let .mul(a, b):
+            // d(a⊙b) = da⊙b + a⊙db
+            for (target, other) in [(a, b), (b, a)] where nodes[target.id].needsGrad {
+                let ov = value(other)
+                var d = Tensor(uninitialized: ov.shape)
+                d.withUnsafeMutableFloats { dp in ov.withUnsafeFloats { op in dy.withUnsafeFloats { dyp in
+                    Kernels.mul(dyp.baseAddress!, op.baseAddress!, dp.baseAddress!, ov.count)
+                } } }
+                accumulateGradient(target, d)
+            }
+
+        case let .scale(x, s):
+            var dx = Tensor(uninitialized: dy.shape)
+            dx.withUnsafeMutableFloats { dxp in dy.withUnsafeFloats { Kernels.scale($0.baseAddress!, s, dxp.baseAddress!, dy.count) } }
+            accumulateGradient(x, dx)
+
+        case let .dropout(x, p, seed):
+            // Same mask as forward: a pure function of (seed, index).
+            var dx = Tensor(uninitialized: dy.shape)
+            dx.withUnsafeMutableFloats { dxp in dy.withUnsafeFloats { Kernels.dropout($0.baseAddress!, dxp.baseAddress!, dy.count, p: p, seed: seed) } }
+            accumulateGradient(x, dx)
+
+        case let .crossEntropy(logits, gradient):
+            // The forward pass stored softmax − onehot (÷ normaliser); scale by the upstream scalar.
+            var g = gradient
+            let s = dy.scalar
+            if s != 1 {
+                g.withUnsafeMutableFloats { Kernels.scale($0.baseAddress!, s, $0.baseAddress!, $0.count) }
+            }
+            accumulateGradient(logits, g)
+
+        case let .sum(x):
+            accumulateGradient(x, Tensor(repeating: dy.scalar, shape: value(x).shape))
+
+        case let .reshape(x):
+            accumulateGradient(x, try dy.reshaped(value(x).shape))
+
+        case let .checkpoint(inputs, body):
+            // Recompute the block on a recording tape, then backpropagate through it.
+            let sub = Tape(recordsGradients: true, scratch: scratch)
+            let leaves = inputs.map { sub.input(value($0), requiresGrad: nodes[$0.id].needsGrad) }
+            let out = try body(sub, leaves)
+            try sub.backward(out, seed: dy)
+            for (input, leaf) in zip(inputs, leaves) {
+                if let g = sub.gradient(leaf) { accumulateGradient(input, g) }
+            }
+        }
+    }
+}

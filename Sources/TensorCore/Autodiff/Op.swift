@@ -1,0 +1,25 @@
+// What each recorded operation keeps for its backward rule. Inputs are tape handles;
+// saved tensors are only what the rule needs (e.g. RMSNorm's per-row rstd, attention's
+// logsumexp). Forward implementations are in Tape+Ops.swift, backward rules in Backward.swift.
+
+enum Op {
+    case linear(x: Var, weight: Var, bias: Var?)
+    case embedding(table: Var, ids: [Int32])
+    case rmsnorm(x: Var, weight: Var?, rstd: Tensor)
+    case rope(x: Var, positions: [Int32], table: RopeTable, layout: RopeLayout, heads: Int, headDim: Int)
+    case attention(q: Var, k: Var, v: Var, lse: Tensor, shape: AttentionShape, segments: [Int32]?)
+    case swiglu(gate: Var, up: Var)
+    case silu(Var)
+    case add(Var, Var)
+    case mul(Var, Var)
+    case scale(Var, Float)
+    case dropout(Var, p: Float, seed: UInt64)
+    /// The gradient w.r.t. the logits was computed in the forward pass (already divided by the normaliser).
+    case crossEntropy(logits: Var, gradient: Tensor)
+    case sum(Var)
+    case reshape(Var)
+    case checkpoint(inputs: [Var], body: CheckpointBody)
+}
+
+/// A recomputable piece of the forward pass: builds its output on the given tape from the given inputs.
+public typealias CheckpointBody = (Tape, [Var]) throws -> Var

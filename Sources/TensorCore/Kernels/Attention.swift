@@ -1,0 +1,183 @@
+// Causal grouped-query attention, computed a block of query rows at a time (flash-style):
+// scores for one block of BQ rows against the visible keys live in a BQ×Tk scratch, so
+// memory is O(BQ·T) per head block, never T×T per head per layer. Forward saves only the
+// row logsumexp; backward recomputes the probabilities from it.
+// q: [B, Tq, Hq, hd]   k, v: [B, Tk, Hkv, hd]   out: [B, Tq, Hq, hd]   lse: [B, Hq, Tq]
+// Query i sees key j when j ≤ i + queryOffset (causal) and, with segments, when both
+// tokens belong to the same packed example.
+
+/// Sizes and masking of one attention call.
+struct AttentionShape {
+    var batch: Int
+    var queryLength: Int
+    var keyLength: Int
+    var queryHeads: Int
+    var kvHeads: Int
+    var headDim: Int
+    /// Absolute position of query row 0 relative to key 0 (the KV-cache length in generation).
+    var queryOffset: Int = 0
+    var causal: Bool = true
+    var scale: Float
+
+    var groupSize: Int { queryHeads / kvHeads }
+    static let blockRows = 128
+
+    /// Keys visible to query rows [i0, i1): 0..<keyEnd.
+    func keyEnd(forRowsEndingAt i1: Int) -> Int {
+        causal ? min(keyLength, i1 - 1 + queryOffset + 1) : keyLength
+    }
+}
+
+extension Kernels {
+    /// Sets masked scores of one block to −∞. `seg` is [B, T] segment ids (Tq == Tk) or nil.
+    private static func maskBlock(_ s: UnsafeMutablePointer<Float>, shape: AttentionShape, b: Int, i0: Int, rows: Int,
+                                  keyEnd: Int, segments: UnsafePointer<Int32>?) {
+        for ii in 0..<rows {
+            let i = i0 + ii
+            let row = s + ii * keyEnd
+            if shape.causal {
+                let limit = i + shape.queryOffset
+                if limit + 1 < keyEnd { (row + limit + 1).update(repeating: -.infinity, count: keyEnd - limit - 1) }
+            }
+            if let segments {
+                let seg = segments + b * shape.keyLength
+                let mine = seg[i]
+                for j in 0..<keyEnd where seg[j] != mine { row[j] = -.infinity }
+            }
+        }
+    }
+
+    static func attentionForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                 out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?,
+                                 shape: AttentionShape, segments: UnsafePointer<Int32>?) {
+        let hd = shape.headDim, hq = shape.queryHeads, hkv = shape.kvHeads
+        let bqMax = AttentionShape.blockRows
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
+        defer { scores.deallocate() }
+        for b in 0..<shape.batch {
+            for h in 0..<hq {
+                let kvh = h / shape.groupSize
+                let kb = k + (b * shape.keyLength * hkv + kvh) * hd
+                let vb = v + (b * shape.keyLength * hkv + kvh) * hd
+                var i0 = 0
+                while i0 < shape.queryLength {
+                    let rows = min(bqMax, shape.queryLength - i0)
+                    let keyEnd = shape.keyEnd(forRowsEndingAt: i0 + rows)
+                    let qb = q + ((b * shape.queryLength + i0) * hq + h) * hd
+                    let ob = out + ((b * shape.queryLength + i0) * hq + h) * hd
+                    BLAS.gemm(transA: false, transB: true, m: rows, n: keyEnd, k: hd, alpha: shape.scale,
+                              a: qb, lda: hq * hd, b: kb, ldb: hkv * hd, c: scores, ldc: keyEnd)
+                    maskBlock(scores, shape: shape, b: b, i0: i0, rows: rows, keyEnd: keyEnd, segments: segments)
+                    let lseRow = lse.map { $0 + (b * hq + h) * shape.queryLength + i0 }
+                    Parallel.forRanges(rows, work: rows * keyEnd * 4) { r in
+                        for ii in r {
+                            let l = softmaxRow(scores + ii * keyEnd, keyEnd)
+                            lseRow?[ii] = l
+                        }
+                    }
+                    BLAS.gemm(transA: false, transB: false, m: rows, n: hd, k: keyEnd,
+                              a: scores, lda: keyEnd, b: vb, ldb: hkv * hd, c: ob, ldc: hq * hd)
+                    i0 += rows
+                }
+            }
+        }
+    }
+
+    /// dq is overwritten; dk and dv are overwritten too (zeroed, then accumulated over the
+    /// query heads that share each kv head).
+    static func attentionBackward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                  out: UnsafePointer<Float>, lse: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+                                  dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                  shape: AttentionShape, segments: UnsafePointer<Int32>?) {
+        let hd = shape.headDim, hq = shape.queryHeads, hkv = shape.kvHeads
+        let kvCount = shape.batch * shape.keyLength * hkv * hd
+        dk.update(repeating: 0, count: kvCount)
+        dv.update(repeating: 0, count: kvCount)
+        let bqMax = AttentionShape.blockRows
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
+        let dp = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
+        let dRow = UnsafeMutablePointer<Float>.allocate(capacity: bqMax)
+        defer { p.deallocate(); dp.deallocate(); dRow.deallocate() }
+        for b in 0..<shape.batch {
+            for h in 0..<hq {
+                let kvh = h / shape.groupSize
+                let kvOff = (b * shape.keyLength * hkv + kvh) * hd
+                var i0 = 0
+                while i0 < shape.queryLength {
+                    let rows = min(bqMax, shape.queryLength - i0)
+                    let keyEnd = shape.keyEnd(forRowsEndingAt: i0 + rows)
+                    let rowOff = ((b * shape.queryLength + i0) * hq + h) * hd
+                    let ld = hq * hd
+                    BLAS.gemm(transA: false, transB: true, m: rows, n: keyEnd, k: hd, alpha: shape.scale,
+                              a: q + rowOff, lda: ld, b: k + kvOff, ldb: hkv * hd, c: p, ldc: keyEnd)
+                    maskBlock(p, shape: shape, b: b, i0: i0, rows: rows, keyEnd: keyEnd, segments: segments)
+                    BLAS.gemm(transA: false, transB: true, m: rows, n: keyEnd, k: hd,
+                              a: dOut + rowOff, lda: ld, b: v + kvOff, ldb: hkv * hd, c: dp, ldc: keyEnd)
+                    let lseRow = lse + (b * hq + h) * shape.queryLength + i0
+                    Parallel.forRanges(rows, work: rows * keyEnd * 4) { r in
+                        for ii in r {
+                            dRow[ii] = vdot(dOut + rowOff + ii * ld, out + rowOff + ii * ld, hd)
+                            let pr = p + ii * keyEnd, dpr = dp + ii * keyEnd
+                            let lv = F8(repeating: lseRow[ii]), dv8 = F8(repeating: dRow[ii])
+                            var j = 0
+                            while j + 8 <= keyEnd {
+                                let pv = vexp(load8(pr, j) - lv)
+                                store8(pv, pr, j)
+                                store8(pv * (load8(dpr, j) - dv8), dpr, j)
+                                j += 8
+                            }
+                            while j < keyEnd {
+                                let pv = sexp(pr[j] - lseRow[ii])
+                                pr[j] = pv
+                                dpr[j] = pv * (dpr[j] - dRow[ii])
+                                j += 1
+                            }
+                        }
+                    }
+                    // dV += Pᵀ·dO ; dQ = scale·dS·K ; dK += scale·dSᵀ·Q
+                    BLAS.gemm(transA: true, transB: false, m: keyEnd, n: hd, k: rows,
+                              a: p, lda: keyEnd, b: dOut + rowOff, ldb: ld, beta: 1, c: dv + kvOff, ldc: hkv * hd)
+                    BLAS.gemm(transA: false, transB: false, m: rows, n: hd, k: keyEnd, alpha: shape.scale,
+                              a: dp, lda: keyEnd, b: k + kvOff, ldb: hkv * hd, c: dq + rowOff, ldc: ld)
+                    BLAS.gemm(transA: true, transB: false, m: keyEnd, n: hd, k: rows, alpha: shape.scale,
+                              a: dp, lda: keyEnd, b: q + rowOff, ldb: ld, beta: 1, c: dk + kvOff, ldc: hkv * hd)
+                    i0 += rows
+                }
+            }
+        }
+    }
+
+    /// Plain twin: materialises each query's full score row, Double accumulation.
+    static func attentionReference(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                   out: UnsafeMutablePointer<Float>, shape: AttentionShape, segments: UnsafePointer<Int32>?) {
+        let hd = shape.headDim, hq = shape.queryHeads, hkv = shape.kvHeads
+        for b in 0..<shape.batch {
+            for h in 0..<hq {
+                let kvh = h / shape.groupSize
+                for i in 0..<shape.queryLength {
+                    var s = [Double](repeating: -.infinity, count: shape.keyLength)
+                    for j in 0..<shape.keyLength {
+                        if shape.causal && j > i + shape.queryOffset { continue }
+                        if let segments, segments[b * shape.keyLength + j] != segments[b * shape.keyLength + i] { continue }
+                        var d = 0.0
+                        for c in 0..<hd {
+                            d += Double(q[((b * shape.queryLength + i) * hq + h) * hd + c]) *
+                                Double(k[((b * shape.keyLength + j) * hkv + kvh) * hd + c])
+                        }
+                        s[j] = d * Double(shape.scale)
+                    }
+                    let m = s.max()!
+                    let e = s.map { $0 == -.infinity ? 0 : _exp($0 - m) }
+                    let z = e.reduce(0, +)
+                    for c in 0..<hd {
+                        var acc = 0.0
+                        for j in 0..<shape.keyLength where e[j] != 0 {
+                            acc += e[j] / z * Double(v[((b * shape.keyLength + j) * hkv + kvh) * hd + c])
+                        }
+                        out[((b * shape.queryLength + i) * hq + h) * hd + c] = Float(acc)
+                    }
+                }
+            }
+        }
+    }
+}

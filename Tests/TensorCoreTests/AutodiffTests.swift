@@ -1,0 +1,98 @@
+// Tape semantics: frozen tensors get no gradient, parameter gradients accumulate until
+// zeroed, tied parameters sum both uses, and bad shapes throw typed errors naming them.
+import XCTest
+@testable import TensorCore
+import TestSupport
+
+final class AutodiffTests: XCTestCase {
+    func testFrozenWeightGetsNoGradientAndTrainableDoes() throws {
+        let frozen = Parameter(name: "frozen", value: randn([4, 3], seed: 1), requiresGrad: false)
+        let trained = Parameter(name: "trained", value: randn([2, 4], seed: 2))
+        let tape = Tape()
+        let x = tape.input(randn([5, 3], seed: 3))
+        let h = try tape.linear(x, weight: tape.parameter(frozen))
+        XCTAssertFalse(tape.needsGradient(h), "a frozen path must not record")
+        let y = try tape.linear(h, weight: tape.parameter(trained))
+        try tape.backward(tape.sum(y))
+        XCTAssertNil(frozen.grad)
+        XCTAssertEqual(trained.grad?.shape, [2, 4])
+    }
+
+    func testGradientsAccumulateAcrossCallsUntilZeroed() throws {
+        let w = Parameter(name: "w", value: randn([3, 2], seed: 4))
+        let x = randn([4, 2], seed: 5)
+        func run() throws {
+            let tape = Tape()
+            try tape.backward(tape.sum(try tape.linear(tape.input(x), weight: tape.parameter(w))))
+        }
+        try run()
+        let once = w.grad!.floats
+        try run()
+        assertClose(w.grad!.floats, once.map { 2 * $0 })
+        w.zeroGrad()
+        try run()
+        XCTAssertEqual(w.grad!.floats, once)
+    }
+
+    func testTiedParameterSumsBothUses() throws {
+        let table = Parameter(name: "embed", value: randn([5, 4], seed: 6))
+        let tape = Tape()
+        let e = try tape.embedding(tape.parameter(table), ids: [1, 3])
+        let logits = try tape.linear(e, weight: tape.parameter(table))
+        try tape.backward(try tape.crossEntropy(logits, targets: [3, 1]))
+        // Same computation with two separate copies, summed by hand.
+        let a = Parameter(name: "a", value: table.value), b = Parameter(name: "b", value: table.value)
+        let t2 = Tape()
+        let e2 = try t2.embedding(t2.parameter(a), ids: [1, 3])
+        try t2.backward(try t2.crossEntropy(try t2.linear(e2, weight: t2.parameter(b)), targets: [3, 1]))
+        assertClose(table.grad!.floats, zip(a.grad!.floats, b.grad!.floats).map { $0 + $1 }, rtol: 1e-5, atol: 1e-7)
+    }
+
+    func testNarrowFrozenWeightIsWidenedForProductAndInputGradient() throws {
+        let w = randn([6, 5], seed: 7)
+        for dtype in [DType.bf16, .f16] {
+            let narrow = w.narrowed(to: dtype)
+            let widened = narrow.widened()
+            let frozen = Parameter(name: "w", value: narrow, requiresGrad: false)
+            let tape = Tape()
+            let x = tape.input(randn([3, 5], seed: 8), requiresGrad: true)
+            let y = try tape.linear(x, weight: tape.parameter(frozen))
+            try tape.backward(tape.sum(y))
+            let ref = Tape()
+            let xr = ref.input(randn([3, 5], seed: 8), requiresGrad: true)
+            let yr = try ref.linear(xr, weight: ref.input(widened))
+            try ref.backward(ref.sum(yr))
+            XCTAssertEqual(tape.value(y).floats, ref.value(yr).floats)
+            XCTAssertEqual(tape.gradient(x)!.floats, ref.gradient(xr)!.floats)
+        }
+    }
+
+    func testShapeMismatchNamesBothShapes() throws {
+        let tape = Tape()
+        let a = tape.input(Tensor(zeros: [2, 3])), b = tape.input(Tensor(zeros: [3, 2]))
+        XCTAssertThrowsError(try tape.add(a, b)) { error in
+            XCTAssertEqual(error as? TensorError, .shapeMismatch(op: "add", lhs: [2, 3], rhs: [3, 2]))
+            XCTAssertTrue("\(error)".contains("[2, 3]") && "\(error)".contains("[3, 2]"))
+        }
+        XCTAssertThrowsError(try tape.linear(a, weight: tape.input(Tensor(zeros: [4, 5])))) { error in
+            XCTAssertEqual(error as? TensorError, .shapeMismatch(op: "linear", lhs: [2, 3], rhs: [4, 5]))
+        }
+        XCTAssertThrowsError(try Tensor.matmul(Tensor(zeros: [2, 3]), Tensor(zeros: [2, 3]))) { error in
+            XCTAssertEqual(error as? TensorError, .shapeMismatch(op: "matmul", lhs: [2, 3], rhs: [2, 3]))
+        }
+        XCTAssertThrowsError(try tape.crossEntropy(tape.input(Tensor(zeros: [2, 4])), targets: [0, 4])) { error in
+            XCTAssertEqual(error as? TensorError, .indexOutOfRange(op: "crossEntropy target", index: 4, bound: 4))
+        }
+        XCTAssertThrowsError(try tape.embedding(tape.input(Tensor(zeros: [3, 2])), ids: [5])) { error in
+            XCTAssertEqual(error as? TensorError, .indexOutOfRange(op: "embedding", index: 5, bound: 3))
+        }
+        XCTAssertThrowsError(try Tensor(shape: [2, 2], values: [1, 2, 3]))
+        XCTAssertThrowsError(try Tensor(zeros: [6]).reshaped([4, 2]))
+    }
+
+    func testBackwardNeedsScalarLoss() {
+        let tape = Tape()
+        let x = tape.input(Tensor(zeros: [3]), requiresGrad: true)
+        XCTAssertThrowsError(try tape.backward(tape.scale(x, by: 2)))
+    }
+}

@@ -1,0 +1,119 @@
+// Finite-difference checks of every differentiable op's backward rule, on random inputs
+// of several shapes including odd sizes. Tolerances are explained in GradientCheck.
+import XCTest
+@testable import TensorCore
+import TestSupport
+
+final class GradientTests: XCTestCase {
+    let gc = GradientCheck()
+
+    func testLinearWithBias() throws {
+        for (n, i, o) in [(3, 5, 7), (1, 8, 4), (6, 17, 9)] {
+            try gc.check([randn([n, i], seed: 1), randn([o, i], seed: 2), randn([o], seed: 3)]) { t, v in
+                try t.linear(v[0], weight: v[1], bias: v[2])
+            }
+        }
+    }
+
+    func testLinearRank3Input() throws {
+        try gc.check([randn([2, 3, 5], seed: 4), randn([4, 5], seed: 5)]) { t, v in try t.linear(v[0], weight: v[1]) }
+    }
+
+    func testEmbedding() throws {
+        try gc.check([randn([7, 5], seed: 6)]) { t, v in try t.embedding(v[0], ids: [3, 0, 3, 6, 1]) }
+    }
+
+    func testRMSNorm() throws {
+        for (rows, dim) in [(3, 5), (4, 16), (2, 33)] {
+            try gc.check([randn([rows, dim], seed: 8), randn([dim], seed: 9)]) { t, v in try t.rmsnorm(v[0], weight: v[1], eps: 1e-5) }
+        }
+        try gc.check([randn([3, 7], seed: 10)]) { t, v in try t.rmsnorm(v[0], weight: nil, eps: 1e-6) }
+    }
+
+    func testRopeBothLayouts() throws {
+        for layout in [RopeLayout.halfSplit, .interleaved] {
+            for hd in [4, 20] {
+                let table = RopeTable(inverseFrequencies: RopeTable.defaultInverseFrequencies(headDim: hd, base: 10_000), maxPositions: 64)
+                try gc.check([randn([2, 3, 2, hd], seed: 11)]) { t, v in
+                    try t.rope(v[0], positions: [0, 1, 2, 5, 9, 40], table: table, layout: layout)
+                }
+            }
+        }
+    }
+
+    func testAttentionCausalGQA() throws {
+        // B=2, T=5, Hq=4, Hkv=2, hd=3 (odd sizes everywhere).
+        try gc.check([randn([2, 5, 4, 3], seed: 12), randn([2, 5, 2, 3], seed: 13), randn([2, 5, 2, 3], seed: 14)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2])
+        }
+    }
+
+    func testAttentionAcrossQueryBlocks() throws {
+        // T = 131 crosses the 128-row query block boundary.
+        var g = GradientCheck(); g.maxElements = 25
+        try g.check([randn([1, 131, 2, 4], seed: 15), randn([1, 131, 1, 4], seed: 16), randn([1, 131, 1, 4], seed: 17)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2])
+        }
+    }
+
+    func testAttentionWithSegmentsAndNonCausal() throws {
+        let seg: [Int32] = [0, 0, 0, 1, 1, 1, 1, 2]
+        try gc.check([randn([1, 8, 2, 4], seed: 18), randn([1, 8, 2, 4], seed: 19), randn([1, 8, 2, 4], seed: 20)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2], segments: seg)
+        }
+        try gc.check([randn([1, 6, 2, 4], seed: 21), randn([1, 6, 1, 4], seed: 22), randn([1, 6, 1, 4], seed: 23)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2], causal: false)
+        }
+    }
+
+    func testSwiGLUAndSiLU() throws {
+        try gc.check([randn([3, 11], seed: 24, std: 2), randn([3, 11], seed: 25)]) { t, v in try t.swiglu(gate: v[0], up: v[1]) }
+        try gc.check([randn([37], seed: 26, std: 2)]) { t, v in t.silu(v[0]) }
+    }
+
+    func testElementwise() throws {
+        try gc.check([randn([4, 5], seed: 27), randn([4, 5], seed: 28)]) { t, v in try t.add(v[0], v[1]) }
+        try gc.check([randn([4, 5], seed: 29), randn([4, 5], seed: 30)]) { t, v in try t.mul(v[0], v[1]) }
+        try gc.check([randn([9], seed: 31)]) { t, v in t.scale(v[0], by: -2.5) }
+        try gc.check([randn([2, 6], seed: 32)]) { t, v in try t.reshape(v[0], [3, 4]) }
+        try gc.check([randn([2, 6], seed: 33)]) { t, v in t.sum(v[0]) }
+        try gc.check([randn([2, 7], seed: 34)]) { t, v in t.mean(v[0]) }
+    }
+
+    func testDropout() throws {
+        try gc.check([randn([5, 13], seed: 35)]) { t, v in try t.dropout(v[0], p: 0.3, seed: 99) }
+    }
+
+    func testCrossEntropyWithIgnoreIndex() throws {
+        try gc.check([randn([5, 11], seed: 36, std: 2)]) { t, v in
+            try t.crossEntropy(v[0], targets: [3, -100, 0, 10, 7])
+        }
+        try gc.check([randn([2, 3, 7], seed: 37)]) { t, v in
+            try t.crossEntropy(v[0], targets: [1, 2, 3, -100, -100, 6], normalizer: 10)
+        }
+    }
+
+    func testCheckpointMatchesPlainBackward() throws {
+        let w = Parameter(name: "w", value: randn([6, 6], seed: 38))
+        let body: CheckpointBody = { t, v in
+            let h = try t.linear(v[0], weight: t.parameter(w))
+            return try t.swiglu(gate: h, up: try t.rmsnorm(h, weight: nil, eps: 1e-5))
+        }
+        let x = randn([3, 6], seed: 39)
+        var grads: [[Float]] = []
+        var wgrads: [[Float]] = []
+        for useCheckpoint in [false, true] {
+            w.zeroGrad()
+            let tape = Tape()
+            let xv = tape.input(x, requiresGrad: true)
+            let y = useCheckpoint ? try tape.checkpoint([xv], body) : try body(tape, [xv])
+            try tape.backward(tape.sum(y))
+            grads.append(tape.gradient(xv)!.floats)
+            wgrads.append(w.grad!.floats)
+        }
+        XCTAssertEqual(grads[0], grads[1])
+        XCTAssertEqual(wgrads[0], wgrads[1])
+        // And the checkpointed path against finite differences.
+        try gc.check([x]) { t, v in try t.checkpoint(v, body) }
+    }
+}
