@@ -1,0 +1,23 @@
+// The `lorikeet` command: the only layer that prints. Subcommands live in their own files.
+import ArgumentParser
+import TensorCore
+
+@main
+struct Lorikeet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lorikeet",
+        abstract: "Fine-tune Llama-family language models on the CPU.",
+        version: LorikeetVersion.string,
+        subcommands: [Bench.self]
+    )
+}
+
+/// Options shared by every command that computes.
+struct ComputeOptions: ParsableArguments {
+    @Option(name: .long, help: "Threads for kernels and BLAS (default: LORIKEET_THREADS or the number of cores).")
+    var threads: Int?
+
+    func apply() {
+        if let threads { Parallel.threadCount = threads } else { Parallel.threadCount = Parallel.threadCount }
+    }
+}

@@ -1,0 +1,4 @@
+// The version printed by `lorikeet --version`.
+enum LorikeetVersion {
+    static let string = "0.1.0"
+}
