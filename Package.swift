@@ -19,7 +19,7 @@ let package = Package(
     name: "Lorikeet",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "Lorikeet", targets: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates"]),
+        .library(name: "Lorikeet", targets: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama"]),
         .executable(name: "lorikeet", targets: ["lorikeet"]),
     ],
     dependencies: [
@@ -35,8 +35,10 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: ["TensorCore", "Quantization"], swiftSettings: cpuFlags),
         .target(name: "Tokenizers", swiftSettings: cpuFlags),
         .target(name: "ChatTemplates", swiftSettings: cpuFlags),
+        .target(name: "Llama", dependencies: ["TensorCore", "ModelFormats", "Tokenizers", "ChatTemplates"],
+                swiftSettings: cpuFlags),
         .executableTarget(name: "lorikeet", dependencies: [
-            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates",
+            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cpuFlags),
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport",
@@ -48,6 +50,8 @@ let package = Package(
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"],
+                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),

@@ -66,6 +66,13 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    func testAttentionWithMoreKeysThanQueries() throws {
+        // The KV-cache case: 3 new queries attend to 7 keys (4 cached + 3 new).
+        try gc.check([randn([1, 3, 2, 4], seed: 40), randn([1, 7, 1, 4], seed: 41), randn([1, 7, 1, 4], seed: 42)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2])
+        }
+    }
+
     func testSwiGLUAndSiLU() throws {
         try gc.check([randn([3, 11], seed: 24, std: 2), randn([3, 11], seed: 25)]) { t, v in try t.swiglu(gate: v[0], up: v[1]) }
         try gc.check([randn([37], seed: 26, std: 2)]) { t, v in t.silu(v[0]) }

@@ -115,20 +115,23 @@ extension Tape {
 
     // MARK: Attention
 
-    /// Causal grouped-query attention. q: [B, T, Hq, hd], k and v: [B, T, Hkv, hd] with Hq a
-    /// multiple of Hkv. `segments` ([B·T] ids) keeps packed examples from attending to each other.
+    /// Causal grouped-query attention. q: [B, Tq, Hq, hd], k and v: [B, Tk, Hkv, hd] with Hq a
+    /// multiple of Hkv and Tk ≥ Tq (Tk > Tq when earlier keys come from a KV cache). `segments` ([B·T] ids) keeps packed examples from attending to each other.
     public func attention(q: Var, k: Var, v: Var, causal: Bool = true, segments: [Int32]? = nil) throws -> Var {
         let qv = value(q), kv = value(k), vv = value(v)
         guard qv.rank == 4, kv.rank == 4, kv.shape == vv.shape, qv.shape[0] == kv.shape[0],
               qv.shape[3] == kv.shape[3], kv.shape[2] > 0, qv.shape[2] % kv.shape[2] == 0 else {
             throw TensorError.shapeMismatch(op: "attention q/k", lhs: qv.shape, rhs: kv.shape)
         }
-        guard qv.shape[1] == kv.shape[1] else { throw TensorError.shapeMismatch(op: "attention q/k", lhs: qv.shape, rhs: kv.shape) }
-        if let segments, segments.count != qv.shape[0] * qv.shape[1] {
+        // With a KV cache there are more keys than queries: the queries are the last
+        // positions, so query i sits at absolute position i + (Tk − Tq).
+        guard kv.shape[1] >= qv.shape[1] else { throw TensorError.shapeMismatch(op: "attention q/k", lhs: qv.shape, rhs: kv.shape) }
+        if let segments, segments.count != qv.shape[0] * qv.shape[1] || kv.shape[1] != qv.shape[1] {
             throw TensorError.shapeMismatch(op: "attention segments", lhs: qv.shape, rhs: [segments.count])
         }
         let shape = AttentionShape(batch: qv.shape[0], queryLength: qv.shape[1], keyLength: kv.shape[1],
                                    queryHeads: qv.shape[2], kvHeads: kv.shape[2], headDim: qv.shape[3],
+                                   queryOffset: kv.shape[1] - qv.shape[1],
                                    causal: causal, scale: 1 / Float(qv.shape[3]).squareRoot())
         var out = Tensor(uninitialized: qv.shape)
         let keep = recordsGradients && [q, k, v].contains { nodes[$0.id].needsGrad }

@@ -1,1 +1,0 @@
-// ChatTemplates: work in progress (being written in this session).

@@ -1,0 +1,32 @@
+// Writing a config.json that transformers and Lorikeet both read back (rope_theta +
+// rope_scaling spelling, float32 weights).
+import Foundation
+
+extension LlamaConfiguration {
+    /// The Hugging Face config.json for this configuration.
+    public func huggingFaceJSON() throws -> Data {
+        var d: [String: Any] = [
+            "model_type": modelType,
+            "architectures": [modelType == "qwen2" ? "Qwen2ForCausalLM" : modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"],
+            "vocab_size": vocabularySize, "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
+            "num_hidden_layers": layerCount, "num_attention_heads": attentionHeads, "num_key_value_heads": kvHeads,
+            "head_dim": headDim, "rms_norm_eps": Double(rmsNormEps), "rope_theta": Double(ropeTheta),
+            "max_position_embeddings": maxPositions, "tie_word_embeddings": tieWordEmbeddings,
+            "hidden_act": "silu", "torch_dtype": "float32", "mlp_bias": mlpBias,
+        ]
+        if modelType != "qwen2" { d["attention_bias"] = attentionBias }
+        if let bosTokenID { d["bos_token_id"] = bosTokenID }
+        if eosTokenIDs.count == 1 { d["eos_token_id"] = eosTokenIDs[0] } else if !eosTokenIDs.isEmpty { d["eos_token_id"] = eosTokenIDs }
+        switch ropeScaling {
+        case nil: d["rope_scaling"] = NSNull()
+        case let .linear(factor): d["rope_scaling"] = ["rope_type": "linear", "factor": Double(factor)]
+        case let .llama3(factor, low, high, original):
+            d["rope_scaling"] = ["rope_type": "llama3", "factor": Double(factor), "low_freq_factor": Double(low),
+                                 "high_freq_factor": Double(high), "original_max_position_embeddings": original]
+        case .frequencyFactors:
+            throw ConfigurationError.invalid(field: "rope_scaling", reason: "per-frequency factors from GGUF have no config.json form",
+                                             source: "config.json")
+        }
+        return try JSONSerialization.data(withJSONObject: d, options: [.prettyPrinted, .sortedKeys])
+    }
+}

@@ -1,0 +1,114 @@
+// Decoding config.json. Hugging Face key names live only in the CodingKeys below.
+// Accepts both spellings of rotary settings: `rope_theta` + `rope_scaling` (most published
+// checkpoints) and `rope_parameters` (transformers 5).
+import Foundation
+
+extension LlamaConfiguration {
+    /// Reads `config.json` at `url`; errors name the file and the field.
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ConfigurationError.invalid(field: "config.json", reason: "cannot be read (\(error.localizedDescription))", source: url.path)
+        }
+        try self.init(json: data, source: url.path)
+    }
+
+    /// Decodes config.json bytes; `source` names the file in errors.
+    public init(json data: Data, source: String) throws {
+        let raw: HFConfig
+        do { raw = try JSONDecoder().decode(HFConfig.self, from: data) } catch let error as DecodingError {
+            throw ConfigurationError.invalid(field: "config.json", reason: "is not a valid model config: \(Self.describe(error))", source: source)
+        }
+        let type = raw.modelType ?? raw.architectures?.first ?? "unknown"
+        let family: String
+        switch type.lowercased() {
+        case "llama", "llamaforcausallm": family = "llama"
+        case "mistral", "mistralforcausallm": family = "mistral"
+        case "qwen2", "qwen2forcausallm": family = "qwen2"
+        default: throw ConfigurationError.unsupportedArchitecture(type, source: source)
+        }
+        func need<T>(_ v: T?, _ key: String) throws -> T {
+            guard let v else { throw ConfigurationError.invalid(field: key, reason: "is missing", source: source) }
+            return v
+        }
+        let hidden = try need(raw.hiddenSize, "hidden_size")
+        let heads = try need(raw.numAttentionHeads, "num_attention_heads")
+        let rope = raw.ropeScaling ?? raw.ropeParameters
+        let theta = raw.ropeTheta ?? rope?.ropeTheta ?? 10_000
+        var scaling: RopeScaling?
+        switch rope?.ropeType ?? rope?.type {
+        case nil, "default"?: scaling = nil
+        case "llama3"?:
+            scaling = .llama3(factor: try need(rope?.factor, "rope_scaling.factor"),
+                              lowFrequencyFactor: rope?.lowFreqFactor ?? 1, highFrequencyFactor: rope?.highFreqFactor ?? 4,
+                              originalMaxPositions: try need(rope?.originalMaxPositionEmbeddings, "rope_scaling.original_max_position_embeddings"))
+        case "linear"?: scaling = .linear(factor: try need(rope?.factor, "rope_scaling.factor"))
+        case let other?:
+            throw ConfigurationError.invalid(field: "rope_scaling.rope_type", reason: "'\(other)' is not supported (default, linear, llama3)", source: source)
+        }
+        self.init(modelType: family,
+                  vocabularySize: try need(raw.vocabSize, "vocab_size"),
+                  hiddenSize: hidden,
+                  intermediateSize: try need(raw.intermediateSize, "intermediate_size"),
+                  layerCount: try need(raw.numHiddenLayers, "num_hidden_layers"),
+                  attentionHeads: heads,
+                  kvHeads: raw.numKeyValueHeads ?? heads,
+                  headDim: raw.headDim ?? hidden / max(heads, 1),
+                  rmsNormEps: raw.rmsNormEps ?? 1e-6,
+                  ropeTheta: theta,
+                  ropeScaling: scaling,
+                  maxPositions: raw.maxPositionEmbeddings ?? 2048,
+                  tieWordEmbeddings: raw.tieWordEmbeddings ?? false,
+                  attentionBias: family == "qwen2" ? true : (raw.attentionBias ?? false),
+                  outputBias: family == "qwen2" ? false : (raw.attentionBias ?? false),
+                  mlpBias: raw.mlpBias ?? false,
+                  bosTokenID: raw.bosTokenID,
+                  eosTokenIDs: raw.eosTokenID?.values ?? [])
+        try validate(source: source)
+    }
+
+    private static func describe(_ e: DecodingError) -> String {
+        switch e {
+        case let .typeMismatch(_, c), let .valueNotFound(_, c), let .keyNotFound(_, c), let .dataCorrupted(c):
+            let path = c.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? c.debugDescription : "\(path): \(c.debugDescription)"
+        @unknown default: return "\(e)"
+        }
+    }
+}
+
+/// eos_token_id may be one id or a list (Llama 3.1).
+struct OneOrMany: Decodable {
+    let values: [Int]
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let one = try? c.decode(Int.self) { values = [one] } else { values = try c.decode([Int].self) }
+    }
+}
+
+struct HFRope: Decodable {
+    var ropeType: String?, type: String?, factor: Float?, lowFreqFactor: Float?, highFreqFactor: Float?
+    var originalMaxPositionEmbeddings: Int?, ropeTheta: Float?
+    enum CodingKeys: String, CodingKey {
+        case ropeType = "rope_type", type, factor, lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
+        case originalMaxPositionEmbeddings = "original_max_position_embeddings", ropeTheta = "rope_theta"
+    }
+}
+
+struct HFConfig: Decodable {
+    var modelType: String?, architectures: [String]?
+    var vocabSize: Int?, hiddenSize: Int?, intermediateSize: Int?, numHiddenLayers: Int?
+    var numAttentionHeads: Int?, numKeyValueHeads: Int?, headDim: Int?
+    var rmsNormEps: Float?, ropeTheta: Float?, ropeScaling: HFRope?, ropeParameters: HFRope?
+    var maxPositionEmbeddings: Int?, tieWordEmbeddings: Bool?, attentionBias: Bool?, mlpBias: Bool?
+    var bosTokenID: Int?, eosTokenID: OneOrMany?
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type", architectures, vocabSize = "vocab_size", hiddenSize = "hidden_size"
+        case intermediateSize = "intermediate_size", numHiddenLayers = "num_hidden_layers"
+        case numAttentionHeads = "num_attention_heads", numKeyValueHeads = "num_key_value_heads", headDim = "head_dim"
+        case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", ropeScaling = "rope_scaling", ropeParameters = "rope_parameters"
+        case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
+        case attentionBias = "attention_bias", mlpBias = "mlp_bias", bosTokenID = "bos_token_id", eosTokenID = "eos_token_id"
+    }
+}

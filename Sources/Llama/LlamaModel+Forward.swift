@@ -1,0 +1,82 @@
+// The forward pass on the autodiff tape. Shapes: B batch, T time, D hidden, V vocabulary,
+// N = B·T tokens; hidden states travel as [N, D]. Each block can be checkpointed (only its
+// input is kept; it is recomputed during backward).
+import TensorCore
+
+/// Per-call choices of the forward pass.
+public struct ForwardOptions: Sendable {
+    /// Recompute each decoder block during backward instead of keeping its activations.
+    public var gradientCheckpointing = false
+    /// Segment id per token ([B·T]) for packed sequences: attention stays inside a segment.
+    public var segments: [Int32]?
+    /// Position id per token ([B·T]); default 0..<T for every row.
+    public var positions: [Int32]?
+    /// Creates options (defaults: no checkpointing, no packing, positions 0..<T).
+    public init(gradientCheckpointing: Bool = false, segments: [Int32]? = nil, positions: [Int32]? = nil) {
+        self.gradientCheckpointing = gradientCheckpointing
+        self.segments = segments
+        self.positions = positions
+    }
+}
+
+extension LlamaModel {
+    /// Final hidden states (after the last norm) for `ids` ([B·T], row-major): [N, D].
+    public func hiddenStates(_ tape: Tape, ids: [Int32], batch: Int, length: Int, options: ForwardOptions = ForwardOptions()) throws -> Var {
+        guard ids.count == batch * length else {
+            throw TensorError.shapeMismatch(op: "LlamaModel ids", lhs: [ids.count], rhs: [batch, length])
+        }
+        let positions = options.positions ?? (0..<batch).flatMap { _ in (0..<Int32(length)).map { $0 } }
+        var x = try tape.embedding(tape.parameter(parameter("model.embed_tokens.weight")), ids: ids)
+        for layer in 0..<configuration.layerCount {
+            let block: CheckpointBody = { [self] t, inputs in
+                try self.decoderBlock(t, inputs[0], layer: layer, batch: batch, length: length,
+                                      positions: positions, segments: options.segments, cache: nil)
+            }
+            x = options.gradientCheckpointing ? try tape.checkpoint([x], block) : try block(tape, [x])
+        }
+        return try tape.rmsnorm(x, weight: tape.parameter(parameter("model.norm.weight")), eps: configuration.rmsNormEps)
+    }
+
+    /// Logits [N, V] for every position.
+    public func logits(_ tape: Tape, ids: [Int32], batch: Int, length: Int, options: ForwardOptions = ForwardOptions()) throws -> Var {
+        let h = try hiddenStates(tape, ids: ids, batch: batch, length: length, options: options)
+        return try tape.linear(h, weight: tape.parameter(parameter(headName)))
+    }
+
+    /// Cross-entropy of next-token predictions: `targets[i]` is the token expected after
+    /// position i (−100 = not counted). Returns Σ loss / normalizer (default: counted tokens).
+    public func loss(_ tape: Tape, ids: [Int32], targets: [Int32], batch: Int, length: Int,
+                     normalizer: Float? = nil, options: ForwardOptions = ForwardOptions()) throws -> Var {
+        let logits = try logits(tape, ids: ids, batch: batch, length: length, options: options)
+        return try tape.crossEntropy(logits, targets: targets, normalizer: normalizer)
+    }
+
+    /// y = x·Wᵀ (+ b) for the module at `path` (e.g. `model.layers.3.mlp.up_proj`).
+    func project(_ t: Tape, _ x: Var, _ path: String) throws -> Var {
+        let bias = parameters[path + ".bias"].map { t.parameter($0) }
+        return try t.linear(x, weight: t.parameter(parameter(path + ".weight")), bias: bias)
+    }
+
+    /// One decoder block: x + attn(norm(x)), then + mlp(norm(·)). x: [N, D].
+    func decoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
+                      positions: [Int32], segments: [Int32]?, cache: KVCache?) throws -> Var {
+        let c = configuration
+        let p = "model.layers.\(layer)."
+        let h = try t.rmsnorm(x, weight: t.parameter(parameter(p + "input_layernorm.weight")), eps: c.rmsNormEps)
+        var q = try t.reshape(try project(t, h, p + "self_attn.q_proj"), [batch, length, c.attentionHeads, c.headDim])
+        var k = try t.reshape(try project(t, h, p + "self_attn.k_proj"), [batch, length, c.kvHeads, c.headDim])
+        var v = try t.reshape(try project(t, h, p + "self_attn.v_proj"), [batch, length, c.kvHeads, c.headDim])
+        q = try t.rope(q, positions: positions, table: rope)
+        k = try t.rope(k, positions: positions, table: rope)
+        if let cache {
+            (k, v) = try cache.append(t, layer: layer, keys: k, values: v)
+        }
+        let a = try t.reshape(try t.attention(q: q, k: k, v: v, segments: segments),
+                              [batch * length, c.attentionHeads * c.headDim])
+        let x1 = try t.add(x, try project(t, a, p + "self_attn.o_proj"))
+        let h2 = try t.rmsnorm(x1, weight: t.parameter(parameter(p + "post_attention_layernorm.weight")), eps: c.rmsNormEps)
+        let gate = try project(t, h2, p + "mlp.gate_proj")
+        let up = try project(t, h2, p + "mlp.up_proj")
+        return try t.add(x1, try project(t, try t.swiglu(gate: gate, up: up), p + "mlp.down_proj"))
+    }
+}

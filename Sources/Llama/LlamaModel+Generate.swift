@@ -1,0 +1,48 @@
+// Incremental decoding with a KV cache: the prompt runs through once, then one token per
+// step. Only the last position's logits are formed (the output head is the largest product).
+import TensorCore
+
+extension LlamaModel {
+    /// Runs `ids` (the next positions after what `cache` holds) and returns the logits of
+    /// the last of them ([V]). The cache grows by ids.count.
+    public func step(_ ids: [Int32], cache: KVCache) throws -> [Float] {
+        precondition(!ids.isEmpty)
+        let n = ids.count
+        let tape = Tape(recordsGradients: false)
+        let positions = (0..<n).map { Int32(cache.length + $0) }
+        var x = try tape.embedding(tape.parameter(parameter("model.embed_tokens.weight")), ids: ids)
+        for layer in 0..<configuration.layerCount {
+            x = try decoderBlock(tape, x, layer: layer, batch: 1, length: n, positions: positions, segments: nil, cache: cache)
+        }
+        cache.commit(n)
+        let last = try tape.value(x).slice((n - 1)..<n)
+        let h = try tape.rmsnorm(tape.input(last), weight: tape.parameter(parameter("model.norm.weight")), eps: configuration.rmsNormEps)
+        return tape.value(try tape.linear(h, weight: tape.parameter(parameter(headName)))).floats
+    }
+
+    /// Generates up to `maxNewTokens` after `prompt`, stopping at any of `stopTokens` (which
+    /// is not returned) or when `onToken` returns false. Returns the new tokens.
+    public func generate(prompt: [Int], maxNewTokens: Int, sampling: SamplingOptions, stopTokens: Set<Int>,
+                         onToken: (Int) -> Bool = { _ in true }) throws -> [Int] {
+        guard !prompt.isEmpty else { throw TensorError.invalidShape(op: "generate", shape: [0], expected: "a non-empty prompt") }
+        let capacity = min(configuration.maxPositions, prompt.count + maxNewTokens)
+        guard prompt.count < capacity || maxNewTokens == 0 else {
+            throw TensorError.invalidShape(op: "generate", shape: [prompt.count],
+                                           expected: "a prompt shorter than the context (\(configuration.maxPositions))")
+        }
+        let cache = KVCache(configuration: configuration, capacity: capacity)
+        var sampler = Sampler(sampling)
+        var context = prompt
+        var out: [Int] = []
+        var logits = try step(prompt.map { Int32($0) }, cache: cache)
+        while out.count < maxNewTokens {
+            let next = sampler.next(logits: logits, context: context)
+            if stopTokens.contains(next) { break }
+            out.append(next)
+            context.append(next)
+            if !onToken(next) || cache.length >= capacity { break }
+            logits = try step([Int32(next)], cache: cache)
+        }
+        return out
+    }
+}

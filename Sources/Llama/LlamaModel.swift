@@ -1,0 +1,102 @@
+// A Llama-family decoder: token embedding, L pre-norm blocks (grouped-query attention with
+// rotary positions, SwiGLU MLP), final RMSNorm and the output head (tied or not).
+// Weights are Parameters named by their Hugging Face module paths; loaders fill them.
+import TensorCore
+
+/// Errors building a model from a set of named tensors.
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case missingTensor(name: String, source: String)
+    case wrongShape(name: String, shape: [Int], expected: [Int], source: String)
+    case unexpectedTensor(name: String, source: String)
+
+    public var description: String {
+        switch self {
+        case let .missingTensor(name, source): "\(source): tensor \(name) is missing"
+        case let .wrongShape(name, shape, expected, source): "\(source): tensor \(name) has shape \(shape), expected \(expected)"
+        case let .unexpectedTensor(name, source): "\(source): tensor \(name) is not part of this model"
+        }
+    }
+}
+
+/// A Llama-family causal language model.
+public final class LlamaModel: @unchecked Sendable {
+    /// The model's shape.
+    public let configuration: LlamaConfiguration
+    /// Every weight, by Hugging Face name (e.g. `model.layers.0.self_attn.q_proj.weight`).
+    public let parameters: [String: Parameter]
+    let rope: RopeTable
+
+    /// Names and shapes of every tensor this configuration needs, in a stable order.
+    public static func expectedTensors(_ c: LlamaConfiguration) -> [(name: String, shape: [Int])] {
+        let d = c.hiddenSize, q = c.attentionHeads * c.headDim, kv = c.kvHeads * c.headDim, f = c.intermediateSize
+        var out: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocabularySize, d])]
+        for l in 0..<c.layerCount {
+            let p = "model.layers.\(l)."
+            out.append((p + "input_layernorm.weight", [d]))
+            out.append((p + "self_attn.q_proj.weight", [q, d]))
+            out.append((p + "self_attn.k_proj.weight", [kv, d]))
+            out.append((p + "self_attn.v_proj.weight", [kv, d]))
+            if c.attentionBias {
+                out.append((p + "self_attn.q_proj.bias", [q]))
+                out.append((p + "self_attn.k_proj.bias", [kv]))
+                out.append((p + "self_attn.v_proj.bias", [kv]))
+            }
+            out.append((p + "self_attn.o_proj.weight", [d, q]))
+            if c.outputBias { out.append((p + "self_attn.o_proj.bias", [d])) }
+            out.append((p + "post_attention_layernorm.weight", [d]))
+            out.append((p + "mlp.gate_proj.weight", [f, d]))
+            out.append((p + "mlp.up_proj.weight", [f, d]))
+            out.append((p + "mlp.down_proj.weight", [d, f]))
+            if c.mlpBias {
+                out.append((p + "mlp.gate_proj.bias", [f]))
+                out.append((p + "mlp.up_proj.bias", [f]))
+                out.append((p + "mlp.down_proj.bias", [d]))
+            }
+        }
+        out.append(("model.norm.weight", [d]))
+        if !c.tieWordEmbeddings { out.append(("lm_head.weight", [c.vocabularySize, d])) }
+        return out
+    }
+
+    /// Builds the model from named tensors (Hugging Face names). Missing tensors, wrong
+    /// shapes and unknown names throw, naming `source`. Weights start frozen.
+    public init(configuration: LlamaConfiguration, weights: [String: Tensor], source: String) throws {
+        try configuration.validate(source: source)
+        self.configuration = configuration
+        var params: [String: Parameter] = [:]
+        for (name, shape) in Self.expectedTensors(configuration) {
+            guard let t = weights[name] else { throw ModelError.missingTensor(name: name, source: source) }
+            guard t.shape == shape else { throw ModelError.wrongShape(name: name, shape: t.shape, expected: shape, source: source) }
+            params[name] = Parameter(name: name, value: t, requiresGrad: false)
+        }
+        // A tied model may still ship lm_head.weight (a copy of the embedding): ignore it.
+        for name in weights.keys where params[name] == nil && !(name == "lm_head.weight" && configuration.tieWordEmbeddings)
+            && !name.hasSuffix("rotary_emb.inv_freq") {
+            throw ModelError.unexpectedTensor(name: name, source: source)
+        }
+        parameters = params
+        rope = RopeTable(inverseFrequencies: configuration.ropeInverseFrequencies, maxPositions: configuration.maxPositions)
+    }
+
+    /// A model with seeded random weights (normal, std 0.02; norms at 1), for tests and
+    /// for measuring big shapes without their weights.
+    public static func random(_ configuration: LlamaConfiguration, seed: UInt64, std: Float = 0.02) throws -> LlamaModel {
+        var g = SeededGenerator(seed: seed)
+        var weights: [String: Tensor] = [:]
+        for (name, shape) in expectedTensors(configuration) {
+            weights[name] = name.hasSuffix("norm.weight")
+                ? Tensor(repeating: 1, shape: shape)
+                : Tensor.randomNormal(shape, std: std, using: &g)
+        }
+        return try LlamaModel(configuration: configuration, weights: weights, source: "random(seed: \(seed))")
+    }
+
+    /// The parameter called `name`, which must exist.
+    public func parameter(_ name: String) -> Parameter {
+        guard let p = parameters[name] else { preconditionFailure("no parameter \(name)") }
+        return p
+    }
+
+    /// The weight used as the output head (the embedding when tied).
+    var headName: String { configuration.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
+}

@@ -1,0 +1,182 @@
+// Loading a model the user already has: a Hugging Face folder (config.json, tokenizer.json,
+// *.safetensors, possibly sharded) or a single GGUF file (llama / qwen2 architectures).
+// GGUF q/k rows are put back in the Hugging Face order, so weights inside Lorikeet are
+// always in the Hugging Face layout, under Hugging Face names.
+import Foundation
+import TensorCore
+import ModelFormats
+import Tokenizers
+import ChatTemplates
+
+/// A model with everything needed to talk to it.
+public struct LoadedModel: @unchecked Sendable {
+    /// The network.
+    public let model: LlamaModel
+    /// Its tokenizer.
+    public let tokenizer: any Tokenizer
+    /// Its chat template, when it ships one.
+    public let chatTemplate: ChatTemplate?
+    /// Spelling of the BOS / EOS tokens the template uses.
+    public let bosToken: String
+    public let eosToken: String
+    /// Tokens that end a generated turn (EOS ids of config and tokenizer, and <|im_end|> /
+    /// <|eot_id|> / <|end|> when the vocabulary has them).
+    public let stopTokenIDs: Set<Int>
+    /// Where it was loaded from.
+    public let path: String
+    /// "gguf" or "safetensors".
+    public let format: String
+
+    /// Renders `messages` with the model's chat template (or ChatML when it has none).
+    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> String {
+        if let chatTemplate {
+            return try chatTemplate.render(messages: messages, addGenerationPrompt: addGenerationPrompt,
+                                           bosToken: bosToken, eosToken: eosToken)
+        }
+        var s = messages.map { "<|im_start|>\($0.role)\n\($0.content)<|im_end|>\n" }.joined()
+        if addGenerationPrompt { s += "<|im_start|>assistant\n" }
+        return s
+    }
+}
+
+/// Opens model folders and GGUF files.
+public enum ModelLoader {
+    /// Loads the model at `path`: a folder or a `.gguf` file.
+    public static func load(_ path: String) throws -> LoadedModel {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw ConfigurationError.invalid(field: "model", reason: "does not exist", source: path)
+        }
+        return isDir.boolValue ? try loadFolder(URL(fileURLWithPath: path)) : try loadGGUF(path)
+    }
+
+    // MARK: Hugging Face folders
+
+    /// The network alone from a Hugging Face folder (config.json + safetensors), weights
+    /// viewed zero-copy from the mapped files.
+    public static func loadNetwork(folder url: URL) throws -> LlamaModel {
+        let config = try LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json"))
+        let folder = try SafetensorsFolder(url: url)
+        var weights: [String: Tensor] = [:]
+        for name in folder.names {
+            guard let file = folder.file(containing: name) else { continue }
+            weights[name] = try file.tensor(name)
+        }
+        return try LlamaModel(configuration: config, weights: weights, source: url.path)
+    }
+
+    static func loadFolder(_ url: URL) throws -> LoadedModel {
+        let model = try loadNetwork(folder: url)
+        let tokenizer = try TokenizerLoader.load(folder: url)
+        var template: ChatTemplate?
+        var bos: String?, eos: String?
+        let tc = url.appendingPathComponent("tokenizer_config.json")
+        if let data = try? Data(contentsOf: tc) {
+            (template, bos, eos) = try ChatTemplate.fromTokenizerConfig(json: String(decoding: data, as: UTF8.self))
+        }
+        if let jinja = try? String(contentsOf: url.appendingPathComponent("chat_template.jinja"), encoding: .utf8) {
+            template = try ChatTemplate(jinja)
+        }
+        return finish(model: model, tokenizer: tokenizer, template: template, bos: bos, eos: eos, path: url.path, format: "safetensors")
+    }
+
+    // MARK: GGUF
+
+    static func loadGGUF(_ path: String) throws -> LoadedModel {
+        let gguf = try GGUFFile(path: path)
+        let config = try configuration(gguf: gguf)
+        let weights = try self.weights(gguf: gguf, configuration: config)
+        let model = try LlamaModel(configuration: config, weights: weights, source: path)
+        let data = try tokenizerData(gguf: gguf)
+        let tokenizer = try TokenizerLoader.load(gguf: data)
+        let template = try data.chatTemplate.map { try ChatTemplate($0) }
+        return finish(model: model, tokenizer: tokenizer, template: template, bos: nil, eos: nil, path: path, format: "gguf")
+    }
+
+    static func finish(model: LlamaModel, tokenizer: any Tokenizer, template: ChatTemplate?, bos: String?, eos: String?,
+                       path: String, format: String) -> LoadedModel {
+        var stops = Set(model.configuration.eosTokenIDs)
+        if let e = tokenizer.eosTokenID { stops.insert(e) }
+        for t in ["<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>"] {
+            if let id = tokenizer.tokenID(t) { stops.insert(id) }
+        }
+        let bosToken = bos ?? tokenizer.bosTokenID.flatMap { tokenizer.token($0) } ?? ""
+        let eosToken = eos ?? tokenizer.eosTokenID.flatMap { tokenizer.token($0) } ?? ""
+        return LoadedModel(model: model, tokenizer: tokenizer, chatTemplate: template, bosToken: bosToken, eosToken: eosToken,
+                           stopTokenIDs: stops, path: path, format: format)
+    }
+
+    /// The model configuration from GGUF metadata (`<arch>.*` keys).
+    public static func configuration(gguf: GGUFFile) throws -> LlamaConfiguration {
+        let arch = gguf.architecture ?? "unknown"
+        guard ["llama", "mistral", "qwen2"].contains(arch) else {
+            throw ConfigurationError.unsupportedArchitecture(arch, source: gguf.path)
+        }
+        func int(_ key: String) throws -> Int {
+            guard let v = gguf["\(arch).\(key)"]?.int else {
+                throw ConfigurationError.invalid(field: "\(arch).\(key)", reason: "is missing", source: gguf.path)
+            }
+            return v
+        }
+        let hidden = try int("embedding_length")
+        let heads = try int("attention.head_count")
+        let headDim = gguf["\(arch).attention.key_length"]?.int ?? hidden / max(heads, 1)
+        let vocab = gguf["\(arch).vocab_size"]?.int ?? gguf["tokenizer.ggml.tokens"]?.array?.count ?? 0
+        var scaling: RopeScaling?
+        if let factors = try? gguf.tensor(named: "rope_freqs.weight") {
+            scaling = .frequencyFactors(factors.floats)
+        } else if gguf["\(arch).rope.scaling.type"]?.string == "linear", let f = gguf["\(arch).rope.scaling.factor"]?.float {
+            scaling = .linear(factor: f)
+        }
+        let q = gguf.info("blk.0.attn_q.bias") != nil
+        let o = gguf.info("blk.0.attn_output.bias") != nil
+        var eos: [Int] = []
+        if let e = gguf["tokenizer.ggml.eos_token_id"]?.int { eos.append(e) }
+        let config = LlamaConfiguration(
+            modelType: arch == "qwen2" ? "qwen2" : "llama",
+            vocabularySize: vocab, hiddenSize: hidden, intermediateSize: try int("feed_forward_length"),
+            layerCount: try int("block_count"), attentionHeads: heads,
+            kvHeads: gguf["\(arch).attention.head_count_kv"]?.int ?? heads, headDim: headDim,
+            rmsNormEps: gguf["\(arch).attention.layer_norm_rms_epsilon"]?.float ?? 1e-5,
+            ropeTheta: gguf["\(arch).rope.freq_base"]?.float ?? 10_000, ropeScaling: scaling,
+            maxPositions: gguf["\(arch).context_length"]?.int ?? 2048,
+            tieWordEmbeddings: gguf.info("output.weight") == nil,
+            attentionBias: q, outputBias: o, mlpBias: gguf.info("blk.0.ffn_up.bias") != nil,
+            bosTokenID: gguf["tokenizer.ggml.bos_token_id"]?.int, eosTokenIDs: eos)
+        try config.validate(source: gguf.path)
+        return config
+    }
+
+    /// Every tensor of the GGUF as Float32 under its Hugging Face name, with llama.cpp's
+    /// q/k row permutation undone for `llama` files.
+    public static func weights(gguf: GGUFFile, configuration c: LlamaConfiguration) throws -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        let permuted = gguf.architecture == "llama" || gguf.architecture == "mistral"
+        for info in gguf.tensorInfos {
+            guard let hf = LlamaTensorNames.huggingFaceName(forGGUF: info.name) else { continue }
+            var t = try gguf.tensor(named: info.name)
+            if permuted, let projection = LlamaTensorNames.permutation(forGGUF: info.name) {
+                t = try LlamaPermutation.unpermute(t, heads: projection == .query ? c.attentionHeads : c.kvHeads)
+            }
+            out[hf] = t
+        }
+        return out
+    }
+
+    /// The tokenizer.ggml.* metadata of a GGUF.
+    public static func tokenizerData(gguf: GGUFFile) throws -> GGUFTokenizerData {
+        guard let model = gguf["tokenizer.ggml.model"]?.string, let tokens = gguf["tokenizer.ggml.tokens"]?.strings else {
+            throw ConfigurationError.invalid(field: "tokenizer.ggml.model/tokens", reason: "is missing", source: gguf.path)
+        }
+        return GGUFTokenizerData(
+            model: model, pre: gguf["tokenizer.ggml.pre"]?.string, tokens: tokens,
+            scores: gguf["tokenizer.ggml.scores"]?.array?.compactMap(\.float),
+            tokenTypes: gguf["tokenizer.ggml.token_type"]?.ints?.map { Int32($0) },
+            merges: gguf["tokenizer.ggml.merges"]?.strings,
+            bosTokenID: gguf["tokenizer.ggml.bos_token_id"]?.int, eosTokenID: gguf["tokenizer.ggml.eos_token_id"]?.int,
+            unknownTokenID: gguf["tokenizer.ggml.unknown_token_id"]?.int, paddingTokenID: gguf["tokenizer.ggml.padding_token_id"]?.int,
+            addBOS: gguf["tokenizer.ggml.add_bos_token"]?.bool, addEOS: gguf["tokenizer.ggml.add_eos_token"]?.bool,
+            addSpacePrefix: gguf["tokenizer.ggml.add_space_prefix"]?.bool,
+            chatTemplate: gguf["tokenizer.chat_template"]?.string)
+    }
+}

@@ -1,0 +1,163 @@
+// Writing GGUF v3 files: metadata of every value type, tensor infos, then the data section
+// with each tensor padded to the alignment, as gguf.c and gguf-py lay it out. Tensors are
+// encoded (F32, F16, Q8_0, or raw GGML blocks) one at a time while writing; atomic rename.
+import Foundation
+import TensorCore
+import Quantization
+
+/// Collects metadata and tensors, then writes a GGUF file.
+public struct GGUFWriter {
+    /// What gets stored for one tensor.
+    enum Source {
+        case tensor(Tensor, GGMLType)
+        case raw(GGMLTensor)
+    }
+
+    /// Data alignment; written as general.alignment when not the default 32.
+    public let alignment: Int
+    /// Metadata in the order it will be written.
+    public private(set) var metadata: [(key: String, value: GGUFValue)] = []
+    private var tensors: [(name: String, source: Source)] = []
+
+    /// A writer with the given data alignment (a power of two).
+    public init(alignment: Int = GGUFFile.defaultAlignment) {
+        precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
+        self.alignment = alignment
+        if alignment != GGUFFile.defaultAlignment { set("general.alignment", .uint32(UInt32(alignment))) }
+    }
+
+    /// Sets metadata `key` to `value`, replacing an earlier value in place.
+    public mutating func set(_ key: String, _ value: GGUFValue) {
+        if let i = metadata.firstIndex(where: { $0.key == key }) {
+            metadata[i].value = value
+        } else {
+            metadata.append((key, value))
+        }
+    }
+
+    /// Adds a tensor to store as `type` (.f32, .f16 or .q8_0). Q8_0 needs an innermost axis
+    /// that is a multiple of 32. Throws on duplicate names or unsupported types.
+    public mutating func add(_ name: String, _ tensor: Tensor, as type: GGMLType = .f32) throws {
+        guard [.f32, .f16, .q8_0].contains(type) else {
+            throw FormatError.invalidTensor(file: "GGUFWriter", tensor: name, reason: "cannot encode as \(type) (F32, F16, Q8_0 only)")
+        }
+        guard tensor.shape.count <= GGUFFile.maximumDimensions else {
+            throw FormatError.invalidShape(file: "GGUFWriter", tensor: name, reason: "\(tensor.shape.count) axes (at most 4)")
+        }
+        guard (tensor.shape.last ?? 1) % type.blockSize == 0 else {
+            throw FormatError.invalidShape(file: "GGUFWriter", tensor: name,
+                                           reason: "innermost axis \(tensor.shape.last ?? 1) is not a multiple of \(type.blockSize) for \(type)")
+        }
+        try addSource(name, .tensor(tensor, type))
+    }
+
+    /// Adds a tensor stored as it already is (e.g. quantized blocks read from another GGUF).
+    public mutating func add(_ name: String, raw: GGMLTensor) throws {
+        guard raw.shape.count <= GGUFFile.maximumDimensions else {
+            throw FormatError.invalidShape(file: "GGUFWriter", tensor: name, reason: "\(raw.shape.count) axes (at most 4)")
+        }
+        try addSource(name, .raw(raw))
+    }
+
+    private mutating func addSource(_ name: String, _ source: Source) throws {
+        guard !tensors.contains(where: { $0.name == name }) else {
+            throw FormatError.duplicateName(file: "GGUFWriter", name: name)
+        }
+        tensors.append((name, source))
+    }
+
+    /// Writes the file to `url` atomically. Throws when general.alignment was set to a
+    /// value other than this writer's alignment, or an array mixes element types.
+    public func write(to url: URL) throws {
+        if let a = metadata.first(where: { $0.key == "general.alignment" })?.value, a.int != alignment {
+            throw FormatError.invalidHeader(file: url.path,
+                                            reason: "general.alignment \(a) differs from the writer's alignment \(alignment)")
+        }
+        let out = try AtomicFileWriter(destination: url)
+        try out.write(le: GGUFFile.magic)
+        try out.write(le: UInt32(3))
+        try out.write(le: UInt64(tensors.count))
+        try out.write(le: UInt64(metadata.count))
+        for (key, value) in metadata {
+            try Self.writeString(key, out)
+            try out.write(le: value.type.rawValue)
+            try Self.writeValue(value, out, key: key, file: url.path)
+        }
+        var offset = 0
+        for (name, source) in tensors {
+            let (type, shape) = Self.typeAndShape(source)
+            try Self.writeString(name, out)
+            try out.write(le: UInt32(shape.count))
+            for d in shape.reversed() { try out.write(le: UInt64(d)) }   // innermost first
+            try out.write(le: type.rawValue)
+            try out.write(le: UInt64(offset))
+            let bytes = type.byteCount(elements: shape.reduce(1, *))!
+            offset += (bytes + alignment - 1) / alignment * alignment
+        }
+        try out.pad(to: alignment)
+        for (name, source) in tensors {
+            try Self.encode(source, name: name, out, file: url.path)
+            try out.pad(to: alignment)
+        }
+        try out.commit()
+    }
+
+    static func typeAndShape(_ source: Source) -> (GGMLType, [Int]) {
+        switch source {
+        case let .tensor(t, type): (type, t.shape)
+        case let .raw(r): (r.type, r.shape)
+        }
+    }
+
+    static func encode(_ source: Source, name: String, _ out: AtomicFileWriter, file: String) throws {
+        switch source {
+        case let .raw(r):
+            try out.write(r.bytes)
+        case let .tensor(t, type):
+            let f32 = t.widened()
+            switch type {
+            case .f32: try f32.withUnsafeBytes { try out.write($0) }
+            case .f16: try f32.narrowed(to: .f16).withUnsafeBytes { try out.write($0) }
+            default:
+                do {
+                    let q = try f32.withUnsafeFloats { try GGMLType.quantizeQ8_0($0) }
+                    try out.write(q)
+                } catch let e as QuantizationError {
+                    throw FormatError.invalidTensor(file: file, tensor: name, reason: e.description)
+                }
+            }
+        }
+    }
+
+    static func writeString(_ s: String, _ out: AtomicFileWriter) throws {
+        let bytes = Array(s.utf8)
+        try out.write(le: UInt64(bytes.count))
+        try out.write(bytes)
+    }
+
+    static func writeValue(_ value: GGUFValue, _ out: AtomicFileWriter, key: String, file: String) throws {
+        switch value {
+        case let .uint8(v): try out.write(le: v)
+        case let .int8(v): try out.write(le: v)
+        case let .uint16(v): try out.write(le: v)
+        case let .int16(v): try out.write(le: v)
+        case let .uint32(v): try out.write(le: v)
+        case let .int32(v): try out.write(le: v)
+        case let .uint64(v): try out.write(le: v)
+        case let .int64(v): try out.write(le: v)
+        case let .float32(v): try out.write(le: v.bitPattern)
+        case let .float64(v): try out.write(le: v.bitPattern)
+        case let .bool(v): try out.write(le: UInt8(v ? 1 : 0))
+        case let .string(s): try writeString(s, out)
+        case let .array(type, values):
+            try out.write(le: type.rawValue)
+            try out.write(le: UInt64(values.count))
+            for v in values {
+                guard v.type == type else {
+                    throw FormatError.invalidHeader(file: file, reason: "'\(key)': array of \(type) holds a \(v.type)")
+                }
+                try writeValue(v, out, key: key, file: file)
+            }
+        }
+    }
+}

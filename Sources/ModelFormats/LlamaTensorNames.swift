@@ -1,0 +1,76 @@
+// The one place that maps tensor names of the `llama` architecture between GGUF
+// (llama.cpp: token_embd, blk.N.attn_q, …) and Hugging Face transformers
+// (model.embed_tokens, model.layers.N.self_attn.q_proj, …), for .weight and .bias.
+// Names with no counterpart (e.g. GGUF's rope_freqs) map to nil.
+
+/// GGUF <-> Hugging Face tensor names for Llama-architecture models.
+public enum LlamaTensorNames {
+    /// Per-layer parts: GGUF name (after "blk.N.") and HF name (after "model.layers.N.").
+    static let layerParts: [(gguf: String, hf: String)] = [
+        ("attn_q", "self_attn.q_proj"),
+        ("attn_k", "self_attn.k_proj"),
+        ("attn_v", "self_attn.v_proj"),
+        ("attn_output", "self_attn.o_proj"),
+        ("ffn_gate", "mlp.gate_proj"),
+        ("ffn_up", "mlp.up_proj"),
+        ("ffn_down", "mlp.down_proj"),
+        ("attn_norm", "input_layernorm"),
+        ("ffn_norm", "post_attention_layernorm"),
+    ]
+
+    /// Whole-model parts.
+    static let globalParts: [(gguf: String, hf: String)] = [
+        ("token_embd", "model.embed_tokens"),
+        ("output_norm", "model.norm"),
+        ("output", "lm_head"),
+    ]
+
+    static let suffixes = [".weight", ".bias"]
+
+    /// The Hugging Face name for GGUF tensor `name`, e.g. "blk.3.attn_q.weight" ->
+    /// "model.layers.3.self_attn.q_proj.weight"; nil when it has none.
+    public static func huggingFaceName(forGGUF name: String) -> String? {
+        guard let (stem, suffix) = split(name) else { return nil }
+        if let g = globalParts.first(where: { $0.gguf == stem }) { return g.hf + suffix }
+        let parts = stem.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "blk", let layer = layerIndex(parts[1]),
+              let p = layerParts.first(where: { $0.gguf == parts[2] }) else { return nil }
+        return "model.layers.\(layer).\(p.hf)\(suffix)"
+    }
+
+    /// The GGUF name for Hugging Face tensor `name`, e.g.
+    /// "model.layers.3.mlp.down_proj.weight" -> "blk.3.ffn_down.weight"; nil when it has none.
+    public static func ggufName(forHuggingFace name: String) -> String? {
+        guard let (stem, suffix) = split(name) else { return nil }
+        if let g = globalParts.first(where: { $0.hf == stem }) { return g.gguf + suffix }
+        let prefix = "model.layers."
+        guard stem.hasPrefix(prefix) else { return nil }
+        let rest = stem.dropFirst(prefix.count)
+        guard let dot = rest.firstIndex(of: "."), let layer = layerIndex(rest[..<dot]) else { return nil }
+        let part = rest[rest.index(after: dot)...]
+        guard let p = layerParts.first(where: { $0.hf == part }) else { return nil }
+        return "blk.\(layer).\(p.gguf)\(suffix)"
+    }
+
+    /// Which q/k row permutation llama.cpp applied to GGUF tensor `name`: `.query` for
+    /// attn_q (permuted with n_head), `.key` for attn_k (with n_head_kv), nil otherwise.
+    public static func permutation(forGGUF name: String) -> LlamaPermutation.Projection? {
+        guard let (stem, _) = split(name) else { return nil }
+        if stem.hasPrefix("blk.") && stem.hasSuffix(".attn_q") { return .query }
+        if stem.hasPrefix("blk.") && stem.hasSuffix(".attn_k") { return .key }
+        return nil
+    }
+
+    /// (stem, ".weight" | ".bias") or nil.
+    static func split(_ name: String) -> (String, String)? {
+        for s in suffixes where name.hasSuffix(s) { return (String(name.dropLast(s.count)), s) }
+        return nil
+    }
+
+    /// A decimal layer number without sign or leading zeros.
+    static func layerIndex(_ s: Substring) -> Int? {
+        guard !s.isEmpty, s.allSatisfy(\.isASCII), s.allSatisfy(\.isNumber),
+              s == "0" || !s.hasPrefix("0"), let n = Int(s) else { return nil }
+        return n
+    }
+}

@@ -1,1 +1,0 @@
-// ModelFormats: work in progress (being written in this session).

@@ -1,0 +1,85 @@
+// A tensor kept in its GGML storage type: the raw blocks (usually a zero-copy window into
+// a mapped GGUF file), the ggml type and the row-major shape. Callers that keep weights
+// quantized hold these and widen whole matrices or row slabs right before a matmul.
+import TensorCore
+
+/// Raw GGML data with a row-major shape; the bytes stay alive as long as this value.
+public struct GGMLTensor: @unchecked Sendable {
+    /// The ggml storage type.
+    public let type: GGMLType
+    /// Sizes of each axis, outermost first (GGUF lists them innermost first).
+    public let shape: [Int]
+    /// The encoded bytes: `type.byteCount(elements: count)` of them.
+    public let bytes: UnsafeRawBufferPointer
+    /// Whatever keeps `bytes` valid (a MappedFile, or an owned buffer).
+    private let owner: AnyObject?
+
+    /// Wraps `bytes` owned by `owner`. Throws unless the innermost axis is a whole number
+    /// of blocks and `bytes` holds exactly the data the shape needs.
+    public init(type: GGMLType, shape: [Int], bytes: UnsafeRawBufferPointer, owner: AnyObject?) throws {
+        let (count, overflow) = shape.reduce((1, false)) { acc, d in
+            let (m, o) = acc.0.multipliedReportingOverflow(by: d)
+            return (m, acc.1 || o || d < 0)
+        }
+        guard !overflow else { throw QuantizationError.notWholeBlocks(type, elements: -1) }
+        guard (shape.last ?? 1) % type.blockSize == 0, let needed = type.byteCount(elements: count) else {
+            throw QuantizationError.notWholeBlocks(type, elements: shape.last ?? 1)
+        }
+        guard needed == bytes.count else {
+            throw QuantizationError.bufferTooSmall(type, needed: needed, available: bytes.count)
+        }
+        self.type = type
+        self.shape = shape
+        self.bytes = bytes
+        self.owner = owner
+    }
+
+    /// Encodes owned bytes (copied into storage this value keeps).
+    public init(type: GGMLType, shape: [Int], data: [UInt8]) throws {
+        let box = ByteBox(data)
+        try self.init(type: type, shape: shape, bytes: box.bytes, owner: box)
+    }
+
+    /// Number of elements.
+    public var count: Int { shape.reduce(1, *) }
+    /// Elements per row (the innermost axis; 1 for a scalar).
+    public var rowLength: Int { shape.last ?? 1 }
+    /// Number of rows (all axes but the innermost).
+    public var rowCount: Int { rowLength == 0 ? 0 : count / rowLength }
+
+    /// Dequantizes rows `rows` into `dst` (room for `rows.count · rowLength` floats).
+    public func dequantize(rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) throws {
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw QuantizationError.rowsOutOfRange(rows, rowCount: rowCount)
+        }
+        try type.dequantize(bytes, rowLength: rowLength, rows: rows, into: dst)
+    }
+
+    /// The whole tensor as Float32 (a new buffer).
+    public func dequantized() throws -> Tensor {
+        var out = Tensor(uninitialized: shape)
+        try out.withUnsafeMutableFloats { dst in
+            guard let p = dst.baseAddress, count > 0 else { return }
+            try type.dequantize(bytes, count: count, into: p)
+        }
+        return out
+    }
+}
+
+/// Owned, immutable bytes with a stable address.
+final class ByteBox: @unchecked Sendable {
+    private let buffer: UnsafeMutableRawBufferPointer
+    /// The bytes, exactly as many as were given.
+    let bytes: UnsafeRawBufferPointer
+
+    init(_ data: [UInt8]) {
+        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: max(data.count, 1), alignment: 64)
+        data.withUnsafeBytes { src in
+            if src.count > 0 { b.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: src.count) }
+        }
+        buffer = b
+        bytes = UnsafeRawBufferPointer(start: b.baseAddress, count: data.count)
+    }
+
+    deinit { buffer.deallocate() }
+}

@@ -1,1 +1,0 @@
-// Quantization: work in progress (being written in this session).

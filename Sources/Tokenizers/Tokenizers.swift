@@ -1,1 +1,0 @@
-// Tokenizers: work in progress (being written in this session).
