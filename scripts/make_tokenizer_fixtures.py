@@ -23,7 +23,8 @@ Writes into Tests/TokenizersTests/Fixtures/:
       to tokenizer.json twice: the Llama 2 layout (Prepend + Replace normalizer) and the Metaspace
       pre-tokenizer layout; spm_gguf.json holds its pieces, scores and types as a GGUF would.
   expected_<name>.json   for each tokenizer and corpus line: ids with and without special tokens,
-                         and the library's decode of those ids (keeping and skipping specials).
+                         the library's decode of those ids (keeping and skipping specials), and the
+                         pieces `pre_tokenize_str` gives for the normalized line.
 """
 import json
 import os
@@ -115,6 +116,10 @@ I'm sure you've seen it; they'll come, we'd go, she's here. It's what we're doin
 """
 
 
+BYTES = [0xF0, 0x9F, 0x80, 0xC3, 0xE2, 0x82, 0xFF, 0xFE]
+BYTE_SPELLINGS = None  # filled in main(): the byte-level alphabet's spelling of BYTES
+
+
 def training_text():
     """Python's own standard library (English prose and code) plus multilingual lines."""
     import textwrap, string, json.decoder, argparse, collections
@@ -146,10 +151,23 @@ def expected(tok: Tokenizer, name, extra=None):
             "decoded": tok.decode(with_special, skip_special_tokens=False),
             "decoded_skip_special": tok.decode(with_special, skip_special_tokens=True),
         }
+        if tok.pre_tokenizer is not None:
+            # Normalizer and pre-tokenizer alone, on the whole line (added tokens not split out):
+            # checks the split regexes piece by piece, which ids alone may not reveal.
+            normalized = tok.normalizer.normalize_str(text) if tok.normalizer is not None else text
+            case["pieces"] = [piece for piece, _ in tok.pre_tokenizer.pre_tokenize_str(normalized)]
         if extra:
             case.update(extra(text))
         cases.append(case)
-    write_json(f"expected_{name}.json", {"tokenizer": name, "cases": cases})
+    # Decoding ids that do not form valid UTF-8 (cut characters, stray bytes): U+FFFD placement.
+    byte_ids = [tok.token_to_id(t) for t in BYTE_SPELLINGS]
+    if None in byte_ids:  # SentencePiece vocabularies spell bytes "<0xAB>"
+        byte_ids = [tok.token_to_id(f"<0x{b:02X}>") for b in BYTES]
+    a = next(i for i in (tok.token_to_id("a"), tok.token_to_id("▁a")) if i is not None)
+    broken = [[byte_ids[0], byte_ids[1], byte_ids[2], a], [byte_ids[3]], [a, byte_ids[4], byte_ids[5], a],
+              [byte_ids[6], byte_ids[7]], [byte_ids[0], a, byte_ids[1]]]
+    decode_cases = [{"ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)} for ids in broken]
+    write_json(f"expected_{name}.json", {"tokenizer": name, "cases": cases, "decode_cases": decode_cases})
 
 
 def gguf_metadata():
@@ -289,6 +307,9 @@ def make_spm():
 
 
 def main():
+    global BYTE_SPELLINGS
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+    BYTE_SPELLINGS = [bytes_to_unicode()[b] for b in BYTES]
     if not os.path.exists(GGUF):
         sys.exit(f"missing {GGUF}: run scripts/fetch-smollm2.sh first")
     make_smollm2()

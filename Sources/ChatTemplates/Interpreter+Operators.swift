@@ -40,7 +40,8 @@ extension Interpreter {
             case (_, .string(let s)) where a.integer != nil:
                 return .string(String(repeating: s, count: try repeatCount(s.utf8.count, a.integer!, location)))
             case (.array(let items), _) where b.integer != nil:
-                return .array(Array(repeatElement(items, count: try repeatCount(items.count, b.integer!, location)).joined()))
+                // Counted as ~16 bytes per element against the same 100 MB bound.
+                return .array(Array(repeatElement(items, count: try repeatCount(items.count * 16, b.integer!, location)).joined()))
             default: break
             }
         }

@@ -85,14 +85,19 @@ enum Strftime {
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
         let year = c.year ?? 1970, month = c.month ?? 1, day = c.day ?? 1
         let hour = c.hour ?? 0, minute = c.minute ?? 0, second = c.second ?? 0, weekday = (c.weekday ?? 1) - 1
-        func pad(_ n: Int, _ width: Int = 2) -> String {
-            let s = String(n)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
         var out = ""
         var iterator = format.makeIterator()
         while let ch = iterator.next() {
-            guard ch == "%", let d = iterator.next() else { out.append(ch); continue }
+            guard ch == "%", var d = iterator.next() else { out.append(ch); continue }
+            var unpadded = false  // glibc's "%-d": no leading zero
+            if d == "-", let next = iterator.next() {
+                unpadded = true
+                d = next
+            }
+            func pad(_ n: Int, _ width: Int = 2) -> String {
+                let s = String(n)
+                return unpadded ? s : String(repeating: "0", count: max(0, width - s.count)) + s
+            }
             switch d {
             case "d": out += pad(day)
             case "e": out += (day < 10 ? " " : "") + String(day)

@@ -33,7 +33,11 @@ public struct LoadedModel: @unchecked Sendable {
             return try chatTemplate.render(messages: messages, addGenerationPrompt: addGenerationPrompt,
                                            bosToken: bosToken, eosToken: eosToken)
         }
-        var s = messages.map { "<|im_start|>\($0.role)\n\($0.content)<|im_end|>\n" }.joined()
+        var s = messages.map { m -> String in
+            var text = ""
+            if case let .string(c)? = m.content { text = c }
+            return "<|im_start|>\(m.role)\n\(text)<|im_end|>\n"
+        }.joined()
         if addGenerationPrompt { s += "<|im_start|>assistant\n" }
         return s
     }

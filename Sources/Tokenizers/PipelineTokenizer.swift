@@ -98,8 +98,14 @@ struct PipelineTokenizer: Tokenizer {
         return out
     }
 
-    /// Pre-tokenizes one normalized segment and runs the model on each piece.
-    private func encodeNormalized(_ text: Substring, atStart: Bool, into out: inout [Int]) {
+    /// The normalizer's and pre-tokenizer's pieces for `text` taken as one segment (for tests and tools).
+    func preTokenize(_ text: String) -> [String] {
+        let normalized = normalizers.reduce(text) { $1.apply($0) }
+        return pieces(Substring(normalized), atStart: true).map { String($0.text) }
+    }
+
+    private func pieces(_ text: Substring, atStart: Bool) -> [Piece] {
+        if text.isEmpty { return [] }   // `tokenizers` drops empty splits before any pre-tokenizer runs
         var pieces = [Piece(text: text, atStart: atStart)]
         for step in preTokenizers {
             var next = [Piece]()
@@ -107,7 +113,12 @@ struct PipelineTokenizer: Tokenizer {
             for p in pieces { step.apply(p, into: &next) }
             pieces = next
         }
-        for p in pieces where !p.text.isEmpty {
+        return pieces
+    }
+
+    /// Pre-tokenizes one normalized segment and runs the model on each piece.
+    private func encodeNormalized(_ text: Substring, atStart: Bool, into out: inout [Int]) {
+        for p in pieces(text, atStart: atStart) where !p.text.isEmpty {
             switch model {
             case .bpe(let bpe):
                 if byteLevelInput { bpe.tokenizeByteLevel(p.text, into: &out) } else { bpe.tokenize(String(p.text), into: &out) }

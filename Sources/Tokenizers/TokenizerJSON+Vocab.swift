@@ -70,7 +70,10 @@ struct JSONSkimmer {
         var value = 0
         let start = i
         while i < bytes.count, bytes[i] >= 0x30 && bytes[i] <= 0x39 {
-            value = value * 10 + Int(bytes[i] - 0x30)
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int(bytes[i] - 0x30))
+            guard !o1 && !o2 else { throw fail("token id too large") }
+            value = sum
             i += 1
         }
         guard i > start else { throw fail("expected an integer token id") }
@@ -99,7 +102,7 @@ struct JSONSkimmer {
                 if v >= 0xD800 && v < 0xDC00, i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
                     i += 2
                     let low = try hex4()
-                    v = 0x10000 + ((v - 0xD800) << 10) + (low &- 0xDC00)
+                    v = 0x10000 &+ ((v &- 0xD800) << 10) &+ (low &- 0xDC00)   // nonsense pairs end as U+FFFD
                 }
                 out += Array(String(Unicode.Scalar(v) ?? "\u{FFFD}").utf8)
             default: out.append(e)   // \" \\ \/

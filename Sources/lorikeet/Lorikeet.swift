@@ -8,7 +8,7 @@ struct Lorikeet: ParsableCommand {
         commandName: "lorikeet",
         abstract: "Fine-tune Llama-family language models on the CPU.",
         version: LorikeetVersion.string,
-        subcommands: [Bench.self]
+        subcommands: [Generate.self, Chat.self, Eval.self, Tokenize.self, Inspect.self, Bench.self]
     )
 }
 
@@ -21,3 +21,14 @@ struct ComputeOptions: ParsableArguments {
         if let threads { Parallel.threadCount = threads } else { Parallel.threadCount = Parallel.threadCount }
     }
 }
+
+/// Flushes stdout so streamed tokens appear at once.
+func flushStandardOutput() {
+    fflush(nil)  // nil flushes every output stream; naming `stdout` trips strict concurrency
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

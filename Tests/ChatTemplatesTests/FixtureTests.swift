@@ -71,7 +71,7 @@ final class FixtureTests: XCTestCase {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path)
             .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
         XCTAssertEqual(names, ["jinja_semantics", "llama2", "llama3", "llama3_1", "llama3_2", "mistral_v0_1",
-                               "mistral_v0_2", "mistral_v0_3", "qwen2_5", "smollm2", "tinyllama"])
+                               "mistral_v0_2", "mistral_v0_3", "qwen2", "qwen2_5", "smollm2", "tinyllama"])
     }
 
     func testSmolLM2() throws { try checkFixture("smollm2", minimumCases: 8) }
@@ -82,6 +82,7 @@ final class FixtureTests: XCTestCase {
     func testMistralV01() throws { try checkFixture("mistral_v0_1", minimumCases: 6) }
     func testMistralV02() throws { try checkFixture("mistral_v0_2", minimumCases: 10) }
     func testMistralV03WithTools() throws { try checkFixture("mistral_v0_3", minimumCases: 12) }
+    func testQwen2() throws { try checkFixture("qwen2", minimumCases: 8) }
     func testQwen25WithTools() throws { try checkFixture("qwen2_5", minimumCases: 12) }
     func testTinyLlama() throws { try checkFixture("tinyllama", minimumCases: 8) }
     func testJinjaSemanticsSnippets() throws { try checkFixture("jinja_semantics", minimumCases: 32) }

@@ -6,7 +6,7 @@ import TestSupport
 final class KernelTwinTests: XCTestCase {
     func testGemmAllTransposesAndStrides() {
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-            for (m, n, k) in [(1, 1, 1), (7, 5, 3), (33, 17, 65)] {
+            for (m, n, k) in [(1, 1, 1), (1, 9, 7), (7, 5, 3), (33, 17, 65)] {
                 let a = randn(ta ? [k, m] : [m, k], seed: 1).floats, b = randn(tb ? [n, k] : [k, n], seed: 2).floats
                 var c1 = randn([m, n], seed: 3).floats, c2 = c1
                 BLAS.gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: ta ? m : k, b: b, ldb: tb ? k : n,

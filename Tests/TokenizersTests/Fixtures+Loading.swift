@@ -13,10 +13,12 @@ struct ExpectedFile: Decodable {
         var decoded: String
         var decodedSkipSpecial: String
         var sentencepieceIDs: [Int]?
+        /// The pre-tokenizer's pieces for the whole line (byte-level alphabet for ByteLevel chains).
+        var pieces: [String]?
 
         enum CodingKeys: String, CodingKey {
             case text, ids, idsNoSpecial = "ids_no_special", decoded, decodedSkipSpecial = "decoded_skip_special"
-            case sentencepieceIDs = "sentencepiece_ids"
+            case sentencepieceIDs = "sentencepiece_ids", pieces
         }
     }
     var tokenizer: String
@@ -82,6 +84,10 @@ func assertMatchesReference(_ tokenizer: any Tokenizer, _ reference: ExpectedFil
     XCTAssertGreaterThan(reference.cases.count, 20, file: file, line: line)
     for c in reference.cases {
         let shown = "\(reference.tokenizer): \"\(Fixtures.show(c.text))\""
+        if let expectedPieces = c.pieces, let pipeline = tokenizer as? PipelineTokenizer {
+            XCTAssertEqual(pipeline.preTokenize(c.text).map { pipeline.byteLevelInput ? ByteLevel.encode($0.utf8) : $0 },
+                           expectedPieces, "pieces " + shown, file: file, line: line)
+        }
         XCTAssertEqual(tokenizer.encode(c.text, addSpecialTokens: true), c.ids, shown, file: file, line: line)
         XCTAssertEqual(tokenizer.encode(c.text, addSpecialTokens: false), c.idsNoSpecial, shown, file: file, line: line)
         guard checkDecode else { continue }

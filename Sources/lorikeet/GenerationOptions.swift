@@ -1,0 +1,30 @@
+// Options shared by `generate` and `chat`: the model, sampling and stopping.
+import ArgumentParser
+import Llama
+
+struct ModelOption: ParsableArguments {
+    @Option(name: .long, help: "A Hugging Face model folder or a .gguf file.")
+    var model: String
+}
+
+struct SamplingArguments: ParsableArguments {
+    @Option(name: .customLong("max-tokens"), help: "Most tokens to generate.") var maxTokens = 256
+    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(name: .customLong("top-k"), help: "Sample among the k most likely tokens (0 = all).") var topK = 0
+    @Option(name: .customLong("top-p"), help: "Sample among the most likely tokens whose probability reaches p.") var topP: Float = 1
+    @Option(name: .customLong("repetition-penalty"), help: "> 1 discourages repeating tokens of the context.") var repetitionPenalty: Float = 1
+    @Option(help: "Seed of the sampling stream.") var seed: UInt64 = 0
+    @Option(name: .customLong("stop"), help: "Stop when the output contains this text (repeatable).") var stopStrings: [String] = []
+
+    func validate() throws {
+        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
+        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
+        guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
+    }
+
+    var options: SamplingOptions {
+        SamplingOptions(temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed)
+    }
+}
