@@ -2,6 +2,8 @@
 // caller can widen a big matrix in row slabs into a reused scratch buffer. Large jobs are
 // split across cores by blocks. The plain twin is `dequantizeReference` (GGMLReference).
 
+import TensorCore
+
 extension GGMLType {
     /// Types this module can dequantize.
     public static let dequantizable: Set<GGMLType> = [
@@ -23,10 +25,9 @@ extension GGMLType {
         _ = bytes
         let bs = blockSize, bpb = bytesPerBlock
         let blocks = count / bs
-        let dstBox = SendableBox(dst)
-        BlockParallel.forRanges(blocks, elements: count) { r in
+        Parallel.forRanges(blocks, work: count) { r in
             self.dequantizeBlocks(base + r.lowerBound * bpb, blocks: r.count,
-                                  into: dstBox.value + r.lowerBound * bs)
+                                  into: dst + r.lowerBound * bs)
         }
     }
 

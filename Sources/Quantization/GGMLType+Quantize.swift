@@ -2,6 +2,8 @@
 // quantize_row_q8_0_ref in ggml-quants.c: d = absmax / 127 stored as f16, q = round(x / d)
 // with halves away from zero, computed with the unrounded f32 d. Fast and reference twin.
 
+import TensorCore
+
 extension GGMLType {
     /// Quantizes `src` (a whole number of 32-element blocks) to Q8_0 blocks of 34 bytes.
     /// Throws unless `src.count` is a multiple of 32 and every value is finite.
@@ -17,9 +19,8 @@ extension GGMLType {
         guard let x = src.baseAddress else { return out }
         out.withUnsafeMutableBytes { dst in
             let base = dst.baseAddress!
-            let box = SendableBox(base)
-            BlockParallel.forRanges(src.count / 32, elements: src.count) { r in
-                for b in r { quantizeQ8_0Block(x + 32 * b, into: box.value + 34 * b) }
+            Parallel.forRanges(src.count / 32, work: src.count) { r in
+                for b in r { quantizeQ8_0Block(x + 32 * b, into: base + 34 * b) }
             }
         }
         return out

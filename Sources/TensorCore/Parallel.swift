@@ -28,8 +28,8 @@ public enum Parallel {
 
     /// Runs `body` over `0..<count` split into at most `threadCount` contiguous ranges.
     /// `work` is the total amount of work (elements touched) used to decide whether
-    /// splitting is worth it.
-    static func forRanges(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
+    /// splitting is worth it. `body` must only touch what its range owns.
+    public static func forRanges(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
         let threads = min(threadCount, count)
         if threads <= 1 || work < minimumParallelWork {
             if count > 0 { body(0..<count) }
