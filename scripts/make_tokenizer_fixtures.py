@@ -13,7 +13,8 @@ Writes into Tests/TokenizersTests/Fixtures/:
       converter. transformers has no "smollm" pre-tokenizer and falls back to plain GPT-2 ByteLevel;
       the published SmolLM2 tokenizer.json (and llama.cpp's "smollm" pre-type) split digits first, so
       the pre-tokenizer is set to Sequence[Digits(individual), ByteLevel] as in that file.
-  smollm2_gguf.json      the GGUF tokenizer metadata (tokens, types, merges, ids, flags, template).
+  smollm2_gguf.json      the GGUF tokenizer metadata (types, ids, flags, template); its tokens and
+                         merges equal smollm2/tokenizer.json's (checked here), so they are not repeated.
   bpe_gpt2.json, bpe_llama3.json, bpe_qwen2.json
       small byte-level BPEs trained here with the GPT-2 ByteLevel regex, and the Llama 3 and Qwen2
       Split regexes (Qwen2 with its NFC normalizer, Llama 3 with ignore_merges and a BOS template).
@@ -84,6 +85,10 @@ CORPUS = [
     "!!!??? ... --- *** ((( ))) \"quoted\" 'single'",
     "line one\r\nline two\r\n\r\nline four",
     "    indented code\n        more indented\n",
+    "a <mask> b  <mask>c\t<mask>",
+    "x[R]  y [R]\nz[R]",
+    "word words sword word_ word. (word) Word",
+    "café cafe\u0301 CAFÉ caféine",
 ]
 
 # Random lines over the characters the patterns treat specially (letters of several scripts, digits
@@ -116,7 +121,7 @@ I'm sure you've seen it; they'll come, we'd go, she's here. It's what we're doin
 """
 
 
-BYTES = [0xF0, 0x9F, 0x80, 0xC3, 0xE2, 0x82, 0xFF, 0xFE]
+BYTES = [0xF0, 0x9F, 0x80, 0xC3, 0xE2, 0x82, 0xBF, 0x80]
 BYTE_SPELLINGS = None  # filled in main(): the byte-level alphabet's spelling of BYTES
 
 
@@ -135,7 +140,7 @@ def write_json(name, value):
     path = os.path.join(OUT, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(value, f, ensure_ascii=False, indent=1 if name.startswith("expected") else None)
+        json.dump(value, f, ensure_ascii=False)
     print(f"wrote {os.path.relpath(path, ROOT)} ({os.path.getsize(path)} bytes)")
 
 
@@ -209,12 +214,17 @@ def make_smollm2():
             write_json(f"smollm2/{name}", value)
     tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
     expected(tok, "smollm2")
+    # The GGUF's tokens and merges are exactly tokenizer.json's vocab (by id) and merges; the test
+    # rebuilds them from there rather than keeping a second 1.3 MB copy.
+    saved = json.load(open(os.path.join(folder, "tokenizer.json"), encoding="utf-8"))["model"]
+    by_id = {i: t for t, i in saved["vocab"].items()}
+    assert [by_id[i] for i in range(len(tokens))] == list(tokens), "GGUF tokens differ from tokenizer.json"
+    assert [" ".join(m) for m in saved["merges"]] == list(meta["tokenizer.ggml.merges"]), "merges differ"
     write_json("smollm2_gguf.json", {
         "model": meta["tokenizer.ggml.model"],
         "pre": meta["tokenizer.ggml.pre"],
-        "tokens": tokens,
+        "tokens_and_merges_from": "smollm2/tokenizer.json",
         "token_type": [int(t) for t in meta["tokenizer.ggml.token_type"]],
-        "merges": meta["tokenizer.ggml.merges"],
         "bos_token_id": int(meta["tokenizer.ggml.bos_token_id"]),
         "eos_token_id": int(meta["tokenizer.ggml.eos_token_id"]),
         "unknown_token_id": int(meta["tokenizer.ggml.unknown_token_id"]),
@@ -224,7 +234,8 @@ def make_smollm2():
     })
 
 
-def train_byte_level(name, split, specials, bos=None, ignore_merges=False, nfc=False, string_merges=False):
+def train_byte_level(name, split, specials, bos=None, ignore_merges=False, nfc=False, string_merges=False,
+                     extra_tokens=()):
     tok = Tokenizer(models.BPE(ignore_merges=ignore_merges))
     if nfc:
         tok.normalizer = normalizers.NFC()
@@ -247,6 +258,8 @@ def train_byte_level(name, split, specials, bos=None, ignore_merges=False, nfc=F
         ])
     else:
         tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    for token in extra_tokens:
+        (tok.add_special_tokens if token.special else tok.add_tokens)([token])
     value = json.loads(tok.to_str())
     if string_merges:
         value["model"]["merges"] = [" ".join(m) for m in value["model"]["merges"]]
@@ -314,10 +327,15 @@ def main():
         sys.exit(f"missing {GGUF}: run scripts/fetch-smollm2.sh first")
     make_smollm2()
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    train_byte_level("bpe_gpt2", None, specials, string_merges=True)
+    # Added tokens with lstrip / rstrip / single_word, and a normalized one (matched after NFC).
+    train_byte_level("bpe_gpt2", None, specials, string_merges=True, extra_tokens=[
+        AddedToken("<mask>", lstrip=True, special=True, normalized=False),
+        AddedToken("[R]", rstrip=True, normalized=False),
+        AddedToken("word", single_word=True, normalized=False)])
     train_byte_level("bpe_llama3", LLAMA3_SPLIT, ["<|begin_of_text|>", "<|end_of_text|>"],
                      bos="<|begin_of_text|>", ignore_merges=True)
-    train_byte_level("bpe_qwen2", QWEN2_SPLIT, specials, nfc=True)
+    train_byte_level("bpe_qwen2", QWEN2_SPLIT, specials, nfc=True,
+                     extra_tokens=[AddedToken("café", normalized=True)])
     make_spm()
 
 

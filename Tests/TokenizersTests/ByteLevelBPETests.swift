@@ -1,6 +1,7 @@
 // Byte-level BPE against Hugging Face `tokenizers`: SmolLM2's real vocabulary (tokenizer.json with
 // Digits + ByteLevel), and small vocabularies trained with the GPT-2, Llama 3 and Qwen2 split regexes.
-// Also the byte-level round trip decode(encode(x)) == x over the whole corpus.
+// Also the byte-level round trip decode(encode(x)) == x over the whole corpus. Added tokens with
+// lstrip / rstrip / single_word, and a normalized one, ride along in bpe_gpt2 and bpe_qwen2.
 import Foundation
 import XCTest
 @testable import Tokenizers
@@ -43,7 +44,8 @@ final class ByteLevelBPETests: XCTestCase {
         let corpus = try Fixtures.expected("smollm2").cases.map(\.text)
         for name in ["bpe_gpt2.json", "bpe_llama3.json"] {
             let tokenizer = try Fixtures.tokenizerJSON(name)
-            for text in corpus {
+            // bpe_gpt2's "<mask>" (lstrip) and "[R]" (rstrip) swallow the spaces beside them by design.
+            for text in corpus where !text.contains("<mask>") && !text.contains("[R]") {
                 let back = tokenizer.decode(tokenizer.encode(text, addSpecialTokens: false), skipSpecialTokens: false)
                 XCTAssertEqual(Array(back.utf8), Array(text.utf8), "\(name): \(Fixtures.show(text))")
             }

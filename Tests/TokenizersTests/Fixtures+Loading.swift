@@ -21,15 +21,27 @@ struct ExpectedFile: Decodable {
             case sentencepieceIDs = "sentencepiece_ids", pieces
         }
     }
+    /// Ids that do not form valid UTF-8, with the library's decode (where U+FFFD goes).
+    struct DecodeCase: Decodable {
+        var ids: [Int]
+        var decoded: String
+    }
     var tokenizer: String
     var cases: [Case]
+    var decodeCases: [DecodeCase]
+
+    enum CodingKeys: String, CodingKey {
+        case tokenizer, cases, decodeCases = "decode_cases"
+    }
 }
 
 /// GGUF tokenizer metadata as the fixture script dumped it (GGUF key names).
 struct GGUFFixture: Decodable {
     var model: String
     var pre: String
-    var tokens: [String]
+    var tokens: [String]?
+    /// When set, tokens and merges are those of this tokenizer.json (the fixture script checked they agree).
+    var tokensAndMergesFrom: String?
     var tokenType: [Int32]
     var merges: [String]?
     var scores: [Float]?
@@ -41,13 +53,24 @@ struct GGUFFixture: Decodable {
     var chatTemplate: String?
 
     enum CodingKeys: String, CodingKey {
-        case model, pre, tokens, tokenType = "token_type", merges, scores, bosTokenID = "bos_token_id"
+        case model, pre, tokens, tokensAndMergesFrom = "tokens_and_merges_from", tokenType = "token_type", merges
+        case scores, bosTokenID = "bos_token_id"
         case eosTokenID = "eos_token_id", unknownTokenID = "unknown_token_id", paddingTokenID = "padding_token_id"
         case addBOSToken = "add_bos_token", chatTemplate = "chat_template"
     }
 
-    var data: GGUFTokenizerData {
-        GGUFTokenizerData(model: model, pre: pre, tokens: tokens, scores: scores, tokenTypes: tokenType, merges: merges,
+    func data() throws -> GGUFTokenizerData {
+        var tokens = self.tokens ?? [], merges = self.merges
+        if let source = tokensAndMergesFrom {
+            // Byte-level spellings have no canonically equivalent pairs, so a String-keyed parse is exact here.
+            let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url(source))) as? [String: Any]
+            let model = spec?["model"] as? [String: Any]
+            let vocab = model?["vocab"] as? [String: Int] ?? [:]
+            tokens = [String](repeating: "", count: vocab.count)
+            for (token, id) in vocab { tokens[id] = token }
+            merges = (model?["merges"] as? [[String]] ?? []).map { $0.joined(separator: " ") }
+        }
+        return GGUFTokenizerData(model: model, pre: pre, tokens: tokens, scores: scores, tokenTypes: tokenType, merges: merges,
                           bosTokenID: bosTokenID, eosTokenID: eosTokenID, unknownTokenID: unknownTokenID,
                           paddingTokenID: paddingTokenID, addBOS: addBOSToken, chatTemplate: chatTemplate)
     }
@@ -63,7 +86,7 @@ enum Fixtures {
     }
 
     static func gguf(_ name: String) throws -> GGUFTokenizerData {
-        try JSONDecoder().decode(GGUFFixture.self, from: Data(contentsOf: url(name))).data
+        try JSONDecoder().decode(GGUFFixture.self, from: Data(contentsOf: url(name))).data()
     }
 
     /// A tokenizer.json fixture loaded on its own (no tokenizer_config.json).
@@ -95,5 +118,11 @@ func assertMatchesReference(_ tokenizer: any Tokenizer, _ reference: ExpectedFil
                        "decode " + shown, file: file, line: line)
         XCTAssertEqual(Array(tokenizer.decode(c.ids, skipSpecialTokens: true).utf8), Array(c.decodedSkipSpecial.utf8),
                        "decode skipping specials " + shown, file: file, line: line)
+    }
+    guard checkDecode else { return }
+    XCTAssertEqual(reference.decodeCases.count, 5, file: file, line: line)
+    for c in reference.decodeCases {
+        XCTAssertEqual(Array(tokenizer.decode(c.ids, skipSpecialTokens: false).utf8), Array(c.decoded.utf8),
+                       "\(reference.tokenizer): decode of invalid UTF-8 \(c.ids)", file: file, line: line)
     }
 }

@@ -20,6 +20,31 @@ final class TokenizerLoaderTests: XCTestCase {
         }
     }
 
+    /// Expected ids checked with `tokenizers` 0.23: a whole word in the vocabulary skips the merges,
+    /// and a character missing from the vocabulary (no unk_token) is dropped.
+    func testIgnoreMerges() throws {
+        for (ignore, expected) in [(false, [0, 3]), (true, [4])] {
+            let model: [String: Any] = ["type": "BPE", "vocab": ["a": 0, "b": 1, "c": 2, "bc": 3, "abc": 4],
+                                        "merges": ["b c"], "ignore_merges": ignore]
+            let t = try TokenizerLoader.load(tokenizerJSON: json(["model": model]))
+            XCTAssertEqual(t.encode("abc", addSpecialTokens: false), expected)
+            XCTAssertEqual(t.encode("abcx", addSpecialTokens: false), [0, 3])
+        }
+    }
+
+    /// "é" and "e\u{301}" are equal as Swift Strings but are different tokens.
+    func testCanonicallyEquivalentTokensStayDistinct() throws {
+        let spec = #"{"model": {"type": "BPE", "vocab": {"\u00e9": 0, "e\u0301": 1, "e": 2, "\u0301": 3, "\u00c5": 4},"#
+            + #" "merges": [["e", "\u0301"]]}}"#
+        let t = try TokenizerLoader.load(tokenizerJSON: Data(spec.utf8))
+        XCTAssertEqual(t.encode("\u{e9}", addSpecialTokens: false), [0])
+        XCTAssertEqual(t.encode("e\u{301}", addSpecialTokens: false), [1])
+        XCTAssertEqual(t.encode("\u{212B}", addSpecialTokens: false), [])   // ANGSTROM SIGN is not "Å" (dropped: no unk)
+        XCTAssertEqual(t.tokenID("e\u{301}"), 1)
+        XCTAssertEqual(t.tokenID("\u{e9}"), 0)
+        XCTAssertEqual(t.token(1).map { Array($0.unicodeScalars) }, ["e", "\u{301}"])
+    }
+
     func testConfigFlagsAddBOSAndEOS() throws {
         let spec = try json(["model": tinyModel(), "added_tokens": [["id": 3, "content": "<s>", "special": true]]])
         let config = try json(["add_bos_token": true, "add_eos_token": true, "bos_token": "<s>",
