@@ -19,11 +19,12 @@ let package = Package(
     name: "Lorikeet",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "Lorikeet", targets: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama"]),
+        .library(name: "Lorikeet", targets: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning"]),
         .executable(name: "lorikeet", targets: ["lorikeet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: nil,
@@ -37,9 +38,12 @@ let package = Package(
         .target(name: "ChatTemplates", swiftSettings: cpuFlags),
         .target(name: "Llama", dependencies: ["TensorCore", "ModelFormats", "Tokenizers", "ChatTemplates"],
                 swiftSettings: cpuFlags),
+        .target(name: "FineTuning", dependencies: ["TensorCore", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama"],
+                swiftSettings: cpuFlags),
         .executableTarget(name: "lorikeet", dependencies: [
-            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama",
+            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
         ], swiftSettings: cpuFlags),
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport",
                 swiftSettings: cpuFlags),
@@ -52,6 +56,8 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "TestSupport"],
+                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Llama", "ModelFormats", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),

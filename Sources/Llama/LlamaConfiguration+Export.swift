@@ -1,10 +1,11 @@
 // Writing a config.json that transformers and Lorikeet both read back (rope_theta +
 // rope_scaling spelling, float32 weights).
 import Foundation
+import TensorCore
 
 extension LlamaConfiguration {
-    /// The Hugging Face config.json for this configuration.
-    public func huggingFaceJSON() throws -> Data {
+    /// The Hugging Face config.json for this configuration (weights stored as `dtype`).
+    public func huggingFaceJSON(dtype: DType = .f32) throws -> Data {
         var d: [String: Any] = [
             "model_type": modelType,
             "architectures": [modelType == "qwen2" ? "Qwen2ForCausalLM" : modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"],
@@ -12,7 +13,8 @@ extension LlamaConfiguration {
             "num_hidden_layers": layerCount, "num_attention_heads": attentionHeads, "num_key_value_heads": kvHeads,
             "head_dim": headDim, "rms_norm_eps": Double(rmsNormEps), "rope_theta": Double(ropeTheta),
             "max_position_embeddings": maxPositions, "tie_word_embeddings": tieWordEmbeddings,
-            "hidden_act": "silu", "torch_dtype": "float32", "mlp_bias": mlpBias,
+            "hidden_act": "silu", "mlp_bias": mlpBias,
+            "torch_dtype": dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32",
         ]
         if modelType != "qwen2" { d["attention_bias"] = attentionBias }
         if let bosTokenID { d["bos_token_id"] = bosTokenID }

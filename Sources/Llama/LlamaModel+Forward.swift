@@ -11,11 +11,15 @@ public struct ForwardOptions: Sendable {
     public var segments: [Int32]?
     /// Position id per token ([B·T]); default 0..<T for every row.
     public var positions: [Int32]?
-    /// Creates options (defaults: no checkpointing, no packing, positions 0..<T).
-    public init(gradientCheckpointing: Bool = false, segments: [Int32]? = nil, positions: [Int32]? = nil) {
+    /// Seed of this step's dropout masks (adapters' dropout); nil disables dropout.
+    public var dropoutSeed: UInt64?
+    /// Creates options (defaults: no checkpointing, no packing, positions 0..<T, no dropout).
+    public init(gradientCheckpointing: Bool = false, segments: [Int32]? = nil, positions: [Int32]? = nil,
+                dropoutSeed: UInt64? = nil) {
         self.gradientCheckpointing = gradientCheckpointing
         self.segments = segments
         self.positions = positions
+        self.dropoutSeed = dropoutSeed
     }
 }
 
@@ -30,7 +34,8 @@ extension LlamaModel {
         for layer in 0..<configuration.layerCount {
             let block: CheckpointBody = { [self] t, inputs in
                 try self.decoderBlock(t, inputs[0], layer: layer, batch: batch, length: length,
-                                      positions: positions, segments: options.segments, cache: nil)
+                                      positions: positions, segments: options.segments, cache: nil,
+                                      dropoutSeed: options.dropoutSeed)
             }
             x = options.gradientCheckpointing ? try tape.checkpoint([x], block) : try block(tape, [x])
         }
@@ -51,21 +56,26 @@ extension LlamaModel {
         return try tape.crossEntropy(logits, targets: targets, normalizer: normalizer)
     }
 
-    /// y = x·Wᵀ (+ b) for the module at `path` (e.g. `model.layers.3.mlp.up_proj`).
-    func project(_ t: Tape, _ x: Var, _ path: String) throws -> Var {
+    /// y = x·Wᵀ (+ b) for the module at `path` (e.g. `model.layers.3.mlp.up_proj`), plus
+    /// its adapter's contribution when one is attached.
+    func project(_ t: Tape, _ x: Var, _ path: String, dropoutSeed: UInt64?) throws -> Var {
         let bias = parameters[path + ".bias"].map { t.parameter($0) }
-        return try t.linear(x, weight: t.parameter(parameter(path + ".weight")), bias: bias)
+        let y = try t.linear(x, weight: t.parameter(parameter(path + ".weight")), bias: bias)
+        guard let adapter = adapters[path] else { return y }
+        // Each module gets its own mask stream: mix the step's seed with the path.
+        let seed = dropoutSeed.map { $0 ^ path.stableHash }
+        return try adapter.apply(t, input: x, base: y, context: AdapterContext(path: path, dropoutSeed: seed))
     }
 
     /// One decoder block: x + attn(norm(x)), then + mlp(norm(·)). x: [N, D].
     func decoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
-                      positions: [Int32], segments: [Int32]?, cache: KVCache?) throws -> Var {
+                      positions: [Int32], segments: [Int32]?, cache: KVCache?, dropoutSeed: UInt64? = nil) throws -> Var {
         let c = configuration
         let p = "model.layers.\(layer)."
         let h = try t.rmsnorm(x, weight: t.parameter(parameter(p + "input_layernorm.weight")), eps: c.rmsNormEps)
-        var q = try t.reshape(try project(t, h, p + "self_attn.q_proj"), [batch, length, c.attentionHeads, c.headDim])
-        var k = try t.reshape(try project(t, h, p + "self_attn.k_proj"), [batch, length, c.kvHeads, c.headDim])
-        var v = try t.reshape(try project(t, h, p + "self_attn.v_proj"), [batch, length, c.kvHeads, c.headDim])
+        var q = try t.reshape(try project(t, h, p + "self_attn.q_proj", dropoutSeed: dropoutSeed), [batch, length, c.attentionHeads, c.headDim])
+        var k = try t.reshape(try project(t, h, p + "self_attn.k_proj", dropoutSeed: dropoutSeed), [batch, length, c.kvHeads, c.headDim])
+        var v = try t.reshape(try project(t, h, p + "self_attn.v_proj", dropoutSeed: dropoutSeed), [batch, length, c.kvHeads, c.headDim])
         q = try t.rope(q, positions: positions, table: rope)
         k = try t.rope(k, positions: positions, table: rope)
         if let cache {
@@ -73,10 +83,10 @@ extension LlamaModel {
         }
         let a = try t.reshape(try t.attention(q: q, k: k, v: v, segments: segments),
                               [batch * length, c.attentionHeads * c.headDim])
-        let x1 = try t.add(x, try project(t, a, p + "self_attn.o_proj"))
+        let x1 = try t.add(x, try project(t, a, p + "self_attn.o_proj", dropoutSeed: dropoutSeed))
         let h2 = try t.rmsnorm(x1, weight: t.parameter(parameter(p + "post_attention_layernorm.weight")), eps: c.rmsNormEps)
-        let gate = try project(t, h2, p + "mlp.gate_proj")
-        let up = try project(t, h2, p + "mlp.up_proj")
-        return try t.add(x1, try project(t, try t.swiglu(gate: gate, up: up), p + "mlp.down_proj"))
+        let gate = try project(t, h2, p + "mlp.gate_proj", dropoutSeed: dropoutSeed)
+        let up = try project(t, h2, p + "mlp.up_proj", dropoutSeed: dropoutSeed)
+        return try t.add(x1, try project(t, try t.swiglu(gate: gate, up: up), p + "mlp.down_proj", dropoutSeed: dropoutSeed))
     }
 }

@@ -24,6 +24,9 @@ public final class LlamaModel: @unchecked Sendable {
     public let configuration: LlamaConfiguration
     /// Every weight, by Hugging Face name (e.g. `model.layers.0.self_attn.q_proj.weight`).
     public let parameters: [String: Parameter]
+    /// Adapters added to linear layers, by module path (e.g. `model.layers.0.self_attn.q_proj`).
+    /// Replace the dictionary to switch adapters; the base weights stay as they are.
+    public var adapters: [String: any LinearAdapter] = [:]
     let rope: RopeTable
 
     /// Names and shapes of every tensor this configuration needs, in a stable order.

@@ -19,6 +19,12 @@ final class GradientTests: XCTestCase {
         try gc.check([randn([2, 3, 5], seed: 4), randn([4, 5], seed: 5)]) { t, v in try t.linear(v[0], weight: v[1]) }
     }
 
+    func testAddLinear() throws {
+        try gc.check([randn([3, 7], seed: 43), randn([3, 5], seed: 44), randn([7, 5], seed: 45)]) { t, v in
+            try t.addLinear(v[0], v[1], weight: v[2], scale: 1.7)
+        }
+    }
+
     func testEmbedding() throws {
         try gc.check([randn([7, 5], seed: 6)]) { t, v in try t.embedding(v[0], ids: [3, 0, 3, 6, 1]) }
     }

@@ -32,6 +32,28 @@ extension Tape {
                 }
             }
 
+        case let .addLinear(base, x, w, scale):
+            // y = base + s·x·Wᵀ  ⇒  dbase = dy,  dx = s·dy·W,  dW += s·dyᵀ·x
+            accumulateGradient(base, dy)
+            let xv = value(x), wv = value(w)
+            let (outF, inF) = (wv.shape[0], wv.shape[1])
+            let n = xv.count / max(inF, 1)
+            dy.withUnsafeFloats { dyp in
+                let dyb = dyp.baseAddress!
+                withGradientBuffer(x) { dx, acc in
+                    withWidened(wv) { wp in
+                        BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: outF, alpha: scale,
+                                  a: dyb, lda: outF, b: wp, ldb: inF, beta: acc ? 1 : 0, c: dx, ldc: inF)
+                    }
+                }
+                withGradientBuffer(w) { dw, acc in
+                    xv.withUnsafeFloats { xp in
+                        BLAS.gemm(transA: true, transB: false, m: outF, n: inF, k: n, alpha: scale,
+                                  a: dyb, lda: outF, b: xp.baseAddress!, ldb: inF, beta: acc ? 1 : 0, c: dw, ldc: inF)
+                    }
+                }
+            }
+
         case let .embedding(table, ids):
             // out[i] = table[ids[i]]  ⇒  dTable[ids[i]] += dy[i]
             let dim = value(table).shape[1]

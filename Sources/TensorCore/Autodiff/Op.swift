@@ -4,6 +4,7 @@
 
 enum Op {
     case linear(x: Var, weight: Var, bias: Var?)
+    case addLinear(base: Var, x: Var, weight: Var, scale: Float)
     case embedding(table: Var, ids: [Int32])
     case rmsnorm(x: Var, weight: Var?, rstd: Tensor)
     case rope(x: Var, positions: [Int32], table: RopeTable, layout: RopeLayout, heads: Int, headDim: Int)

@@ -36,6 +36,29 @@ extension Tape {
         return record(y, inputs: inputs, op: .linear(x: x, weight: w, bias: bias))
     }
 
+    /// base + scale · x·Wᵀ in one product (the output starts as a copy of base and the gemm
+    /// accumulates into it): a LoRA up-projection without separate scale and add passes.
+    /// base: [..., out], x: [..., in], W: [out, in].
+    public func addLinear(_ base: Var, _ x: Var, weight w: Var, scale: Float) throws -> Var {
+        let bv = value(base), xv = value(x), wv = value(w)
+        guard wv.rank == 2, xv.shape.last == wv.shape[1], bv.shape.last == wv.shape[0],
+              bv.count / max(wv.shape[0], 1) == xv.count / max(wv.shape[1], 1) else {
+            throw TensorError.shapeMismatch(op: "addLinear", lhs: xv.shape, rhs: wv.shape)
+        }
+        let (outF, inF) = (wv.shape[0], wv.shape[1])
+        let n = xv.count / max(inF, 1)
+        var y = bv.copied()
+        y.withUnsafeMutableFloats { yp in
+            xv.withUnsafeFloats { xp in
+                withWidened(wv) { wp in
+                    BLAS.gemm(transA: false, transB: true, m: n, n: outF, k: inF, alpha: scale,
+                              a: xp.baseAddress!, lda: inF, b: wp, ldb: inF, beta: 1, c: yp.baseAddress!, ldc: outF)
+                }
+            }
+        }
+        return record(y, inputs: [base, x, w], op: .addLinear(base: base, x: x, weight: w, scale: scale))
+    }
+
     /// Calls `body` with Float32 elements of `t`, widening into the scratch when narrow.
     func withWidened<R>(_ t: Tensor, _ body: (UnsafePointer<Float>) -> R) -> R {
         if t.dtype == .f32 { return t.withUnsafeFloats { body($0.baseAddress!) } }
