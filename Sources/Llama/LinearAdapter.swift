@@ -3,10 +3,11 @@
 // adapters can be swapped without reloading the base weights.
 import TensorCore
 
-/// Something added to a linear layer's output, such as a LoRA pair.
+/// Something that changes a linear layer, such as a LoRA pair.
 public protocol LinearAdapter: AnyObject {
-    /// Returns `base + Δ(x)` for layer input x: [N, in] and base output base: [N, out].
-    func apply(_ tape: Tape, input x: Var, base: Var, context: AdapterContext) throws -> Var
+    /// The adapted layer's output for input x: [N, in], given the frozen weight W: [out, in]
+    /// and bias; i.e. x·Wᵀ (+ b) + Δ(x), computed as the adapter sees fit (fused for LoRA).
+    func forward(_ tape: Tape, input x: Var, weight: Var, bias: Var?, context: AdapterContext) throws -> Var
 }
 
 /// What an adapter may need to know about the call.

@@ -52,19 +52,20 @@ extension LlamaModel {
     /// position i (−100 = not counted). Returns Σ loss / normalizer (default: counted tokens).
     public func loss(_ tape: Tape, ids: [Int32], targets: [Int32], batch: Int, length: Int,
                      normalizer: Float? = nil, options: ForwardOptions = ForwardOptions()) throws -> Var {
-        let logits = try logits(tape, ids: ids, batch: batch, length: length, options: options)
-        return try tape.crossEntropy(logits, targets: targets, normalizer: normalizer)
+        // The head and the loss fused: logits only for rows that count, a chunk at a time.
+        let h = try hiddenStates(tape, ids: ids, batch: batch, length: length, options: options)
+        return try tape.linearCrossEntropy(h, weight: tape.parameter(parameter(headName)), targets: targets, normalizer: normalizer)
     }
 
     /// y = x·Wᵀ (+ b) for the module at `path` (e.g. `model.layers.3.mlp.up_proj`), plus
     /// its adapter's contribution when one is attached.
     func project(_ t: Tape, _ x: Var, _ path: String, dropoutSeed: UInt64?) throws -> Var {
         let bias = parameters[path + ".bias"].map { t.parameter($0) }
-        let y = try t.linear(x, weight: t.parameter(parameter(path + ".weight")), bias: bias)
-        guard let adapter = adapters[path] else { return y }
+        let weight = t.parameter(parameter(path + ".weight"))
+        guard let adapter = adapters[path] else { return try t.linear(x, weight: weight, bias: bias) }
         // Each module gets its own mask stream: mix the step's seed with the path.
         let seed = dropoutSeed.map { $0 ^ path.stableHash }
-        return try adapter.apply(t, input: x, base: y, context: AdapterContext(path: path, dropoutSeed: seed))
+        return try adapter.forward(t, input: x, weight: weight, bias: bias, context: AdapterContext(path: path, dropoutSeed: seed))
     }
 
     /// One decoder block: x + attn(norm(x)), then + mlp(norm(·)). x: [N, D].

@@ -19,9 +19,13 @@ final class GradientTests: XCTestCase {
         try gc.check([randn([2, 3, 5], seed: 4), randn([4, 5], seed: 5)]) { t, v in try t.linear(v[0], weight: v[1]) }
     }
 
-    func testAddLinear() throws {
-        try gc.check([randn([3, 7], seed: 43), randn([3, 5], seed: 44), randn([7, 5], seed: 45)]) { t, v in
-            try t.addLinear(v[0], v[1], weight: v[2], scale: 1.7)
+    func testLoRALinearWithAndWithoutDropout() throws {
+        for p: Float in [0, 0.25] {
+            // x [3, 5], W [4, 5], bias [4], A [2, 5], B [4, 2]
+            try gc.check([randn([3, 5], seed: 46), randn([4, 5], seed: 47), randn([4], seed: 48), randn([2, 5], seed: 49),
+                          randn([4, 2], seed: 50)]) { t, v in
+                try t.loraLinear(v[0], weight: v[1], bias: v[2], a: v[3], b: v[4], scale: 1.5, dropout: p, seed: 9)
+            }
         }
     }
 
@@ -104,6 +108,28 @@ final class GradientTests: XCTestCase {
         try gc.check([randn([2, 3, 7], seed: 37)]) { t, v in
             try t.crossEntropy(v[0], targets: [1, 2, 3, -100, -100, 6], normalizer: 10)
         }
+    }
+
+    func testLinearCrossEntropyChunked() throws {
+        // 7 rows, 2 ignored, chunks of 2 rows: gradients for h and W.
+        try gc.check([randn([7, 5], seed: 51), randn([11, 5], seed: 52)]) { t, v in
+            try t.linearCrossEntropy(v[0], weight: v[1], targets: [3, -100, 0, 10, 7, -100, 2], chunkRows: 2)
+        }
+    }
+
+    func testLinearCrossEntropyEqualsLinearThenCrossEntropy() throws {
+        let h = randn([9, 6], seed: 53), w = randn([13, 6], seed: 54)
+        let targets: [Int32] = [1, 2, -100, 4, 12, 0, -100, 7, 7]
+        let fused = Tape(), plain = Tape()
+        let fh = fused.input(h, requiresGrad: true), fw = fused.input(w, requiresGrad: true)
+        let ph = plain.input(h, requiresGrad: true), pw = plain.input(w, requiresGrad: true)
+        let lf = try fused.linearCrossEntropy(fh, weight: fw, targets: targets, normalizer: 3, chunkRows: 4)
+        let lp = try plain.crossEntropy(try plain.linear(ph, weight: pw), targets: targets, normalizer: 3)
+        XCTAssertEqual(fused.value(lf).scalar, plain.value(lp).scalar, accuracy: 1e-5)
+        try fused.backward(lf)
+        try plain.backward(lp)
+        assertClose(fused.gradient(fh)!.floats, plain.gradient(ph)!.floats, rtol: 1e-5, atol: 1e-6)
+        assertClose(fused.gradient(fw)!.floats, plain.gradient(pw)!.floats, rtol: 1e-5, atol: 1e-6)
     }
 
     func testCheckpointMatchesPlainBackward() throws {

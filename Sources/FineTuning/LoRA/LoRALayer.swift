@@ -1,6 +1,6 @@
 // One LoRA pair on one linear layer: y = W x + s · B A dropout(x), A: [r, in], B: [out, r].
-// The frozen W is untouched; only A and B are Parameters that train. The up-projection is
-// fused into the output (one gemm accumulating into a copy of W x).
+// The frozen W is untouched; only A and B are Parameters that train. The whole layer is one
+// fused tape operation (Tape.loraLinear): no copy of the base output, no dropped copy of x.
 import TensorCore
 import Llama
 
@@ -32,13 +32,10 @@ public final class LoRALayer: LinearAdapter, @unchecked Sendable {
     /// The PEFT file key of A or B, e.g. `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`.
     public static func key(_ path: String, _ which: String) -> String { "base_model.model.\(path).lora_\(which).weight" }
 
-    public func apply(_ tape: Tape, input x: Var, base: Var, context: AdapterContext) throws -> Var {
-        var h = x
-        if dropout > 0, let seed = context.dropoutSeed {
-            h = try tape.dropout(x, p: dropout, seed: seed)
-        }
-        let down = try tape.linear(h, weight: tape.parameter(a))            // [N, r]
-        return try tape.addLinear(base, down, weight: tape.parameter(b), scale: scale)  // base + s·down·Bᵀ
+    public func forward(_ tape: Tape, input x: Var, weight: Var, bias: Var?, context: AdapterContext) throws -> Var {
+        let p = context.dropoutSeed == nil ? 0 : dropout
+        return try tape.loraLinear(x, weight: weight, bias: bias, a: tape.parameter(a), b: tape.parameter(b), scale: scale,
+                                   dropout: p, seed: context.dropoutSeed ?? 0)
     }
 
     /// s · B · A: the change this pair makes to W ([out, in]).

@@ -32,24 +32,62 @@ extension Tape {
                 }
             }
 
-        case let .addLinear(base, x, w, scale):
-            // y = base + s·x·Wᵀ  ⇒  dbase = dy,  dx = s·dy·W,  dW += s·dyᵀ·x
-            accumulateGradient(base, dy)
-            let xv = value(x), wv = value(w)
-            let (outF, inF) = (wv.shape[0], wv.shape[1])
+        case let .loraLinear(x, w, bias, a, b, scale, p, seed, down):
+            // y = x·Wᵀ + b + s·d·Bᵀ with d = drop(x)·Aᵀ. With g = s·dy·B ([N, r]):
+            // dB += s·dyᵀ·d,  dA += gᵀ·drop(x),  dx = dy·W + mask ⊙ (g·A)/(1−p),  db += Σ dy,
+            // dW += dyᵀ·x (only if W trains)
+            let xv = value(x), wv = value(w), av = value(a), bv = value(b)
+            let (outF, inF, r) = (wv.shape[0], wv.shape[1], av.shape[0])
             let n = xv.count / max(inF, 1)
+            var g = Tensor(uninitialized: [n, r])
             dy.withUnsafeFloats { dyp in
                 let dyb = dyp.baseAddress!
-                withGradientBuffer(x) { dx, acc in
-                    withWidened(wv) { wp in
-                        BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: outF, alpha: scale,
-                                  a: dyb, lda: outF, b: wp, ldb: inF, beta: acc ? 1 : 0, c: dx, ldc: inF)
+                g.withUnsafeMutableFloats { gp in bv.withUnsafeFloats { bp in
+                    BLAS.gemm(transA: false, transB: false, m: n, n: r, k: outF, alpha: scale, a: dyb, lda: outF,
+                              b: bp.baseAddress!, ldb: r, c: gp.baseAddress!, ldc: r)
+                } }
+                withGradientBuffer(b) { db, acc in
+                    down.withUnsafeFloats { dp in
+                        BLAS.gemm(transA: true, transB: false, m: outF, n: r, k: n, alpha: scale, a: dyb, lda: outF,
+                                  b: dp.baseAddress!, ldb: r, beta: acc ? 1 : 0, c: db, ldc: r)
                     }
                 }
-                withGradientBuffer(w) { dw, acc in
+                withGradientBuffer(w) { dw, acc in  // only when W itself trains (not in LoRA use)
                     xv.withUnsafeFloats { xp in
-                        BLAS.gemm(transA: true, transB: false, m: outF, n: inF, k: n, alpha: scale,
-                                  a: dyb, lda: outF, b: xp.baseAddress!, ldb: inF, beta: acc ? 1 : 0, c: dw, ldc: inF)
+                        BLAS.gemm(transA: true, transB: false, m: outF, n: inF, k: n, a: dyb, lda: outF,
+                                  b: xp.baseAddress!, ldb: inF, beta: acc ? 1 : 0, c: dw, ldc: inF)
+                    }
+                }
+                withGradientBuffer(a) { da, acc in
+                    g.withUnsafeFloats { gp in
+                        withDropped(xv, p: p, seed: seed) { xp in
+                            BLAS.gemm(transA: true, transB: false, m: r, n: inF, k: n, a: gp.baseAddress!, lda: r,
+                                      b: xp, ldb: inF, beta: acc ? 1 : 0, c: da, ldc: inF)
+                        }
+                    }
+                }
+                withGradientBuffer(x) { dx, acc in
+                    withWidened(wv) { wp in
+                        BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: outF, a: dyb, lda: outF, b: wp, ldb: inF,
+                                  beta: acc ? 1 : 0, c: dx, ldc: inF)
+                    }
+                    g.withUnsafeFloats { gp in av.withUnsafeFloats { ap in
+                        if p == 0 {
+                            BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: r, a: gp.baseAddress!, lda: r,
+                                      b: ap.baseAddress!, ldb: inF, beta: 1, c: dx, ldc: inF)
+                        } else {
+                            let tmp = scratch.floats(n * inF)
+                            BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: r, a: gp.baseAddress!, lda: r,
+                                      b: ap.baseAddress!, ldb: inF, c: tmp, ldc: inF)
+                            Kernels.dropout(tmp, tmp, n * inF, p: p, seed: seed)
+                            Kernels.accumulate(dx, tmp, n * inF)
+                        }
+                    } }
+                }
+                if let bias {
+                    withGradientBuffer(bias) { dbias, acc in
+                        if !acc { dbias.update(repeating: 0, count: outF) }
+                        for row in 0..<n { Kernels.accumulate(dbias, dyb + row * outF, outF) }
                     }
                 }
             }
@@ -169,6 +207,25 @@ extension Tape {
                 g.withUnsafeMutableFloats { Kernels.scale($0.baseAddress!, s, $0.baseAddress!, $0.count) }
             }
             accumulateGradient(logits, g)
+
+        case let .linearCrossEntropy(h, w, rows, dH, dW):
+            // Gradients were formed chunk by chunk in forward; scale by the upstream scalar.
+            let s = dy.scalar
+            if nodes[h.id].needsGrad {
+                let dim = value(h).shape.last!
+                withGradientBuffer(h) { dh, acc in
+                    if !acc { dh.update(repeating: 0, count: value(h).count) }
+                    dH.withUnsafeFloats { src in
+                        for (i, r) in rows.enumerated() {
+                            Kernels.accumulate(dh + Int(r) * dim, src.baseAddress! + i * dim, dim, alpha: s)
+                        }
+                    }
+                }
+            }
+            if var dW {
+                if s != 1 { dW.withUnsafeMutableFloats { Kernels.scale($0.baseAddress!, s, $0.baseAddress!, $0.count) } }
+                accumulateGradient(w, dW)
+            }
 
         case let .sum(x):
             accumulateGradient(x, Tensor(repeating: dy.scalar, shape: value(x).shape))

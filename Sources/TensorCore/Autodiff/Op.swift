@@ -4,7 +4,8 @@
 
 enum Op {
     case linear(x: Var, weight: Var, bias: Var?)
-    case addLinear(base: Var, x: Var, weight: Var, scale: Float)
+    /// y = x·Wᵀ (+ b) + s·(drop(x)·Aᵀ)·Bᵀ; `down` = drop(x)·Aᵀ is kept, the mask is recomputed.
+    case loraLinear(x: Var, weight: Var, bias: Var?, a: Var, b: Var, scale: Float, dropout: Float, seed: UInt64, down: Tensor)
     case embedding(table: Var, ids: [Int32])
     case rmsnorm(x: Var, weight: Var?, rstd: Tensor)
     case rope(x: Var, positions: [Int32], table: RopeTable, layout: RopeLayout, heads: Int, headDim: Int)
@@ -17,6 +18,9 @@ enum Op {
     case dropout(Var, p: Float, seed: UInt64)
     /// The gradient w.r.t. the logits was computed in the forward pass (already divided by the normaliser).
     case crossEntropy(logits: Var, gradient: Tensor)
+    /// Gradients were formed in the forward pass, chunk by chunk: dH for the counted rows and
+    /// dW (when W trains), both already divided by the normaliser.
+    case linearCrossEntropy(h: Var, weight: Var, rows: [Int32], dH: Tensor, dW: Tensor?)
     case sum(Var)
     case reshape(Var)
     case checkpoint(inputs: [Var], body: CheckpointBody)

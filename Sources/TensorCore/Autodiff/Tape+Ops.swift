@@ -16,6 +16,15 @@ extension Tape {
         if let bias, value(bias).shape != [outF] {
             throw TensorError.shapeMismatch(op: "linear bias", lhs: value(bias).shape, rhs: [outF])
         }
+        let y = linearForward(xv, wv, bias: bias.map { value($0) })
+        var inputs = [x, w]
+        if let bias { inputs.append(bias) }
+        return record(y, inputs: inputs, op: .linear(x: x, weight: w, bias: bias))
+    }
+
+    /// x·Wᵀ (+ bias) as a new tensor. x: [..., in], W: [out, in], bias: [out].
+    func linearForward(_ xv: Tensor, _ wv: Tensor, bias: Tensor?) -> Tensor {
+        let (outF, inF) = (wv.shape[0], wv.shape[1])
         let n = xv.count / max(inF, 1)
         var y = Tensor(uninitialized: Array(xv.shape.dropLast()) + [outF])
         y.withUnsafeMutableFloats { yp in
@@ -26,37 +35,12 @@ extension Tape {
                 }
             }
             if let bias {
-                value(bias).withUnsafeFloats { bp in
+                bias.widened().withUnsafeFloats { bp in
                     for r in 0..<n { Kernels.accumulate(yp.baseAddress! + r * outF, bp.baseAddress!, outF) }
                 }
             }
         }
-        var inputs = [x, w]
-        if let bias { inputs.append(bias) }
-        return record(y, inputs: inputs, op: .linear(x: x, weight: w, bias: bias))
-    }
-
-    /// base + scale · x·Wᵀ in one product (the output starts as a copy of base and the gemm
-    /// accumulates into it): a LoRA up-projection without separate scale and add passes.
-    /// base: [..., out], x: [..., in], W: [out, in].
-    public func addLinear(_ base: Var, _ x: Var, weight w: Var, scale: Float) throws -> Var {
-        let bv = value(base), xv = value(x), wv = value(w)
-        guard wv.rank == 2, xv.shape.last == wv.shape[1], bv.shape.last == wv.shape[0],
-              bv.count / max(wv.shape[0], 1) == xv.count / max(wv.shape[1], 1) else {
-            throw TensorError.shapeMismatch(op: "addLinear", lhs: xv.shape, rhs: wv.shape)
-        }
-        let (outF, inF) = (wv.shape[0], wv.shape[1])
-        let n = xv.count / max(inF, 1)
-        var y = bv.copied()
-        y.withUnsafeMutableFloats { yp in
-            xv.withUnsafeFloats { xp in
-                withWidened(wv) { wp in
-                    BLAS.gemm(transA: false, transB: true, m: n, n: outF, k: inF, alpha: scale,
-                              a: xp.baseAddress!, lda: inF, b: wp, ldb: inF, beta: 1, c: yp.baseAddress!, ldc: outF)
-                }
-            }
-        }
-        return record(y, inputs: [base, x, w], op: .addLinear(base: base, x: x, weight: w, scale: scale))
+        return y
     }
 
     /// Calls `body` with Float32 elements of `t`, widening into the scratch when narrow.
