@@ -6,7 +6,7 @@ import TensorCore
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Lorikeet's speed on this machine.",
-        subcommands: [BenchKernels.self, BenchGenerate.self]
+        subcommands: [BenchKernels.self, BenchGenerate.self, BenchTrain.self]
     )
 }
 

@@ -4,12 +4,14 @@ import Foundation
 import Llama
 import Tokenizers
 import ChatTemplates
+import FineTuning
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a prompt (streams tokens as they come).")
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var adapter: AdapterOption
     @Option(help: "The prompt text.") var prompt: String
     @Flag(help: "Wrap the prompt as a user message in the model's chat template.") var chat = false
     @Option(help: "System message (with --chat).") var system: String?
@@ -20,6 +22,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         compute.apply()
         let loaded = try ModelLoader.load(model.model)
+        let adapters = try adapter.load(into: loaded.model)
         var text = prompt
         var addSpecial = true
         if chat {
@@ -30,17 +33,26 @@ struct Generate: ParsableCommand {
             addSpecial = false  // the template writes BOS itself when the model wants one
         }
         let ids = loaded.tokenizer.encode(text, addSpecialTokens: addSpecial)
-        let result = try streamCompletion(loaded, prompt: ids, sampling: sampling, echo: !json)
-        if json {
-            let obj: [String: Any] = [
+        // With several adapters, generate once with each (switching costs nothing: the base stays loaded).
+        let runs: [(String?, LoRAAdapter?)] = adapters.count > 1 ? adapters.map { ($0.name, $0.adapter) } : [(nil, nil)]
+        var results: [[String: Any]] = []
+        for (name, lora) in runs {
+            if let lora { try lora.attach(to: loaded.model) }
+            if let name, !json { print("[\(name)] ", terminator: "") }
+            let result = try streamCompletion(loaded, prompt: ids, sampling: sampling, echo: !json)
+            if !json { print() }
+            var obj: [String: Any] = [
                 "text": result.text, "tokens": result.tokens, "prompt_tokens": ids.count,
                 "prompt_tokens_per_second": result.promptTokensPerSecond,
                 "generation_tokens_per_second": result.generationTokensPerSecond,
                 "stop_reason": result.stopReason,
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
-        } else {
-            print()
+            if let name { obj["adapter"] = name }
+            results.append(obj)
+        }
+        if json {
+            let value: Any = results.count == 1 ? results[0] : results
+            print(String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self))
         }
     }
 }

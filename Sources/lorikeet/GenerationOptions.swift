@@ -1,10 +1,31 @@
 // Options shared by `generate` and `chat`: the model, sampling and stopping.
 import ArgumentParser
 import Llama
+import Foundation
+import FineTuning
 
 struct ModelOption: ParsableArguments {
     @Option(name: .long, help: "A Hugging Face model folder or a .gguf file.")
     var model: String
+}
+
+/// --adapter: LoRA adapters (PEFT folders) to load on top of the base.
+struct AdapterOption: ParsableArguments {
+    @Option(name: .customLong("adapter"), help: "A LoRA adapter folder (PEFT layout); repeat to load several (the first is active).")
+    var adapters: [String] = []
+
+    /// Loads every adapter for `model` and attaches the first; returns them by folder name.
+    func load(into model: LlamaModel) throws -> [(name: String, adapter: LoRAAdapter)] {
+        var out: [(String, LoRAAdapter)] = []
+        for path in adapters {
+            out.append((URL(fileURLWithPath: path).lastPathComponent == "adapter"
+                        ? URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent
+                        : URL(fileURLWithPath: path).lastPathComponent,
+                        try LoRAAdapter.load(from: URL(fileURLWithPath: path), for: model)))
+        }
+        if let first = out.first { try first.1.attach(to: model) }
+        return out
+    }
 }
 
 struct SamplingArguments: ParsableArguments {
