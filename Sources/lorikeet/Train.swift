@@ -104,7 +104,7 @@ struct Train: ParsableCommand {
         for (k, v) in flagSettings { try settings.set(k, v, source: "command line") }
         try settings.validate()
 
-        let say: (String) -> Void = { if !quiet { print($0) } }
+        let say: (String) -> Void = { if !quiet { print($0); flushStandardOutput() } }
         let t0 = Date()
         let loaded = try ModelLoader.load(model.model)
         say("model \(loaded.path) (\(loaded.format)) loaded in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
@@ -235,6 +235,7 @@ final class ProgressLine {
             open = true
         } else if Date().timeIntervalSince(lastPrint) >= 5 || r.step == r.totalSteps || r.step == 1 {
             print(line)
+            flushStandardOutput()  // a pipe is block-buffered: show progress as it happens
             lastPrint = Date()
         }
     }

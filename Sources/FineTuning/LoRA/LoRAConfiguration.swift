@@ -4,6 +4,7 @@
 // module whose path equals it or ends with "." + name; pattern keys are regexes matched
 // against the end of the path, after a dot or at the start.
 import Foundation
+import Llama
 
 /// How A is initialised (B always starts at zero, so the adapted model equals the base).
 public enum LoRAInitialization: String, Codable, Sendable {
@@ -85,6 +86,24 @@ public struct LoRAConfiguration: Codable, Equatable, Sendable {
     public func scale(path: String) -> Float {
         let r = Float(rank(path: path))
         return alpha(path: path) / (useRSLoRA ? r.squareRoot() : r)
+    }
+
+    /// Adapter weights this configuration adds to a model of shape `model` (no weights needed).
+    public func parameterCount(for model: LlamaConfiguration) -> Int {
+        let d = model.hiddenSize, q = model.attentionHeads * model.headDim, kv = model.kvHeads * model.headDim
+        let f = model.intermediateSize
+        let shapes: [(String, Int, Int)] = [  // (module, in, out)
+            ("self_attn.q_proj", d, q), ("self_attn.k_proj", d, kv), ("self_attn.v_proj", d, kv), ("self_attn.o_proj", q, d),
+            ("mlp.gate_proj", d, f), ("mlp.up_proj", d, f), ("mlp.down_proj", f, d),
+        ]
+        var total = 0
+        for layer in 0..<model.layerCount {
+            for (module, inF, outF) in shapes {
+                let path = "model.layers.\(layer).\(module)"
+                if targets(path: path) { total += rank(path: path) * (inF + outF) }
+            }
+        }
+        return total
     }
 
     /// PEFT's rule: the first key (in sorted order, for determinism) whose regex matches
