@@ -74,20 +74,28 @@ extension LlamaModel {
         let c = configuration
         let p = "model.layers.\(layer)."
         let h = try t.rmsnorm(x, weight: t.parameter(parameter(p + "input_layernorm.weight")), eps: c.rmsNormEps)
-        var q = try t.reshape(try project(t, h, p + "self_attn.q_proj", dropoutSeed: dropoutSeed), [batch, length, c.attentionHeads, c.headDim])
-        var k = try t.reshape(try project(t, h, p + "self_attn.k_proj", dropoutSeed: dropoutSeed), [batch, length, c.kvHeads, c.headDim])
+        let qLinear = try project(t, h, p + "self_attn.q_proj", dropoutSeed: dropoutSeed)
+        let kLinear = try project(t, h, p + "self_attn.k_proj", dropoutSeed: dropoutSeed)
+        let qHeads = try t.reshape(qLinear, [batch, length, c.attentionHeads, c.headDim])
+        let kHeads = try t.reshape(kLinear, [batch, length, c.kvHeads, c.headDim])
         var v = try t.reshape(try project(t, h, p + "self_attn.v_proj", dropoutSeed: dropoutSeed), [batch, length, c.kvHeads, c.headDim])
-        q = try t.rope(q, positions: positions, table: rope)
-        k = try t.rope(k, positions: positions, table: rope)
+        let q = try t.rope(qHeads, positions: positions, table: rope)
+        var k = try t.rope(kHeads, positions: positions, table: rope)
+        t.discard(qLinear, qHeads, kLinear, kHeads)  // rotary backward needs no input: free them now
         if let cache {
             (k, v) = try cache.append(t, layer: layer, keys: k, values: v)
         }
         let a = try t.reshape(try t.attention(q: q, k: k, v: v, segments: segments),
                               [batch * length, c.attentionHeads * c.headDim])
-        let x1 = try t.add(x, try project(t, a, p + "self_attn.o_proj", dropoutSeed: dropoutSeed))
+        let attnOut = try project(t, a, p + "self_attn.o_proj", dropoutSeed: dropoutSeed)
+        let x1 = try t.add(x, attnOut)
+        t.discard(attnOut)
         let h2 = try t.rmsnorm(x1, weight: t.parameter(parameter(p + "post_attention_layernorm.weight")), eps: c.rmsNormEps)
         let gate = try project(t, h2, p + "mlp.gate_proj", dropoutSeed: dropoutSeed)
         let up = try project(t, h2, p + "mlp.up_proj", dropoutSeed: dropoutSeed)
-        return try t.add(x1, try project(t, try t.swiglu(gate: gate, up: up), p + "mlp.down_proj", dropoutSeed: dropoutSeed))
+        let mlpOut = try project(t, try t.swiglu(gate: gate, up: up), p + "mlp.down_proj", dropoutSeed: dropoutSeed)
+        let out = try t.add(x1, mlpOut)
+        t.discard(mlpOut)
+        return out
     }
 }

@@ -51,6 +51,7 @@ public enum ModelLoader {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw ConfigurationError.invalid(field: "model", reason: "does not exist", source: path)
         }
+        defer { BlockCache.shared.purge() }  // loading frees many one-off buffers: do not keep them
         return isDir.boolValue ? try loadFolder(URL(fileURLWithPath: path)) : try loadGGUF(path)
     }
 

@@ -91,7 +91,7 @@ public final class TensorStorage: @unchecked Sendable {
 /// Keeps freed large blocks for reuse. A fresh large allocation is a new mapping whose
 /// every page faults on first write (measured: 200 MB of logits cost ~15 % of the lm-head
 /// product); a training step allocates the same sizes every step, so reuse avoids that.
-/// Blocks of 256 KiB and more are cached, up to `LORIKEET_CACHE_MB` (default 1024) MiB.
+/// Blocks of 256 KiB and more are cached, up to `LORIKEET_CACHE_MB` (default 256) MiB.
 public final class BlockCache: @unchecked Sendable {
     /// The process-wide cache.
     public static let shared = BlockCache()
@@ -102,7 +102,7 @@ public final class BlockCache: @unchecked Sendable {
     static let minimumCached = 256 << 10
 
     init() {
-        let mb = ProcessInfo.processInfo.environment["LORIKEET_CACHE_MB"].flatMap(Int.init) ?? 1024
+        let mb = ProcessInfo.processInfo.environment["LORIKEET_CACHE_MB"].flatMap(Int.init) ?? 256
         limit = max(0, mb) << 20
     }
 

@@ -182,7 +182,8 @@ struct Train: ParsableCommand {
         let records = (try? MetricsLog.read(from: metricsURL)) ?? []
         let summary = RunSummary(
             title: runURL.lastPathComponent, model: loaded.path, method: settings.method == .lora ? "LoRA" : "Full fine-tuning",
-            dataset: data, date: t0, steps: outcome.steps, epochs: nil,
+            dataset: data, date: t0, steps: outcome.steps,
+            epochs: Double(outcome.steps * settings.gradientAccumulation) / Double(max(1, stream.batchesPerEpoch)),
             trainableParameters: trainer.parameterSummary.trainable, totalParameters: trainer.parameterSummary.total,
             finalTrainLoss: outcome.lastTrainLoss, finalValidLoss: outcome.lastValidLoss, bestValidLoss: outcome.bestValidLoss,
             tokensPerSecond: Double(outcome.tokensSeen) / max(outcome.elapsedSeconds, 1e-9), peakRSSBytes: MemoryStats.peakResidentBytes,

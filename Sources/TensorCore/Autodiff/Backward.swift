@@ -94,9 +94,9 @@ extension Tape {
 
         case let .embedding(table, ids):
             // out[i] = table[ids[i]]  ⇒  dTable[ids[i]] += dy[i]
-            let dim = value(table).shape[1]
+            let dim = shape(table)[1]
             withGradientBuffer(table) { dt, acc in
-                if !acc { dt.update(repeating: 0, count: value(table).count) }
+                if !acc { dt.update(repeating: 0, count: shape(table).reduce(1, *)) }
                 dy.withUnsafeFloats { dyp in
                     ids.withUnsafeBufferPointer {
                         Kernels.embeddingBackward(dOut: dyp.baseAddress!, ids: $0.baseAddress!, dTable: dt, count: ids.count, dim: dim)
@@ -212,9 +212,9 @@ extension Tape {
             // Gradients were formed chunk by chunk in forward; scale by the upstream scalar.
             let s = dy.scalar
             if nodes[h.id].needsGrad {
-                let dim = value(h).shape.last!
+                let dim = shape(h).last!
                 withGradientBuffer(h) { dh, acc in
-                    if !acc { dh.update(repeating: 0, count: value(h).count) }
+                    if !acc { dh.update(repeating: 0, count: shape(h).reduce(1, *)) }
                     dH.withUnsafeFloats { src in
                         for (i, r) in rows.enumerated() {
                             Kernels.accumulate(dh + Int(r) * dim, src.baseAddress! + i * dim, dim, alpha: s)
@@ -228,10 +228,10 @@ extension Tape {
             }
 
         case let .sum(x):
-            accumulateGradient(x, Tensor(repeating: dy.scalar, shape: value(x).shape))
+            accumulateGradient(x, Tensor(repeating: dy.scalar, shape: shape(x)))
 
         case let .reshape(x):
-            accumulateGradient(x, try dy.reshaped(value(x).shape))
+            accumulateGradient(x, try dy.reshaped(shape(x)))
 
         case let .checkpoint(inputs, body):
             // Recompute the block on a recording tape, then backpropagate through it.

@@ -28,3 +28,20 @@ enum Op {
 
 /// A recomputable piece of the forward pass: builds its output on the given tape from the given inputs.
 public typealias CheckpointBody = (Tape, [Var]) throws -> Var
+
+extension Op {
+    /// Inputs whose values the backward rule reads (others contribute only their shapes).
+    var valuesReadByBackward: [Var] {
+        switch self {
+        case let .linear(x, w, _): return [x, w]
+        case let .loraLinear(x, w, _, a, b, _, _, _, _): return [x, w, a, b]
+        case let .rmsnorm(x, w, _): return [x] + (w.map { [$0] } ?? [])
+        case let .attention(q, k, v, _, _, _): return [q, k, v]
+        case let .swiglu(gate, up): return [gate, up]
+        case let .silu(x): return [x]
+        case let .mul(a, b): return [a, b]
+        case let .checkpoint(inputs, _): return inputs
+        case .embedding, .rope, .add, .scale, .dropout, .crossEntropy, .linearCrossEntropy, .sum, .reshape: return []
+        }
+    }
+}

@@ -39,7 +39,22 @@ public final class Tape {
         var needsGrad: Bool
         var op: Op?
         var parameter: Parameter?
+        /// Some recorded op's backward reads this value, so `discard` must keep it.
+        var readByBackward = false
+        /// The value's shape, kept when the value itself is discarded or released.
+        let shape: [Int]
+
+        init(value: Tensor, needsGrad: Bool, op: Op?, parameter: Parameter?) {
+            self.value = value
+            self.needsGrad = needsGrad
+            self.op = op
+            self.parameter = parameter
+            shape = value.shape
+        }
     }
+
+    /// The shape of `v`'s value (known even after the value was discarded).
+    func shape(_ v: Var) -> [Int] { nodes[v.id].shape }
 
     var nodes: [Node] = []
     var grads: [Tensor?] = []
@@ -89,7 +104,19 @@ public final class Tape {
         // needsGrad is tracked even without recording, so a checkpointed block can tell
         // whether it touches a trainable parameter.
         let needs = inputs.contains { nodes[$0.id].needsGrad }
-        return push(Node(value: value, needsGrad: needs, op: needs && recordsGradients ? op() : nil, parameter: nil))
+        let kept = needs && recordsGradients ? op() : nil
+        if let kept { for v in kept.valuesReadByBackward { nodes[v.id].readByBackward = true } }
+        return push(Node(value: value, needsGrad: needs, op: kept, parameter: nil))
+    }
+
+    /// Drops the values of `vars` unless a recorded backward rule reads them. The model calls
+    /// this for intermediates it will not use again (e.g. q before rotary embedding), so their
+    /// memory is freed during the forward pass instead of at the end of backward.
+    /// Using a discarded value afterwards is a programmer error.
+    public func discard(_ vars: Var...) {
+        for v in vars where !nodes[v.id].readByBackward && nodes[v.id].parameter == nil && !nodes[v.id].keepsOwnOutput {
+            nodes[v.id].value = Tape.released
+        }
     }
 
     /// Backpropagates from `loss` (a scalar unless `seed` gives the upstream gradient).
@@ -121,6 +148,7 @@ public final class Tape {
     }
 
     static let released = Tensor(zeros: [0])
+
 
     /// Adds `delta` to the gradient of `v` (allocating it on first use).
     func accumulateGradient(_ v: Var, _ delta: Tensor) {
@@ -160,7 +188,7 @@ public final class Tape {
             return
         }
         if grads[v.id] == nil {
-            var t = Tensor(uninitialized: nodes[v.id].value.shape)
+            var t = Tensor(uninitialized: nodes[v.id].shape)
             t.withUnsafeMutableFloats { body($0.baseAddress!, false) }
             grads[v.id] = t
         } else {
@@ -185,4 +213,12 @@ final class WidenScratch {
     }
 
     deinit { buffer.deallocate() }
+}
+
+extension Tape.Node {
+    /// Ops whose backward reads their own output.
+    var keepsOwnOutput: Bool {
+        if case .attention = op { return true }
+        return false
+    }
 }
