@@ -96,7 +96,8 @@ public final class BlockCache: @unchecked Sendable {
     /// The process-wide cache.
     public static let shared = BlockCache()
     private let lock = NSLock()
-    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    /// Cached blocks, oldest release first (evicted first when room is needed).
+    private var entries: [(size: Int, pointer: UnsafeMutableRawPointer)] = []
     private var cachedBytes = 0
     private let limit: Int
     static let minimumCached = 256 << 10
@@ -120,9 +121,9 @@ public final class BlockCache: @unchecked Sendable {
         let size = Self.sizeClass(byteCount)
         if size >= Self.minimumCached {
             let hit: UnsafeMutableRawPointer? = lock.withLock {
-                guard let p = free[size]?.popLast() else { return nil }
+                guard let i = entries.lastIndex(where: { $0.size == size }) else { return nil }
                 cachedBytes -= size
-                return p
+                return entries.remove(at: i).pointer
             }
             if let hit { return hit }
         }
@@ -134,23 +135,28 @@ public final class BlockCache: @unchecked Sendable {
 
     func release(_ p: UnsafeMutableRawPointer, _ byteCount: Int) {
         let size = Self.sizeClass(byteCount)
-        if size >= Self.minimumCached {
-            let kept: Bool = lock.withLock {
-                guard cachedBytes + size <= limit else { return false }
-                free[size, default: []].append(p)
-                cachedBytes += size
-                return true
+        guard size >= Self.minimumCached, size <= limit else { Foundation.free(p); return }
+        // The most recently freed sizes are the likeliest to come back (a training step
+        // repeats its allocations), so make room by dropping the oldest blocks.
+        let evicted: [UnsafeMutableRawPointer] = lock.withLock {
+            var out: [UnsafeMutableRawPointer] = []
+            while cachedBytes + size > limit, !entries.isEmpty {
+                let e = entries.removeFirst()
+                cachedBytes -= e.size
+                out.append(e.pointer)
             }
-            if kept { return }
+            entries.append((size, p))
+            cachedBytes += size
+            return out
         }
-        Foundation.free(p)
+        for e in evicted { Foundation.free(e) }
     }
 
     /// Returns every cached block to the system.
     public func purge() {
         let blocks: [UnsafeMutableRawPointer] = lock.withLock {
-            let all = free.values.flatMap { $0 }
-            free = [:]
+            let all = entries.map(\.pointer)
+            entries = []
             cachedBytes = 0
             return all
         }
