@@ -36,9 +36,9 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: ["TensorCore", "Quantization"], swiftSettings: cpuFlags),
         .target(name: "Tokenizers", swiftSettings: cpuFlags),
         .target(name: "ChatTemplates", swiftSettings: cpuFlags),
-        .target(name: "Llama", dependencies: ["TensorCore", "ModelFormats", "Tokenizers", "ChatTemplates"],
+        .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates"],
                 swiftSettings: cpuFlags),
-        .target(name: "FineTuning", dependencies: ["TensorCore", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama"],
+        .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama"],
                 swiftSettings: cpuFlags),
         .executableTarget(name: "lorikeet", dependencies: [
             "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning",

@@ -7,6 +7,7 @@ import TensorCore
 import ModelFormats
 import Tokenizers
 import ChatTemplates
+import Quantization
 
 /// A model with everything needed to talk to it.
 public struct LoadedModel: @unchecked Sendable {
@@ -43,23 +44,55 @@ public struct LoadedModel: @unchecked Sendable {
     }
 }
 
+/// How the frozen weights of the decoder's linear layers are held after loading.
+public struct LoadOptions: @unchecked Sendable {
+    /// GGUF only: keep quantized linear weights in their GGML blocks (zero-copy from the
+    /// mapped file) and widen them on the fly, instead of dequantizing at load.
+    public var keepGGUFBlocks = false
+    /// Re-encodes each decoder linear weight (given its name and f32 value), e.g. to NF4.
+    public var linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)?
+
+    /// Options that load every weight as stored (dequantizing GGML blocks to f32).
+    public init(keepGGUFBlocks: Bool = false, linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil) {
+        self.keepGGUFBlocks = keepGGUFBlocks
+        self.linearQuantizer = linearQuantizer
+    }
+}
+
 /// Opens model folders and GGUF files.
 public enum ModelLoader {
     /// Loads the model at `path`: a folder or a `.gguf` file.
-    public static func load(_ path: String) throws -> LoadedModel {
+    public static func load(_ path: String, options: LoadOptions = LoadOptions()) throws -> LoadedModel {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw ConfigurationError.invalid(field: "model", reason: "does not exist", source: path)
         }
         defer { BlockCache.shared.purge() }  // loading frees many one-off buffers: do not keep them
-        return isDir.boolValue ? try loadFolder(URL(fileURLWithPath: path)) : try loadGGUF(path)
+        if isDir.boolValue && options.keepGGUFBlocks {
+            throw ConfigurationError.invalid(field: "quant keep", reason: "needs a GGUF file with quantized weights", source: path)
+        }
+        return isDir.boolValue ? try loadFolder(URL(fileURLWithPath: path), options: options)
+                               : try loadGGUF(path, options: options)
+    }
+
+    /// True for the weight of a decoder block's linear layer (q/k/v/o, gate/up/down).
+    public static func isDecoderLinearWeight(_ name: String) -> Bool {
+        name.hasPrefix("model.layers.") && name.hasSuffix("_proj.weight")
+    }
+
+    /// Applies `options.linearQuantizer` to every decoder linear weight.
+    static func requantize(_ weights: inout [String: Tensor], options: LoadOptions) throws {
+        guard let quantize = options.linearQuantizer else { return }
+        for name in weights.keys.sorted() where isDecoderLinearWeight(name) && weights[name]!.packed == nil {
+            weights[name] = Tensor(packed: try quantize(name, weights[name]!.widened()))
+        }
     }
 
     // MARK: Hugging Face folders
 
     /// The network alone from a Hugging Face folder (config.json + safetensors), weights
     /// viewed zero-copy from the mapped files.
-    public static func loadNetwork(folder url: URL) throws -> LlamaModel {
+    public static func loadNetwork(folder url: URL, options: LoadOptions = LoadOptions()) throws -> LlamaModel {
         let config = try LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json"))
         let folder = try SafetensorsFolder(url: url)
         var weights: [String: Tensor] = [:]
@@ -67,11 +100,12 @@ public enum ModelLoader {
             guard let file = folder.file(containing: name) else { continue }
             weights[name] = try file.tensor(name)
         }
+        try requantize(&weights, options: options)
         return try LlamaModel(configuration: config, weights: weights, source: url.path)
     }
 
-    static func loadFolder(_ url: URL) throws -> LoadedModel {
-        let model = try loadNetwork(folder: url)
+    static func loadFolder(_ url: URL, options: LoadOptions) throws -> LoadedModel {
+        let model = try loadNetwork(folder: url, options: options)
         let tokenizer = try TokenizerLoader.load(folder: url)
         var template: ChatTemplate?
         var bos: String?, eos: String?
@@ -87,10 +121,11 @@ public enum ModelLoader {
 
     // MARK: GGUF
 
-    static func loadGGUF(_ path: String) throws -> LoadedModel {
+    static func loadGGUF(_ path: String, options: LoadOptions) throws -> LoadedModel {
         let gguf = try GGUFFile(path: path)
         let config = try configuration(gguf: gguf)
-        let weights = try self.weights(gguf: gguf, configuration: config)
+        var weights = try self.weights(gguf: gguf, configuration: config, keepBlocks: options.keepGGUFBlocks)
+        try requantize(&weights, options: options)
         let model = try LlamaModel(configuration: config, weights: weights, source: path)
         let data = try tokenizerData(gguf: gguf)
         let tokenizer = try TokenizerLoader.load(gguf: data)
@@ -153,12 +188,21 @@ public enum ModelLoader {
     }
 
     /// Every tensor of the GGUF as Float32 under its Hugging Face name, with llama.cpp's
-    /// q/k row permutation undone for `llama` files.
-    public static func weights(gguf: GGUFFile, configuration c: LlamaConfiguration) throws -> [String: Tensor] {
+    /// q/k row permutation undone for `llama` files. With `keepBlocks`, quantized decoder
+    /// linears stay in their GGML blocks (a packed tensor; rows permuted block-wise).
+    public static func weights(gguf: GGUFFile, configuration c: LlamaConfiguration, keepBlocks: Bool = false) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         let permuted = gguf.architecture == "llama" || gguf.architecture == "mistral"
         for info in gguf.tensorInfos {
             guard let hf = LlamaTensorNames.huggingFaceName(forGGUF: info.name) else { continue }
+            if keepBlocks && isDecoderLinearWeight(hf) && info.type.isQuantized {
+                var raw = try gguf.rawTensor(named: info.name)
+                if permuted, let projection = LlamaTensorNames.permutation(forGGUF: info.name) {
+                    raw = try LlamaPermutation.unpermute(raw, heads: projection == .query ? c.attentionHeads : c.kvHeads)
+                }
+                out[hf] = Tensor(packed: raw)
+                continue
+            }
             var t = try gguf.tensor(named: info.name)
             if permuted, let projection = LlamaTensorNames.permutation(forGGUF: info.name) {
                 t = try LlamaPermutation.unpermute(t, heads: projection == .query ? c.attentionHeads : c.kvHeads)

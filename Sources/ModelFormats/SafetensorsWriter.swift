@@ -11,12 +11,15 @@ public enum SafetensorsWriter {
     static let dtypeNames: [DType: String] = Dictionary(
         uniqueKeysWithValues: SafetensorsFile.dtypes.map { ($1, $0) })
 
-    /// Writes `tensors` (any dtype, stored as they are) and the string map `metadata` to
+    /// Writes `tensors` (any elementwise dtype, stored as they are; not `.packed`) and the string map `metadata` to
     /// `url`, replacing any file there atomically. Throws on duplicate or reserved names.
     public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws {
         let path = url.path
         var seen = Set<String>()
-        for (name, _) in tensors {
+        for (name, t) in tensors {
+            guard dtypeNames[t.dtype] != nil else {
+                throw FormatError.unsupportedType(file: path, tensor: name, type: "\(t.dtype) (widen it before saving)")
+            }
             guard name != "__metadata__" else {
                 throw FormatError.invalidTensor(file: path, tensor: name, reason: "the name __metadata__ is reserved")
             }

@@ -83,3 +83,16 @@ final class ByteBox: @unchecked Sendable {
 
     deinit { buffer.deallocate() }
 }
+
+extension GGMLTensor: PackedMatrix {
+    public var rows: Int { rowCount }
+    public var columns: Int { rowLength }
+    public var storageBytes: Int { bytes.count }
+    public var encoding: String { type.name }
+
+    public func unpack(rows range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        // The shape and byte count were checked when this value was made, so only a caller's
+        // out-of-range request could fail here: a programmer error.
+        do { try dequantize(rows: range, into: destination) } catch { preconditionFailure("\(error)") }
+    }
+}

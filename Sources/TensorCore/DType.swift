@@ -7,6 +7,8 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     case f32, f16, bf16, f64
     case i8, u8, i16, u16, i32, u32, i64, u64
     case bool
+    /// A compact encoding (GGML blocks, NF4, …) held by `Tensor.packed`; not elementwise.
+    case packed
 
     /// Bytes per element.
     public var byteSize: Int {
@@ -15,6 +17,7 @@ public enum DType: String, Sendable, CaseIterable, Codable {
         case .f32, .i32, .u32: 4
         case .f16, .bf16, .i16, .u16: 2
         case .i8, .u8, .bool: 1
+        case .packed: 0
         }
     }
 

@@ -10,13 +10,15 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     public let dtype: DType
     @usableFromInline var storage: TensorStorage
     @usableFromInline var byteOffset: Int
+    /// The encoded matrix of a `.packed` tensor (nil for every other dtype).
+    public private(set) var packed: (any PackedMatrix)?
 
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
     /// Number of axes.
     public var rank: Int { shape.count }
-    /// Number of bytes the elements take.
-    public var byteCount: Int { count * dtype.byteSize }
+    /// Number of bytes the elements take (the encoded size for a packed matrix).
+    public var byteCount: Int { packed?.storageBytes ?? count * dtype.byteSize }
     /// True when the bytes live in a read-only file mapping (zero-copy load).
     public var isMapped: Bool { !storage.isWritable }
 
@@ -182,10 +184,19 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         return t
     }
 
+    mutating func setPacked(_ matrix: any PackedMatrix) {
+        packed = matrix
+        shape = [matrix.rows, matrix.columns]
+    }
+
     /// A Float32 copy (or self when already f32).
     public func widened() -> Tensor {
         if dtype == .f32 { return self }
         var out = Tensor(uninitialized: shape)
+        if packed != nil {
+            out.withUnsafeMutableFloats { dst in unpackRows(0..<shape[0], into: dst.baseAddress!) }
+            return out
+        }
         out.withUnsafeMutableFloats { dst in
             withUnsafeBytes { src in Kernels.widen(src, dtype: dtype, into: dst.baseAddress!, count: count) }
         }

@@ -12,7 +12,8 @@ struct BenchTrain: ParsableCommand {
         abstract: "Tokens/s, MFU and peak memory of training steps on random tokens.")
 
     @OptionGroup var model: ModelOption
-    @Option(help: "lora or full.") var method: String = "lora"
+    @Option(help: "lora, qlora or full.") var method: String = "lora"
+    @Option(help: "QLoRA base encoding: keep (a GGUF's own quantized blocks).") var quant: String = "keep"
     @Option(help: "Tokens per sequence.") var seq = 256
     @Option(help: "Sequences per step.") var batch = 4
     @Option(help: "Timed steps (after one warm-up step).") var steps = 3
@@ -25,13 +26,18 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        guard let m = TrainingMethod(rawValue: method) else { throw ValidationError("--method must be lora or full") }
-        let loaded = try ModelLoader.load(model.model)
+        guard let m = TrainingMethod(rawValue: method) else { throw ValidationError("--method must be lora, qlora or full") }
+        var settings = TrainingConfiguration()
+        try settings.set("method", method, source: "--method")
+        try settings.set("quant", quant, source: "--quant")
+        let loadStart = Date()
+        let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())
+        let loadSeconds = Date().timeIntervalSince(loadStart)
         let lm = loaded.model
         let c = lm.configuration
         var trainable: [Parameter] = []
         var loraParams = 0
-        if m == .lora {
+        if m.usesAdapter {
             let config = LoRAConfiguration(rank: rank, alpha: alpha, targets: targets.split(separator: ",").map(String.init))
             let adapter = try LoRAAdapter.create(for: lm, configuration: config, seed: 0)
             try adapter.attach(to: lm)
@@ -71,16 +77,19 @@ struct BenchTrain: ParsableCommand {
         let sgemm = measuredSgemmRate()
         let mfu = flopsPerToken * tokensPerSecond / (sgemm * 1e9)
         let peak = MemoryStats.peakResidentBytes ?? 0
+        let baseBytes = lm.parameters.values.reduce(0) { $0 + $1.value.byteCount }
         if json {
             let obj: [String: Any] = ["method": method, "seq": seq, "batch": batch, "threads": Parallel.threadCount,
                                       "tokens_per_second": tokensPerSecond, "seconds_per_step": seconds,
                                       "flops_per_token": flopsPerToken, "sgemm_gflops": sgemm, "mfu": mfu,
-                                      "peak_rss_bytes": peak, "grad_checkpoint": gradCheckpoint]
+                                      "peak_rss_bytes": peak, "grad_checkpoint": gradCheckpoint,
+                                      "base_weight_bytes": baseBytes, "load_seconds": loadSeconds,
+                                      "quant": m == .qlora ? quant : "none"]
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         } else {
-            print(String(format: "%@ %@: seq %d × batch %d, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s sgemm, peak RSS %@",
-                         method, URL(fileURLWithPath: loaded.path).lastPathComponent, seq, batch, Parallel.threadCount,
-                         tokensPerSecond, seconds, flopsPerToken / 1e9, 100 * mfu, sgemm, MemoryStats.formatBytes(peak)))
+            print(String(format: "%@ %@: seq %d × batch %d, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s sgemm, peak RSS %@, base weights %@",
+                         m == .qlora ? "qlora (\(quant))" : method, URL(fileURLWithPath: loaded.path).lastPathComponent, seq, batch, Parallel.threadCount,
+                         tokensPerSecond, seconds, flopsPerToken / 1e9, 100 * mfu, sgemm, MemoryStats.formatBytes(peak), MemoryStats.formatBytes(baseBytes)))
         }
     }
 

@@ -29,7 +29,8 @@ struct Train: ParsableCommand {
     @Flag(help: "Print nothing but errors and the final summary line.") var quiet = false
     @OptionGroup var compute: ComputeOptions
 
-    @Option(help: "lora or full.") var method: String?
+    @Option(help: "lora, qlora or full.") var method: String?
+    @Option(help: "QLoRA base encoding: keep (a GGUF's own quantized blocks, widened on the fly).") var quant: String?
     @Option(help: "LoRA rank r.") var rank: Int?
     @Option(help: "LoRA alpha (scale = alpha / r).") var alpha: Double?
     @Option(help: "LoRA dropout.") var dropout: Double?
@@ -65,7 +66,7 @@ struct Train: ParsableCommand {
     var flagSettings: [(String, Any)] {
         var s: [(String, Any)] = []
         func add(_ k: String, _ v: Any?) { if let v { s.append((k, v)) } }
-        add("method", method); add("rank", rank); add("alpha", alpha); add("dropout", dropout); add("targets", targets)
+        add("method", method); add("quant", quant); add("rank", rank); add("alpha", alpha); add("dropout", dropout); add("targets", targets)
         add("layers", layers); add("rank-pattern", rankPattern); add("alpha-pattern", alphaPattern)
         if useRSLoRA { add("use-rslora", true) }
         add("lora-init", loraInit); add("learning-rate", learningRate); add("beta1", beta1); add("beta2", beta2); add("eps", eps)
@@ -106,7 +107,7 @@ struct Train: ParsableCommand {
 
         let say: (String) -> Void = { if !quiet { print($0); flushStandardOutput() } }
         let t0 = Date()
-        let loaded = try ModelLoader.load(model.model)
+        let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())
         say("model \(loaded.path) (\(loaded.format)) loaded in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
         let options = DatasetOptions(maxSequenceLength: min(settings.maxSequenceLength, loaded.model.configuration.maxPositions),
                                      trainOnInputs: settings.trainOnInputs, packing: settings.packing)
@@ -117,7 +118,7 @@ struct Train: ParsableCommand {
             + (splits.valid.map { ", valid: \($0.stats.examples) examples" } ?? ""))
 
         var adapter: LoRAAdapter?
-        if settings.method == .lora {
+        if settings.method.usesAdapter {
             if let checkpoint {
                 adapter = try LoRAAdapter.load(from: checkpoint.appendingPathComponent("adapter"), for: loaded.model, trainable: true)
             } else {
@@ -181,7 +182,7 @@ struct Train: ParsableCommand {
         }
         let records = (try? MetricsLog.read(from: metricsURL)) ?? []
         let summary = RunSummary(
-            title: runURL.lastPathComponent, model: loaded.path, method: settings.method == .lora ? "LoRA" : "Full fine-tuning",
+            title: runURL.lastPathComponent, model: loaded.path, method: settings.method == .lora ? "LoRA" : settings.method == .qlora ? "QLoRA (\(settings.quantization.rawValue))" : "Full fine-tuning",
             dataset: data, date: t0, steps: outcome.steps,
             epochs: Double(outcome.steps * settings.gradientAccumulation) / Double(max(1, stream.batchesPerEpoch)),
             trainableParameters: trainer.parameterSummary.trainable, totalParameters: trainer.parameterSummary.total,

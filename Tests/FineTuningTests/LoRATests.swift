@@ -45,7 +45,7 @@ final class LoRATests: XCTestCase {
     func randomized(_ model: LlamaModel, _ config: LoRAConfiguration) throws -> LoRAAdapter {
         let adapter = try LoRAAdapter.create(for: model, configuration: config, seed: 2)
         var g = SeededGenerator(seed: 3)
-        for layer in adapter.layers.values { layer.b.value = Tensor.randomNormal(layer.b.value.shape, std: 0.1, using: &g) }
+        for path in adapter.layers.keys.sorted() { let b = adapter.layers[path]!.b; b.value = Tensor.randomNormal(b.value.shape, std: 0.1, using: &g) }
         try adapter.attach(to: model)
         return adapter
     }

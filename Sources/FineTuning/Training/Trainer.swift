@@ -91,8 +91,8 @@ public final class Trainer {
         optimizer = AdamW(config: AdamWConfig(beta1: configuration.adam.beta1, beta2: configuration.adam.beta2,
                                               eps: configuration.adam.eps, weightDecay: configuration.adam.weightDecay))
         switch configuration.method {
-        case .lora:
-            guard let adapter else { throw TrainingError.invalidConfiguration(key: "method", reason: "lora needs an adapter") }
+        case .lora, .qlora:
+            guard let adapter else { throw TrainingError.invalidConfiguration(key: "method", reason: "\(configuration.method) needs an adapter") }
             for p in model.parameters.values { p.requiresGrad = false }
             trainable = adapter.parameters
             for p in trainable { p.requiresGrad = true }
@@ -115,7 +115,7 @@ public final class Trainer {
     public var parameterSummary: ParameterSummary {
         let base = model.configuration.parameterCount
         switch configuration.method {
-        case .lora: let t = adapter?.parameterCount ?? 0; return ParameterSummary(trainable: t, total: base + t)
+        case .lora, .qlora: let t = adapter?.parameterCount ?? 0; return ParameterSummary(trainable: t, total: base + t)
         case .full: return ParameterSummary(trainable: trainable.reduce(0) { $0 + $1.value.count }, total: base)
         }
     }

@@ -10,6 +10,7 @@ extension TrainingConfiguration {
         "learning-rate", "beta1", "beta2", "eps", "weight-decay", "lr-schedule", "warmup", "grad-accumulation",
         "max-grad-norm", "grad-checkpoint", "epochs", "max-steps", "batch-size", "max-seq-length", "packing",
         "train-on-inputs", "seed", "save-every", "eval-every", "keep-checkpoints", "freeze-embeddings",
+        "quant",
     ]
 
     /// Sets the field named by flag `key` from a YAML/JSON/flag value; `source` names where it came from.
@@ -59,7 +60,7 @@ extension TrainingConfiguration {
         }
         switch key {
         case "method":
-            guard let s = value as? String, let m = TrainingMethod(rawValue: s) else { throw fail("lora or full") }
+            guard let s = value as? String, let m = TrainingMethod(rawValue: s) else { throw fail("lora, qlora or full") }
             method = m
         case "rank": lora.rank = try int()
         case "alpha": lora.alpha = Float(try double())
@@ -95,6 +96,9 @@ extension TrainingConfiguration {
         case "eval-every": evalEvery = try int()
         case "keep-checkpoints": keepCheckpoints = try int()
         case "freeze-embeddings": freezeEmbeddings = try bool()
+        case "quant":
+            guard let s = value as? String, let q = BaseQuantization(rawValue: s) else { throw fail(BaseQuantization.allCases.map(\.rawValue).joined(separator: ", ")) }
+            quantization = q
         default:
             throw TrainingError.invalidConfiguration(key: key, reason: "\(source): unknown setting (known: \(Self.keys.joined(separator: ", ")))")
         }
@@ -122,6 +126,9 @@ extension TrainingConfiguration {
             ("train-on-inputs", trainOnInputs), ("seed", Int(seed)), ("save-every", saveEvery), ("eval-every", evalEvery),
             ("keep-checkpoints", keepCheckpoints), ("freeze-embeddings", freezeEmbeddings),
         ]
+        if method == .qlora {
+            out.append(("quant", quantization.rawValue))
+        }
         return out
     }
 }

@@ -9,6 +9,17 @@ public enum TrainingMethod: String, Codable, Sendable, CaseIterable {
     case lora
     /// Every weight trains.
     case full
+    /// LoRA over a frozen, quantized base whose linears are widened only right before each product.
+    case qlora
+
+    /// True for the methods that train adapters over a frozen base.
+    public var usesAdapter: Bool { self != .full }
+}
+
+/// How QLoRA holds the frozen base's linear weights.
+public enum BaseQuantization: String, Codable, Sendable, CaseIterable {
+    /// The GGUF file's own quantized blocks, widened on the fly (no re-quantization).
+    case keep
 }
 
 /// A complete training configuration (defaults follow common LoRA practice for small models).
@@ -40,6 +51,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var keepCheckpoints = 2
     /// Full fine-tuning only: keep the token embedding (and a tied head) frozen.
     public var freezeEmbeddings = false
+    /// QLoRA: the encoding of the frozen linear weights.
+    public var quantization: BaseQuantization = .keep
 
     /// The defaults.
     public init() {}
@@ -66,7 +79,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard saveEvery >= 0, evalEvery >= 0 else { throw bad("save-every/eval-every", "must be ≥ 0") }
         guard keepCheckpoints >= 1 else { throw bad("keep-checkpoints", "must be ≥ 1") }
         guard adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1 else { throw bad("beta1/beta2", "must be in [0, 1)") }
-        if method == .lora { try lora.validate() }
+        if method.usesAdapter { try lora.validate() }
+
     }
 
     /// Warmup steps for a run of `total` steps.

@@ -47,7 +47,11 @@ extension Tape {
     func withWidened<R>(_ t: Tensor, _ body: (UnsafePointer<Float>) -> R) -> R {
         if t.dtype == .f32 { return t.withUnsafeFloats { body($0.baseAddress!) } }
         let buf = scratch.floats(t.count)
-        t.withUnsafeBytes { Kernels.widen($0, dtype: t.dtype, into: buf, count: t.count) }
+        if t.rank == 2 {
+            t.unpackRows(0..<t.shape[0], into: buf)
+        } else {
+            t.withUnsafeBytes { Kernels.widen($0, dtype: t.dtype, into: buf, count: t.count) }
+        }
         return body(UnsafePointer(buf))
     }
 

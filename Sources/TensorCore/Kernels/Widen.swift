@@ -35,6 +35,7 @@ enum Kernels {
         case .u32: let s = base.assumingMemoryBound(to: UInt32.self); for i in 0..<count { dst[i] = Float(s[i]) }
         case .i64: let s = base.assumingMemoryBound(to: Int64.self); for i in 0..<count { dst[i] = Float(s[i]) }
         case .u64: let s = base.assumingMemoryBound(to: UInt64.self); for i in 0..<count { dst[i] = Float(s[i]) }
+        case .packed: preconditionFailure("packed tensors widen through Tensor.unpackRows")
         }
     }
 

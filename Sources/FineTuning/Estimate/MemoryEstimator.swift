@@ -1,0 +1,158 @@
+// The memory a training run will take, from the model's shape alone, following what the code
+// keeps: LlamaModel+Forward.swift's decoder block (every value on the tape stays until
+// backward except the ones it discards), the chunked linear-cross-entropy, the per-block
+// gradient buffers of backward, the widening scratch, BlockCache and the process itself.
+// Limits: gradient accumulation 1; heap fragmentation (glibc keeping freed memory) is not
+// modelled and measured at up to ~8 % extra for full fine-tuning. Calibration: EstimateTests.
+import Foundation
+import Llama
+
+/// Estimates peak resident memory of training runs.
+public enum MemoryEstimator {
+    /// BlockCache keeps up to this many bytes of freed blocks (LORIKEET_CACHE_MB, default 256).
+    public static let blockCacheLimit = 256 << 20
+    /// Blocks smaller than this are not cached (BlockCache.minimumCached).
+    static let cacheMinimumBlock = 256 << 10
+    /// A process that loaded nothing (Swift runtime, Foundation, OpenBLAS and its threads),
+    /// measured: `lorikeet --version` 23 MB, a model loaded for generation ~11 MB more than its weights.
+    public static let processBaseline = 34 << 20
+    /// Resident bytes of a loaded tokenizer per vocabulary entry (measured on SmolLM2: 8 MB for 49,152).
+    public static let tokenizerBytesPerToken = 165
+    /// Rows of logits formed at once by the fused head + loss (Tape.linearCrossEntropy).
+    static let lossChunkRows = 256
+    /// Rows of one attention score block per work item, and work items assumed in flight.
+    static let attentionBlockRows = 128, attentionWorkers = 8
+
+    /// Estimates the peak resident memory of training `configuration` with `method`.
+    ///
+    /// - Parameters:
+    ///   - lora: targets and ranks of the adapter (ignored for `.full`; its dropout adds a scratch).
+    ///   - batchSize, sequenceLength: the shape of one micro-batch (B rows of T tokens).
+    ///   - baseStorage: how the loaded base weights are held (see `BaseStorage`).
+    ///   - optimizer: the optimizer's state per trainable weight.
+    ///   - harness: the Trainer, or `bench train` (which copies trainable weights in the update).
+    public static func estimate(configuration c: LlamaConfiguration, method: EstimateMethod,
+                                lora: LoRAConfiguration = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"]),
+                                batchSize: Int, sequenceLength: Int, gradientCheckpointing: Bool = false,
+                                baseStorage: BaseStorage = .bf16, optimizer: EstimateOptimizer = .adamw32,
+                                harness: TrainingHarness = .trainer) -> MemoryEstimate {
+        let f = 4  // bytes per f32
+        let d = c.hiddenSize, q = c.attentionHeads * c.headDim, kv = c.kvHeads * c.headDim, ff = c.intermediateSize
+        let v = c.vocabularySize, layers = c.layerCount
+        let n = max(1, batchSize) * max(1, sequenceLength)  // tokens per micro-batch
+        let params = c.parameterCount
+        let embeddingParams = v * d
+        let adapted = method != .full
+
+        // The decoder's linear modules: (name, in, out).
+        let modules = [("self_attn.q_proj", d, q), ("self_attn.k_proj", d, kv), ("self_attn.v_proj", d, kv),
+                       ("self_attn.o_proj", q, d), ("mlp.gate_proj", d, ff), ("mlp.up_proj", d, ff), ("mlp.down_proj", ff, d)]
+        var adapterParams = 0, rankSum = 0, cacheableAdapterBytes = 0, targetedLinearParams = 0, largestTargeted = 0
+        if adapted {
+            for layer in 0..<layers {
+                for (module, inF, outF) in modules {
+                    let path = "model.layers.\(layer).\(module)"
+                    guard lora.targets(path: path) else { continue }
+                    let r = lora.rank(path: path)
+                    adapterParams += r * (inF + outF)
+                    rankSum += r
+                    targetedLinearParams += inF * outF
+                    largestTargeted = max(largestTargeted, inF * outF)
+                    // A [r, in] and B [out, r] gradients: BlockCache keeps blocks ≥ 256 KiB.
+                    for size in [r * inF * f, outF * r * f] where size >= cacheMinimumBlock { cacheableAdapterBytes += size }
+                }
+            }
+        }
+        let trainable = adapted ? adapterParams : params
+
+        // Base weights and the mapped file.
+        var base: Double, mapped: Double
+        switch method {
+        case .full:
+            // Every weight is converted to owned f32; nothing views the mapping afterwards.
+            base = Double(params) * 4
+            mapped = 0
+        case .lora:
+            base = Double(params) * baseStorage.ownedBytesPerWeight
+            mapped = Double(params) * baseStorage.mappedBytesPerWeight
+        case let .qlora(blockSize, doubleQuant):
+            // Targeted linears re-encoded in 4 bits; the rest as loaded.
+            let bits = EstimateMethod.fourBitBitsPerWeight(blockSize: blockSize, doubleQuant: doubleQuant)
+            base = Double(targetedLinearParams) * bits / 8 + Double(params - targetedLinearParams) * baseStorage.ownedBytesPerWeight
+            mapped = Double(params) * baseStorage.mappedBytesPerWeight
+        }
+
+        // Widening scratch: one buffer per tape, as large as the largest narrow tensor widened
+        // (the embedding table and the tied head are widened whole), or as x for LoRA dropout.
+        var scratch = 0
+        if method != .full && baseStorage.isNarrow { scratch = max(embeddingParams, ff * d, q * d) * f }
+        if case .qlora = method { scratch = max(scratch, largestTargeted * f) }
+        if adapted && lora.dropout > 0 { scratch = max(scratch, n * max(d, ff, q) * f) }
+
+        // Activations: per token and layer, the block's input x, h = norm(x), v, q and k after
+        // rotary, the attention output, x1, h2 = norm(x1), gate, up and swiglu(gate, up) stay on
+        // the tape (q/k before rotary, o_proj's and down_proj's outputs are discarded), plus two
+        // rstd, one logsumexp per query head, and each adapter's down = x·Aᵀ ([N, r]).
+        let perLayer = 4 * d + 2 * q + 2 * kv + 3 * ff + 2 + c.attentionHeads + (adapted ? rankSum / max(layers, 1) : 0)
+        let activationFloats: Int
+        if gradientCheckpointing {
+            // Each block keeps only its input (outputs of the embedding and of every block, plus the
+            // final norm); backward recomputes one block at a time with everything above.
+            activationFloats = n * ((layers + 2) * d + 1) + n * (perLayer - d)
+        } else {
+            activationFloats = n * (layers * perLayer + 2 * d + 1)
+        }
+        let activations = activationFloats * f
+
+        // The fused head + loss: a chunk of logits (its gradient overwrites it) and of hidden rows,
+        // dH for the counted rows, and dW [V, D] when the head trains (full fine-tuning).
+        let counted = max(1, batchSize * max(sequenceLength - 1, 1))
+        let chunk = min(lossChunkRows, counted)
+        let headTrains = method == .full
+        let loss = chunk * v * f + chunk * d * f + counted * d * f + (headTrains ? embeddingParams * f : 0)
+        let headGradient = headTrains ? embeddingParams * f : 0  // the head's grad, formed first in backward
+
+        // Backward of one block: dY, the swiglu input gradients and dUp/dGate ([N, F] × 3), dh2 and dx;
+        // attention's score scratch per work item (probabilities and their gradient).
+        let transient = n * (3 * ff + 3 * d) * f
+            + attentionWorkers * 2 * attentionBlockRows * max(1, sequenceLength) * f
+            + (gradientCheckpointing ? n * d * f : 0)
+
+        // BlockCache keeps freed blocks that the next allocations cannot reuse: after an update,
+        // the gradients (and bench train's superseded weights) freed by zeroGrad; during the update,
+        // the activations freed by backward.
+        let freedWeightShaped = (adapted ? cacheableAdapterBytes : trainable * f) * (harness == .benchTrain ? 2 : 1)
+        let cacheForward = min(blockCacheLimit, freedWeightShaped)
+        let cacheUpdate = min(blockCacheLimit, activations)
+
+        let process = processBaseline + tokenizerBytesPerToken * v
+        let adapterBytes = adapterParams * f
+        let gradients = trainable * f
+        let optimizerState = Int((Double(trainable) * optimizer.bytesPerWeight).rounded())
+        let benchCopy = harness == .benchTrain ? trainable * f : 0
+
+        var phases: [MemoryEstimate.Phase] = []
+        // Loading: a GGUF is dequantized whole (every tensor in f32) before any re-encoding;
+        // full fine-tuning widens a mapped base into owned f32 copies.
+        var loadBase = Double(params) * baseStorage.ownedBytesPerWeight
+        if method == .full && baseStorage.ownedBytesPerWeight < 4 { loadBase = Double(params) * 4 }
+        phases.append(MemoryEstimate.Phase(name: "load", parts: [
+            .baseWeights: Int(loadBase), .mappedFile: Int(Double(params) * baseStorage.mappedBytesPerWeight), .process: process,
+        ]))
+        // End of forward / start of backward: every activation, the loss buffers, the head's gradient,
+        // one block's backward buffers, and the optimizer state from the previous step.
+        phases.append(MemoryEstimate.Phase(name: "forward/backward", parts: [
+            .baseWeights: Int(base), .mappedFile: Int(mapped), .adapters: adapterBytes,
+            .gradients: adapted ? gradients : headGradient, .optimizerState: optimizerState,
+            .activations: activations, .lossBuffers: loss, .backwardTransient: transient, .widenScratch: scratch,
+            .allocatorCache: cacheForward, .process: process,
+        ]))
+        // The update: all gradients, the state, and bench train's copy of the trainable weights.
+        phases.append(MemoryEstimate.Phase(name: "optimizer step", parts: [
+            .baseWeights: Int(base) + (adapted ? 0 : benchCopy), .mappedFile: Int(mapped),
+            .adapters: adapterBytes + (adapted ? benchCopy : 0), .gradients: gradients, .optimizerState: optimizerState,
+            .widenScratch: harness == .benchTrain ? scratch : 0, .allocatorCache: cacheUpdate, .process: process,
+        ]))
+        return MemoryEstimate(method: method, parameterCount: params, trainableParameters: trainable, phases: phases)
+    }
+}

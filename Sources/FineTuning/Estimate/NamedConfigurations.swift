@@ -1,0 +1,98 @@
+// Published shapes of well-known Llama-family checkpoints, so `lorikeet estimate --config`
+// can answer "will it fit?" before anything is downloaded. Shapes only (no weights, no
+// tokenizer); each entry copies the model's config.json on the Hugging Face Hub.
+// Parameter counts these give are checked against the published totals in EstimateTests.
+import Llama
+
+/// Errors of named configurations.
+public enum NamedConfigurationError: Error, CustomStringConvertible, Equatable {
+    /// The name is not one we know; carries the known names.
+    case unknown(String, known: [String])
+
+    public var description: String {
+        switch self {
+        case let .unknown(name, known):
+            "unknown model configuration '\(name)' (known: \(known.joined(separator: ", ")))"
+        }
+    }
+}
+
+/// Shapes of well-known checkpoints by short name (e.g. "llama-3-8b", "qwen2.5-0.5b").
+public enum NamedConfigurations {
+    /// Every known name, in a stable order (small to large within a family).
+    public static let names: [String] = table.map(\.0)
+
+    /// The shape published for `name` (case-insensitive; "_" and "-" are interchangeable).
+    /// Throws `NamedConfigurationError.unknown` listing the known names.
+    public static func configuration(named name: String) throws -> LlamaConfiguration {
+        let key = name.lowercased().replacingOccurrences(of: "_", with: "-")
+        guard let entry = table.first(where: { $0.0 == key }) else {
+            throw NamedConfigurationError.unknown(name, known: names)
+        }
+        return entry.1
+    }
+
+    private static let llama3Scaling8 = RopeScaling.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4,
+                                                            originalMaxPositions: 8192)
+    private static let llama3Scaling32 = RopeScaling.llama3(factor: 32, lowFrequencyFactor: 1, highFrequencyFactor: 4,
+                                                             originalMaxPositions: 8192)
+
+    // (name, shape). Sources: the config.json of HuggingFaceTB/SmolLM2-*, TinyLlama/TinyLlama-1.1B-Chat-v1.0,
+    // meta-llama/Llama-2-*-hf, Meta-Llama-3-8B, Llama-3.1-8B, Llama-3.2-1B/3B, mistralai/Mistral-7B-v0.1,
+    // Qwen/Qwen2.5-*.
+    private static let table: [(String, LlamaConfiguration)] = [
+        ("smollm2-135m", LlamaConfiguration(
+            vocabularySize: 49152, hiddenSize: 576, intermediateSize: 1536, layerCount: 30, attentionHeads: 9, kvHeads: 3,
+            headDim: 64, rmsNormEps: 1e-5, ropeTheta: 100_000, maxPositions: 8192, tieWordEmbeddings: true,
+            bosTokenID: 1, eosTokenIDs: [2])),
+        ("smollm2-360m", LlamaConfiguration(
+            vocabularySize: 49152, hiddenSize: 960, intermediateSize: 2560, layerCount: 32, attentionHeads: 15, kvHeads: 5,
+            headDim: 64, rmsNormEps: 1e-5, ropeTheta: 100_000, maxPositions: 8192, tieWordEmbeddings: true,
+            bosTokenID: 1, eosTokenIDs: [2])),
+        ("smollm2-1.7b", LlamaConfiguration(
+            vocabularySize: 49152, hiddenSize: 2048, intermediateSize: 8192, layerCount: 24, attentionHeads: 32, kvHeads: 32,
+            headDim: 64, rmsNormEps: 1e-5, ropeTheta: 130_000, maxPositions: 8192, tieWordEmbeddings: true,
+            bosTokenID: 1, eosTokenIDs: [2])),
+        ("tinyllama-1.1b", LlamaConfiguration(
+            vocabularySize: 32000, hiddenSize: 2048, intermediateSize: 5632, layerCount: 22, attentionHeads: 32, kvHeads: 4,
+            headDim: 64, rmsNormEps: 1e-5, ropeTheta: 10_000, maxPositions: 2048, bosTokenID: 1, eosTokenIDs: [2])),
+        ("llama-2-7b", LlamaConfiguration(
+            vocabularySize: 32000, hiddenSize: 4096, intermediateSize: 11008, layerCount: 32, attentionHeads: 32, kvHeads: 32,
+            headDim: 128, rmsNormEps: 1e-5, ropeTheta: 10_000, maxPositions: 4096, bosTokenID: 1, eosTokenIDs: [2])),
+        ("llama-2-13b", LlamaConfiguration(
+            vocabularySize: 32000, hiddenSize: 5120, intermediateSize: 13824, layerCount: 40, attentionHeads: 40, kvHeads: 40,
+            headDim: 128, rmsNormEps: 1e-5, ropeTheta: 10_000, maxPositions: 4096, bosTokenID: 1, eosTokenIDs: [2])),
+        ("llama-3-8b", LlamaConfiguration(
+            vocabularySize: 128_256, hiddenSize: 4096, intermediateSize: 14336, layerCount: 32, attentionHeads: 32, kvHeads: 8,
+            headDim: 128, rmsNormEps: 1e-5, ropeTheta: 500_000, maxPositions: 8192,
+            bosTokenID: 128_000, eosTokenIDs: [128_001])),
+        ("llama-3.1-8b", LlamaConfiguration(
+            vocabularySize: 128_256, hiddenSize: 4096, intermediateSize: 14336, layerCount: 32, attentionHeads: 32, kvHeads: 8,
+            headDim: 128, rmsNormEps: 1e-5, ropeTheta: 500_000, ropeScaling: llama3Scaling8, maxPositions: 131_072,
+            bosTokenID: 128_000, eosTokenIDs: [128_001])),
+        ("llama-3.2-1b", LlamaConfiguration(
+            vocabularySize: 128_256, hiddenSize: 2048, intermediateSize: 8192, layerCount: 16, attentionHeads: 32, kvHeads: 8,
+            headDim: 64, rmsNormEps: 1e-5, ropeTheta: 500_000, ropeScaling: llama3Scaling32, maxPositions: 131_072,
+            tieWordEmbeddings: true, bosTokenID: 128_000, eosTokenIDs: [128_001])),
+        ("llama-3.2-3b", LlamaConfiguration(
+            vocabularySize: 128_256, hiddenSize: 3072, intermediateSize: 8192, layerCount: 28, attentionHeads: 24, kvHeads: 8,
+            headDim: 128, rmsNormEps: 1e-5, ropeTheta: 500_000, ropeScaling: llama3Scaling32, maxPositions: 131_072,
+            tieWordEmbeddings: true, bosTokenID: 128_000, eosTokenIDs: [128_001])),
+        ("mistral-7b", LlamaConfiguration(
+            modelType: "mistral", vocabularySize: 32000, hiddenSize: 4096, intermediateSize: 14336, layerCount: 32,
+            attentionHeads: 32, kvHeads: 8, headDim: 128, rmsNormEps: 1e-5, ropeTheta: 10_000, maxPositions: 32768,
+            bosTokenID: 1, eosTokenIDs: [2])),
+        ("qwen2.5-0.5b", LlamaConfiguration(
+            modelType: "qwen2", vocabularySize: 151_936, hiddenSize: 896, intermediateSize: 4864, layerCount: 24,
+            attentionHeads: 14, kvHeads: 2, headDim: 64, rmsNormEps: 1e-6, ropeTheta: 1_000_000, maxPositions: 32768,
+            tieWordEmbeddings: true, attentionBias: true, bosTokenID: 151_643, eosTokenIDs: [151_643])),
+        ("qwen2.5-1.5b", LlamaConfiguration(
+            modelType: "qwen2", vocabularySize: 151_936, hiddenSize: 1536, intermediateSize: 8960, layerCount: 28,
+            attentionHeads: 12, kvHeads: 2, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1_000_000, maxPositions: 131_072,
+            tieWordEmbeddings: true, attentionBias: true, bosTokenID: 151_643, eosTokenIDs: [151_643])),
+        ("qwen2.5-7b", LlamaConfiguration(
+            modelType: "qwen2", vocabularySize: 152_064, hiddenSize: 3584, intermediateSize: 18944, layerCount: 28,
+            attentionHeads: 28, kvHeads: 4, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1_000_000, maxPositions: 131_072,
+            attentionBias: true, bosTokenID: 151_643, eosTokenIDs: [151_643])),
+    ]
+}

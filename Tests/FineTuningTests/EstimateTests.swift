@@ -1,0 +1,161 @@
+// The memory estimator: named shapes give the published parameter totals, phases add up,
+// the estimate moves the right way with each knob, and the formula stays within the band of
+// peak RSS measured with `lorikeet bench train` on SmolLM2-135M (constants below; no timing).
+import XCTest
+import Llama
+@testable import FineTuning
+
+final class EstimateTests: XCTestCase {
+    // MARK: Named configurations
+
+    func testNamedConfigurationsGivePublishedParameterCounts() throws {
+        // Totals as published on the Hugging Face model cards / safetensors metadata.
+        let published: [String: Int] = [
+            "smollm2-135m": 134_515_008, "smollm2-360m": 361_821_120, "smollm2-1.7b": 1_711_376_384,
+            "tinyllama-1.1b": 1_100_048_384, "llama-2-7b": 6_738_415_616, "llama-2-13b": 13_015_864_320,
+            "llama-3-8b": 8_030_261_248, "llama-3.1-8b": 8_030_261_248, "llama-3.2-1b": 1_235_814_400,
+            "llama-3.2-3b": 3_212_749_824, "mistral-7b": 7_241_732_096, "qwen2.5-0.5b": 494_032_768,
+            "qwen2.5-1.5b": 1_543_714_304, "qwen2.5-7b": 7_615_616_512,
+        ]
+        XCTAssertEqual(Set(NamedConfigurations.names), Set(published.keys))
+        for name in NamedConfigurations.names {
+            let c = try NamedConfigurations.configuration(named: name)
+            XCTAssertNoThrow(try c.validate(source: name))
+            XCTAssertEqual(c.parameterCount, published[name], name)
+        }
+    }
+
+    func testNamedConfigurationDetails() throws {
+        let qwen = try NamedConfigurations.configuration(named: "Qwen2.5_0.5B")  // case and _ tolerated
+        XCTAssertTrue(qwen.attentionBias)
+        XCTAssertTrue(qwen.tieWordEmbeddings)
+        XCTAssertEqual(qwen.modelType, "qwen2")
+        let l31 = try NamedConfigurations.configuration(named: "llama-3.1-8b")
+        XCTAssertEqual(l31.ropeScaling, .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalMaxPositions: 8192))
+        XCTAssertEqual(try NamedConfigurations.configuration(named: "llama-3.2-3b").headDim, 128)
+        XCTAssertEqual(try NamedConfigurations.configuration(named: "llama-3-8b").ropeTheta, 500_000)
+    }
+
+    func testUnknownNameListsTheKnownOnes() {
+        XCTAssertThrowsError(try NamedConfigurations.configuration(named: "gpt-2")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("gpt-2"))
+            XCTAssertTrue(text.contains("llama-3-8b") && text.contains("smollm2-135m"), text)
+        }
+    }
+
+    // MARK: Structure and monotonicity
+
+    private let smol = try! NamedConfigurations.configuration(named: "smollm2-135m")
+    private let allLinear = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"])
+
+    func testPhasesAddUpAndTotalIsTheLargestPhase() throws {
+        for method in [EstimateMethod.full, .lora, .qlora()] {
+            let e = MemoryEstimator.estimate(configuration: smol, method: method, lora: allLinear, batchSize: 4,
+                                             sequenceLength: 256, baseStorage: .bf16)
+            for phase in e.phases {
+                XCTAssertEqual(phase.bytes, phase.parts.values.reduce(0, +))
+                XCTAssertTrue(phase.parts.values.allSatisfy { $0 >= 0 })
+            }
+            XCTAssertEqual(e.total, e.phases.map(\.bytes).max())
+            let componentSum = e.components.reduce(0) { $0 + $1.bytes }
+            XCTAssertGreaterThanOrEqual(componentSum, e.total)
+            XCTAssertEqual(e.components.map(\.component), MemoryComponent.allCases)
+            for (c, bytes) in e.components { XCTAssertEqual(bytes, e.bytes(c)) }
+        }
+    }
+
+    func testComponentSizesFollowTheShapes() {
+        let e = MemoryEstimator.estimate(configuration: smol, method: .lora, lora: allLinear, batchSize: 4,
+                                         sequenceLength: 256, baseStorage: .gguf(bitsPerWeight: 5.85))
+        XCTAssertEqual(e.trainableParameters, 4_884_480)  // PEFT's count for r 16, all-linear
+        XCTAssertEqual(e.bytes(.adapters), 4_884_480 * 4)
+        XCTAssertEqual(e.bytes(.gradients), 4_884_480 * 4)
+        XCTAssertEqual(e.bytes(.optimizerState), 4_884_480 * 8)
+        XCTAssertEqual(e.bytes(.baseWeights), 134_515_008 * 4)  // a GGUF is dequantized to f32
+        let full = MemoryEstimator.estimate(configuration: smol, method: .full, batchSize: 4, sequenceLength: 256,
+                                            baseStorage: .bf16, optimizer: .adamw8bit)
+        XCTAssertEqual(full.trainableParameters, smol.parameterCount)
+        XCTAssertEqual(full.bytes(.gradients), smol.parameterCount * 4)
+        XCTAssertLessThan(full.bytes(.optimizerState), smol.parameterCount * 3)
+        XCTAssertEqual(full.bytes(.widenScratch), 0)
+    }
+
+    func testCheckpointingLowersActivationsAndTheTotal() {
+        for method in [EstimateMethod.full, .lora, .qlora()] {
+            let plain = MemoryEstimator.estimate(configuration: smol, method: method, lora: allLinear, batchSize: 4,
+                                                 sequenceLength: 512, gradientCheckpointing: false)
+            let ckpt = MemoryEstimator.estimate(configuration: smol, method: method, lora: allLinear, batchSize: 4,
+                                                sequenceLength: 512, gradientCheckpointing: true)
+            XCTAssertLessThan(ckpt.bytes(.activations), plain.bytes(.activations) / 4, method.name)
+            XCTAssertLessThanOrEqual(ckpt.total, plain.total, method.name)
+        }
+    }
+
+    func testQLoRABelowLoRABelowFull() throws {
+        for name in ["smollm2-135m", "llama-2-7b", "llama-3-8b", "qwen2.5-0.5b"] {
+            let c = try NamedConfigurations.configuration(named: name)
+            for storage in [BaseStorage.bf16, .f32] {
+                func total(_ m: EstimateMethod) -> Int {
+                    MemoryEstimator.estimate(configuration: c, method: m, lora: allLinear, batchSize: 1, sequenceLength: 512,
+                                             gradientCheckpointing: true, baseStorage: storage).total
+                }
+                XCTAssertLessThan(total(.qlora()), total(.lora), name)
+                XCTAssertLessThan(total(.lora), total(.full), name)
+            }
+        }
+    }
+
+    func testMoreTokensNeverCostLess() {
+        var last = 0
+        for (b, t) in [(1, 128), (1, 256), (2, 256), (4, 256), (4, 512), (8, 1024)] {
+            let e = MemoryEstimator.estimate(configuration: smol, method: .lora, lora: allLinear, batchSize: b, sequenceLength: t)
+            XCTAssertGreaterThanOrEqual(e.bytes(.activations), last)
+            last = e.bytes(.activations)
+        }
+    }
+
+    func testFourBitSize() {
+        XCTAssertEqual(EstimateMethod.fourBitBitsPerWeight(blockSize: 64, doubleQuant: true), 4.127, accuracy: 0.001)
+        XCTAssertEqual(EstimateMethod.fourBitBitsPerWeight(blockSize: 64, doubleQuant: false), 4.5, accuracy: 1e-9)
+    }
+
+    func testSevenBillionQLoRAIsPlausible() throws {
+        // Llama-2-7B QLoRA (r 16, q/v) from bf16 safetensors, 1 × 512 with checkpointing: the 4-bit
+        // linears are ~3.3 GB; the mapped bf16 file (13.5 GB) stays resident but reclaimable.
+        let c = try NamedConfigurations.configuration(named: "llama-2-7b")
+        let e = MemoryEstimator.estimate(configuration: c, method: .qlora(), lora: LoRAConfiguration(rank: 16, alpha: 32),
+                                         batchSize: 1, sequenceLength: 512, gradientCheckpointing: true, baseStorage: .bf16)
+        let gb = 1e9
+        XCTAssertEqual(Double(e.bytes(.baseWeights)) / gb, 3.6, accuracy: 0.4)
+        XCTAssertEqual(Double(e.bytes(.mappedFile)) / gb, 13.48, accuracy: 0.05)
+        XCTAssertLessThan(Double(e.total) / gb, 20)
+    }
+
+    // MARK: Calibration against measured peak RSS
+
+    /// Peak RSS (VmHWM, bytes) measured on this project's 2-core x86-64 machine, 2026-11-22, with
+    /// `lorikeet bench train --model cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --steps 1 --json`
+    /// (r 16, alpha 32, all-linear for LoRA) at commit c9f00fa, and one `lorikeet train --method full
+    /// --packing --max-seq-length 128 --batch-size 2 --max-steps 3` on examples/veloria.
+    private let measured: [(method: EstimateMethod, seq: Int, batch: Int, checkpointing: Bool, harness: TrainingHarness, bytes: Int)] = [
+        (.lora, 256, 4, false, .benchTrain, 1_893_179_392),
+        (.lora, 256, 4, true, .benchTrain, 950_280_192),
+        (.full, 256, 4, false, .benchTrain, 3_458_826_240),
+        (.lora, 512, 2, false, .benchTrain, 1_894_068_224),
+        (.full, 128, 2, false, .benchTrain, 2_959_851_520),
+        (.full, 128, 2, false, .trainer, 2_556_755_968),
+    ]
+
+    func testSmolLM2EstimatesStayWithinTheCalibratedBand() {
+        let fileBits = 98_362_432.0 * 8 / Double(smol.parameterCount)  // the Q4_1 GGUF's size
+        for m in measured {
+            let e = MemoryEstimator.estimate(configuration: smol, method: m.method, lora: allLinear, batchSize: m.batch,
+                                             sequenceLength: m.seq, gradientCheckpointing: m.checkpointing,
+                                             baseStorage: .gguf(bitsPerWeight: fileBits), harness: m.harness)
+            let error = Double(e.total - m.bytes) / Double(m.bytes)
+            // The issue asks for ±15 %; the formula was within ±6 % when recorded.
+            XCTAssertLessThan(abs(error), 0.08, "\(m.method.name) \(m.seq)×\(m.batch) ckpt \(m.checkpointing): \(e.total) vs \(m.bytes)")
+        }
+    }
+}

@@ -1,0 +1,56 @@
+// QLoRA bases: linear weights kept in the GGUF's own Q4_1 blocks (widened right before each
+// product) compute exactly what the dequantized f32 base computes, train LoRA adapters the
+// same way, and never get a weight gradient.
+import XCTest
+import Foundation
+import TensorCore
+import Llama
+@testable import FineTuning
+
+final class QLoRATests: XCTestCase {
+    func smolLM2() throws -> String {
+        let path = ProcessInfo.processInfo.environment["LORIKEET_SMOLLM2"]
+            ?? TestModels.repoRoot.appendingPathComponent("cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("SmolLM2 GGUF not found: run scripts/fetch-smollm2.sh") }
+        return path
+    }
+
+    func testKeptGGUFBlocksEqualTheDequantizedBase() throws {
+        let path = try smolLM2()
+        let dense = try ModelLoader.load(path)
+        let kept = try ModelLoader.load(path, options: LoadOptions(keepGGUFBlocks: true))
+        let q = kept.model.parameter("model.layers.0.self_attn.q_proj.weight").value
+        XCTAssertEqual(q.dtype, .packed)
+        XCTAssertEqual(q.shape, [576, 576])
+        XCTAssertEqual(q.packed?.encoding, "Q4_1")
+        // q/k rows are permuted back block-wise: the widened matrix equals the dense one.
+        XCTAssertEqual(q.widened().floats, dense.model.parameter("model.layers.0.self_attn.q_proj.weight").value.floats)
+        XCTAssertEqual(kept.model.parameter("model.layers.3.self_attn.k_proj.weight").value.widened().floats,
+                       dense.model.parameter("model.layers.3.self_attn.k_proj.weight").value.floats)
+        let keptBytes = kept.model.parameters.values.reduce(0) { $0 + $1.value.byteCount }
+        let denseBytes = dense.model.parameters.values.reduce(0) { $0 + $1.value.byteCount }
+        XCTAssertLessThan(Double(keptBytes), 0.4 * Double(denseBytes), "packed base \(keptBytes) vs dense \(denseBytes)")
+
+        let ids: [Int32] = [1, 504, 3575, 282, 4649, 314]
+        let t1 = Tape(recordsGradients: false), t2 = Tape(recordsGradients: false)
+        XCTAssertEqual(t1.value(try kept.model.logits(t1, ids: ids, batch: 1, length: ids.count)).floats,
+                       t2.value(try dense.model.logits(t2, ids: ids, batch: 1, length: ids.count)).floats)
+
+        // LoRA gradients over the packed base equal those over the dense base.
+        var grads: [[Float]] = []
+        for loaded in [kept, dense] {
+            let adapter = try LoRAAdapter.create(for: loaded.model, configuration: LoRAConfiguration(rank: 4, alpha: 8, targets: ["all-linear"]), seed: 3)
+            var g = SeededGenerator(seed: 4)
+            for path in adapter.layers.keys.sorted() { let b = adapter.layers[path]!.b; b.value = Tensor.randomNormal(b.value.shape, std: 0.01, using: &g) }
+            try adapter.attach(to: loaded.model)
+            for p in loaded.model.parameters.values { p.requiresGrad = false }
+            let tape = Tape()
+            let targets = Array(ids.dropFirst()) + [-100]
+            try tape.backward(try loaded.model.loss(tape, ids: ids, targets: targets, batch: 1, length: ids.count))
+            grads.append(adapter.parameters.flatMap { $0.grad!.floats })
+            XCTAssertTrue(loaded.model.parameters.values.allSatisfy { $0.grad == nil }, "the frozen base gets no gradient")
+            loaded.model.adapters = [:]
+        }
+        XCTAssertEqual(grads[0], grads[1])
+    }
+}
