@@ -91,7 +91,11 @@ public enum TrainingHarness: String, Sendable, Equatable {
 /// A part of the process's memory.
 public enum MemoryComponent: String, Sendable, CaseIterable, Codable {
     case baseWeights = "base weights"
+    /// Mapped model-file pages read by every step (the weights' only copy when viewed in place).
     case mappedFile = "mapped file pages"
+    /// Mapped pages touched once (while dequantizing or re-encoding at load) and not read again:
+    /// resident until the kernel needs the memory, then dropped without cost.
+    case coldMappedFile = "mapped file pages (cold)"
     case adapters = "adapters"
     case gradients = "gradients"
     case optimizerState = "optimizer state"
@@ -134,6 +138,12 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// least `total`: gradients and activations, for example, are not at full size at once.
     public var components: [(component: MemoryComponent, bytes: Int)] {
         MemoryComponent.allCases.map { c in (c, phases.map { $0.parts[c] ?? 0 }.max() ?? 0) }
+    }
+
+    /// The peak without the cold mapped pages: the memory the run needs to fit in RAM. Cold
+    /// file pages count in RSS (so in `total`) but the kernel drops them when memory is short.
+    public var required: Int {
+        phases.map { $0.bytes - ($0.parts[.coldMappedFile] ?? 0) }.max() ?? 0
     }
 
     /// The bytes of `component` at the peak.

@@ -47,7 +47,10 @@ public enum MemoryEstimator {
         // The decoder's linear modules: (name, in, out).
         let modules = [("self_attn.q_proj", d, q), ("self_attn.k_proj", d, kv), ("self_attn.v_proj", d, kv),
                        ("self_attn.o_proj", q, d), ("mlp.gate_proj", d, ff), ("mlp.up_proj", d, ff), ("mlp.down_proj", ff, d)]
-        var adapterParams = 0, rankSum = 0, cacheableAdapterBytes = 0, targetedLinearParams = 0, largestTargeted = 0
+        // QLoRA re-encodes every decoder linear (ModelLoader's requantize), targeted by LoRA or not.
+        let linearParams = layers * modules.reduce(0) { $0 + $1.1 * $1.2 }
+        let largestLinear = modules.map { $0.1 * $0.2 }.max()!
+        var adapterParams = 0, rankSum = 0, cacheableAdapterBytes = 0
         if adapted {
             for layer in 0..<layers {
                 for (module, inF, outF) in modules {
@@ -56,8 +59,6 @@ public enum MemoryEstimator {
                     let r = lora.rank(path: path)
                     adapterParams += r * (inF + outF)
                     rankSum += r
-                    targetedLinearParams += inF * outF
-                    largestTargeted = max(largestTargeted, inF * outF)
                     // A [r, in] and B [out, r] gradients: BlockCache keeps blocks ≥ 256 KiB.
                     for size in [r * inF * f, outF * r * f] where size >= cacheMinimumBlock { cacheableAdapterBytes += size }
                 }
@@ -65,28 +66,31 @@ public enum MemoryEstimator {
         }
         let trainable = adapted ? adapterParams : params
 
-        // Base weights and the mapped file.
-        var base: Double, mapped: Double
+        // Base weights and the mapped file: `hot` pages are read by every step, `cold` ones were
+        // touched once at load (a GGUF's quantized blocks after dequantizing, re-encoded linears).
+        let fileBytes = Double(params) * baseStorage.mappedBytesPerWeight
+        let viewedInPlace = baseStorage.ownedBytesPerWeight < 4  // else the loader made f32 copies
+        var base: Double, hot: Double, cold: Double
         switch method {
         case .full:
             // Every weight is converted to owned f32; nothing views the mapping afterwards.
-            base = Double(params) * 4
-            mapped = 0
+            (base, hot, cold) = (Double(params) * 4, 0, 0)
         case .lora:
             base = Double(params) * baseStorage.ownedBytesPerWeight
-            mapped = Double(params) * baseStorage.mappedBytesPerWeight
+            (hot, cold) = viewedInPlace ? (fileBytes, 0) : (0, fileBytes)
         case let .qlora(blockSize, doubleQuant):
-            // Targeted linears re-encoded in 4 bits; the rest as loaded.
+            // Decoder linears re-encoded in 4 bits; embeddings, head and norms as loaded.
             let bits = EstimateMethod.fourBitBitsPerWeight(blockSize: blockSize, doubleQuant: doubleQuant)
-            base = Double(targetedLinearParams) * bits / 8 + Double(params - targetedLinearParams) * baseStorage.ownedBytesPerWeight
-            mapped = Double(params) * baseStorage.mappedBytesPerWeight
+            base = Double(linearParams) * bits / 8 + Double(params - linearParams) * baseStorage.ownedBytesPerWeight
+            let linearFileBytes = Double(linearParams) * baseStorage.mappedBytesPerWeight
+            (hot, cold) = viewedInPlace ? (fileBytes - linearFileBytes, linearFileBytes) : (0, fileBytes)
         }
 
         // Widening scratch: one buffer per tape, as large as the largest narrow tensor widened
         // (the embedding table and the tied head are widened whole), or as x for LoRA dropout.
         var scratch = 0
         if method != .full && baseStorage.isNarrow { scratch = max(embeddingParams, ff * d, q * d) * f }
-        if case .qlora = method { scratch = max(scratch, largestTargeted * f) }
+        if case .qlora = method { scratch = max(scratch, largestLinear * f) }
         if adapted && lora.dropout > 0 { scratch = max(scratch, n * max(d, ff, q) * f) }
 
         // Activations: per token and layer, the block's input x, h = norm(x), v, q and k after
@@ -137,19 +141,19 @@ public enum MemoryEstimator {
         var loadBase = Double(params) * baseStorage.ownedBytesPerWeight
         if method == .full && baseStorage.ownedBytesPerWeight < 4 { loadBase = Double(params) * 4 }
         phases.append(MemoryEstimate.Phase(name: "load", parts: [
-            .baseWeights: Int(loadBase), .mappedFile: Int(Double(params) * baseStorage.mappedBytesPerWeight), .process: process,
+            .baseWeights: Int(loadBase), .mappedFile: Int(fileBytes), .process: process,
         ]))
         // End of forward / start of backward: every activation, the loss buffers, the head's gradient,
         // one block's backward buffers, and the optimizer state from the previous step.
         phases.append(MemoryEstimate.Phase(name: "forward/backward", parts: [
-            .baseWeights: Int(base), .mappedFile: Int(mapped), .adapters: adapterBytes,
+            .baseWeights: Int(base), .mappedFile: Int(hot), .coldMappedFile: Int(cold), .adapters: adapterBytes,
             .gradients: adapted ? gradients : headGradient, .optimizerState: optimizerState,
             .activations: activations, .lossBuffers: loss, .backwardTransient: transient, .widenScratch: scratch,
             .allocatorCache: cacheForward, .process: process,
         ]))
         // The update: all gradients, the state, and bench train's copy of the trainable weights.
         phases.append(MemoryEstimate.Phase(name: "optimizer step", parts: [
-            .baseWeights: Int(base) + (adapted ? 0 : benchCopy), .mappedFile: Int(mapped),
+            .baseWeights: Int(base) + (adapted ? 0 : benchCopy), .mappedFile: Int(hot), .coldMappedFile: Int(cold),
             .adapters: adapterBytes + (adapted ? benchCopy : 0), .gradients: gradients, .optimizerState: optimizerState,
             .widenScratch: harness == .benchTrain ? scratch : 0, .allocatorCache: cacheUpdate, .process: process,
         ]))

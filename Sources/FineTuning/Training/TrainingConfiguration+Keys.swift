@@ -105,19 +105,21 @@ extension TrainingConfiguration {
     }
 
     /// The configuration as flag-name keys and plain values (for the run's saved config).
+    /// Floats are written with their shortest decimal form (0.9, not 0.8999999761581421).
     public var settings: [(key: String, value: Any)] {
+        func d(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
         var out: [(String, Any)] = [
-            ("method", method.rawValue), ("rank", lora.rank), ("alpha", Double(lora.alpha)), ("dropout", Double(lora.dropout)),
+            ("method", method.rawValue), ("rank", lora.rank), ("alpha", d(lora.alpha)), ("dropout", d(lora.dropout)),
             ("targets", lora.targets),
         ]
         if let layers = lora.layers { out.append(("layers", layers)) }
         if !lora.rankPattern.isEmpty { out.append(("rank-pattern", lora.rankPattern)) }
-        if !lora.alphaPattern.isEmpty { out.append(("alpha-pattern", lora.alphaPattern.mapValues { Double($0) })) }
+        if !lora.alphaPattern.isEmpty { out.append(("alpha-pattern", lora.alphaPattern.mapValues { d($0) })) }
         out += [
             ("use-rslora", lora.useRSLoRA), ("lora-init", lora.initialization.rawValue),
-            ("learning-rate", Double(learningRate)), ("beta1", Double(adam.beta1)), ("beta2", Double(adam.beta2)),
-            ("eps", Double(adam.eps)), ("weight-decay", Double(adam.weightDecay)), ("lr-schedule", schedule.rawValue),
-            ("warmup", warmup), ("grad-accumulation", gradientAccumulation), ("max-grad-norm", Double(maxGradientNorm)),
+            ("learning-rate", d(learningRate)), ("beta1", d(adam.beta1)), ("beta2", d(adam.beta2)),
+            ("eps", d(adam.eps)), ("weight-decay", d(adam.weightDecay)), ("lr-schedule", schedule.rawValue),
+            ("warmup", warmup), ("grad-accumulation", gradientAccumulation), ("max-grad-norm", d(maxGradientNorm)),
             ("grad-checkpoint", gradientCheckpointing), ("epochs", epochs),
         ]
         if let maxSteps { out.append(("max-steps", maxSteps)) }

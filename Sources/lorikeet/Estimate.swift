@@ -1,0 +1,120 @@
+// `lorikeet estimate`: the memory a training run will take, by component, for full / LoRA /
+// QLoRA side by side, before anything is trained. The model's shape comes from a model folder
+// (config.json + safetensors headers), a GGUF's metadata, or a named configuration; no
+// weights are read. The numbers come from FineTuning's MemoryEstimator.
+import ArgumentParser
+import Foundation
+import TensorCore
+import ModelFormats
+import Llama
+import FineTuning
+
+struct Estimate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Estimate the peak memory of a training run, by component, for full / LoRA / QLoRA.",
+        discussion: "Known --config names: \(NamedConfigurations.names.joined(separator: ", ")).")
+
+    @Option(help: "A Hugging Face model folder or a .gguf file.") var model: String?
+    @Option(name: .customLong("config"), help: "A named model shape instead of --model (shapes only; bf16 safetensors assumed).")
+    var configName: String?
+    @Option(help: "full, lora, qlora or all.") var method = "all"
+    @Option(name: .customLong("batch-size"), help: "Examples per micro-batch.") var batchSize = 4
+    @Option(name: .customLong("max-seq-length"), help: "Tokens per example.") var maxSeqLength = 1024
+    @Flag(name: .customLong("grad-checkpoint"), help: "Recompute each block in backward.") var gradCheckpoint = false
+    @Option(help: "LoRA rank r.") var rank = 16
+    @Option(help: "LoRA targets: comma list of q_proj,…,down_proj or all-linear.") var targets = "all-linear"
+    @Option(help: "QLoRA weights per absmax block.") var blocksize = 64
+    @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "QLoRA: quantize the absmax values too.")
+    var doubleQuant = true
+    @Option(help: "Optimizer state: adamw32 or adamw8bit.") var optimizer = "adamw32"
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (model == nil) != (configName == nil) else { throw ValidationError("give exactly one of --model and --config") }
+        guard batchSize >= 1, maxSeqLength >= 2 else { throw ValidationError("--batch-size must be ≥ 1 and --max-seq-length ≥ 2") }
+        guard ["full", "lora", "qlora", "all"].contains(method) else { throw ValidationError("--method must be full, lora, qlora or all") }
+        guard EstimateOptimizer(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw32 or adamw8bit") }
+    }
+
+    func run() throws {
+        let (config, storage, source) = try shape()
+        let lora = LoRAConfiguration(rank: rank, alpha: Float(2 * rank), targets: targets.split(separator: ",").map(String.init))
+        try lora.validate()
+        let methods: [EstimateMethod] = switch method {
+        case "full": [.full]
+        case "lora": [.lora]
+        case "qlora": [.qlora(blockSize: blocksize, doubleQuant: doubleQuant)]
+        default: [.full, .lora, .qlora(blockSize: blocksize, doubleQuant: doubleQuant)]
+        }
+        let estimates = methods.map {
+            MemoryEstimator.estimate(configuration: config, method: $0, lora: lora, batchSize: batchSize,
+                                     sequenceLength: maxSeqLength, gradientCheckpointing: gradCheckpoint,
+                                     baseStorage: storage, optimizer: EstimateOptimizer(rawValue: optimizer)!)
+        }
+        let available = MemoryStats.availableBytes
+        if json {
+            let obj: [String: Any] = [
+                "source": source, "parameters": config.parameterCount, "batch_size": batchSize, "max_seq_length": maxSeqLength,
+                "grad_checkpoint": gradCheckpoint, "available_bytes": available as Any,
+                "estimates": estimates.map { e -> [String: Any] in
+                    var components: [String: Int] = [:]
+                    for (c, b) in e.components { components[c.rawValue] = b }
+                    return ["method": e.method.name, "peak_bytes": e.total, "required_bytes": e.required,
+                            "peak_phase": e.peakPhase.name, "trainable_parameters": e.trainableParameters,
+                            "components": components, "fits": available.map { e.required <= $0 } as Any]
+                },
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
+            return
+        }
+        print("\(source): \(grouped(config.parameterCount)) parameters, batch \(batchSize) × \(maxSeqLength) tokens"
+              + (gradCheckpoint ? ", gradient checkpointing" : ""))
+        let width = MemoryComponent.allCases.map(\.rawValue.count).max()! + 2
+        func row(_ label: String, _ cells: [String]) {
+            print(label.padding(toLength: width, withPad: " ", startingAt: 0) + cells.map { leftPad($0, 12) }.joined())
+        }
+        row("", estimates.map { $0.method.name })
+        for c in MemoryComponent.allCases where estimates.contains(where: { $0.bytes(c) > 0 }) {
+            row(c.rawValue, estimates.map { MemoryStats.formatBytes($0.bytesAtPeak(c)) })
+        }
+        row("peak RSS", estimates.map { MemoryStats.formatBytes($0.total) })
+        row("needed in RAM", estimates.map { MemoryStats.formatBytes($0.required) })
+        row("peak during", estimates.map { $0.peakPhase.name == "forward/backward" ? "fwd/bwd" : $0.peakPhase.name })
+        row("trainable", estimates.map { grouped($0.trainableParameters) })
+        if let available {
+            row("fits in \(MemoryStats.formatBytes(available))", estimates.map { $0.required <= available ? "yes" : "no" })
+        }
+        print("Components are those alive at the peak. Cold mapped pages were read once at load; the kernel drops them when memory is short.")
+    }
+
+    /// The model's shape, how its weights are stored, and a name for the source.
+    func shape() throws -> (LlamaConfiguration, BaseStorage, String) {
+        if let configName { return (try NamedConfigurations.configuration(named: configName), .bf16, configName) }
+        let path = model!
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("\(path) does not exist") }
+        if isDir.boolValue {
+            let url = URL(fileURLWithPath: path)
+            let config = try LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json"))
+            let folder = try SafetensorsFolder(url: url)
+            var bytes = 0, count = 0
+            for name in folder.names { if let i = folder.info(name) { bytes += i.dtype.byteSize * i.shape.reduce(1, *); count += i.shape.reduce(1, *) } }
+            let perWeight = count > 0 ? Double(bytes) / Double(count) : 2
+            // f32 folders are viewed in place; narrower ones too, widened per product.
+            return (config, BaseStorage(ownedBytesPerWeight: 0, mappedBytesPerWeight: perWeight), path)
+        }
+        let gguf = try GGUFFile(path: path)
+        let config = try ModelLoader.configuration(gguf: gguf)
+        let fileBytes = gguf.tensorInfos.reduce(0) { $0 + $1.byteCount }
+        return (config, .gguf(bitsPerWeight: Double(fileBytes) * 8 / Double(max(config.parameterCount, 1))), path)
+    }
+
+    func grouped(_ n: Int) -> String {
+        let s = String(n)
+        var out = ""
+        for (i, c) in s.reversed().enumerated() { if i > 0 && i % 3 == 0 { out.append(",") }; out.append(c) }
+        return String(out.reversed())
+    }
+
+    func leftPad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
+}
