@@ -81,15 +81,26 @@ public final class LlamaModel: @unchecked Sendable {
         rope = RopeTable(inverseFrequencies: configuration.ropeInverseFrequencies, maxPositions: configuration.maxPositions)
     }
 
-    /// A model with seeded random weights (normal, std 0.02; norms at 1), for tests and
-    /// for measuring big shapes without their weights.
-    public static func random(_ configuration: LlamaConfiguration, seed: UInt64, std: Float = 0.02) throws -> LlamaModel {
+    /// A model with seeded random weights (uniform with standard deviation `std`; norms at 1),
+    /// for tests and for measuring big shapes without their weights. With `linearQuantizer`
+    /// each decoder linear is encoded right after it is drawn, so a 7B model never exists in
+    /// f32 all at once.
+    public static func random(_ configuration: LlamaConfiguration, seed: UInt64, std: Float = 0.02,
+                              linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil) throws -> LlamaModel {
         var g = SeededGenerator(seed: seed)
         var weights: [String: Tensor] = [:]
+        let bound = std * Float(3).squareRoot()  // U(−b, b) has standard deviation b/√3
         for (name, shape) in expectedTensors(configuration) {
-            weights[name] = name.hasSuffix("norm.weight")
-                ? Tensor(repeating: 1, shape: shape)
-                : Tensor.randomNormal(shape, std: std, using: &g)
+            if name.hasSuffix("norm.weight") {
+                weights[name] = Tensor(repeating: 1, shape: shape)
+                continue
+            }
+            let t = Tensor.randomUniform(shape, low: -bound, high: bound, using: &g)
+            if let linearQuantizer, name.hasPrefix("model.layers."), name.hasSuffix("_proj.weight") {
+                weights[name] = Tensor(packed: try linearQuantizer(name, t))
+            } else {
+                weights[name] = t
+            }
         }
         return try LlamaModel(configuration: configuration, weights: weights, source: "random(seed: \(seed))")
     }

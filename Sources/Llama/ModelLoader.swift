@@ -124,8 +124,8 @@ public enum ModelLoader {
     static func loadGGUF(_ path: String, options: LoadOptions) throws -> LoadedModel {
         let gguf = try GGUFFile(path: path)
         let config = try configuration(gguf: gguf)
-        var weights = try self.weights(gguf: gguf, configuration: config, keepBlocks: options.keepGGUFBlocks)
-        try requantize(&weights, options: options)
+        let weights = try self.weights(gguf: gguf, configuration: config, keepBlocks: options.keepGGUFBlocks,
+                                       linearQuantizer: options.linearQuantizer)
         let model = try LlamaModel(configuration: config, weights: weights, source: path)
         let data = try tokenizerData(gguf: gguf)
         let tokenizer = try TokenizerLoader.load(gguf: data)
@@ -190,7 +190,10 @@ public enum ModelLoader {
     /// Every tensor of the GGUF as Float32 under its Hugging Face name, with llama.cpp's
     /// q/k row permutation undone for `llama` files. With `keepBlocks`, quantized decoder
     /// linears stay in their GGML blocks (a packed tensor; rows permuted block-wise).
-    public static func weights(gguf: GGUFFile, configuration c: LlamaConfiguration, keepBlocks: Bool = false) throws -> [String: Tensor] {
+    /// With `linearQuantizer`, each decoder linear is re-encoded right after it is dequantized,
+    /// so the whole model never exists in f32 at once.
+    public static func weights(gguf: GGUFFile, configuration c: LlamaConfiguration, keepBlocks: Bool = false,
+                               linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         let permuted = gguf.architecture == "llama" || gguf.architecture == "mistral"
         for info in gguf.tensorInfos {
@@ -207,6 +210,7 @@ public enum ModelLoader {
             if permuted, let projection = LlamaTensorNames.permutation(forGGUF: info.name) {
                 t = try LlamaPermutation.unpermute(t, heads: projection == .query ? c.attentionHeads : c.kvHeads)
             }
+            if let linearQuantizer, isDecoderLinearWeight(hf) { t = Tensor(packed: try linearQuantizer(hf, t)) }
             out[hf] = t
         }
         return out

@@ -27,6 +27,7 @@ public struct Blockwise8Bit: Sendable, Equatable {
         self.codebook = codebook
         codes = [UInt8](repeating: 0, count: values.count)
         absmax = [Float](repeating: 0, count: (values.count + blockSize - 1) / blockSize)
+        guard !values.isEmpty else { return }
         codes.withUnsafeMutableBufferPointer { c in
             absmax.withUnsafeMutableBufferPointer { a in
                 Self.quantize(values, codebook: codebook, blockSize: blockSize,

@@ -176,16 +176,3 @@ public struct FourBitMatrix: Sendable, Equatable {
         }
     }
 }
-
-extension FourBitMatrix: PackedMatrix {
-    /// Number of columns (the `PackedMatrix` name for `cols`).
-    public var columns: Int { cols }
-    /// Bytes the encoded form occupies.
-    public var storageBytes: Int { byteCount }
-    /// "NF4" or "FP4".
-    public var encoding: String { type.encodingName }
-    /// Dequantizes rows `range` into `destination` (see `dequantize(rows:into:)`).
-    public func unpack(rows range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
-        dequantize(rows: range, into: destination)
-    }
-}

@@ -12,8 +12,10 @@ struct BenchTrain: ParsableCommand {
         abstract: "Tokens/s, MFU and peak memory of training steps on random tokens.")
 
     @OptionGroup var model: ModelOption
+    @Option(name: .customLong("init"), help: "random: build --model as a named configuration (e.g. llama-2-7b) with seeded random weights.")
+    var initMode: String?
     @Option(help: "lora, qlora or full.") var method: String = "lora"
-    @Option(help: "QLoRA base encoding: keep (a GGUF's own quantized blocks).") var quant: String = "keep"
+    @Option(help: "QLoRA base encoding: nf4, fp4 or keep (a GGUF's own quantized blocks).") var quant: String = "nf4"
     @Option(help: "Tokens per sequence.") var seq = 256
     @Option(help: "Sequences per step.") var batch = 4
     @Option(help: "Timed steps (after one warm-up step).") var steps = 3
@@ -31,9 +33,21 @@ struct BenchTrain: ParsableCommand {
         try settings.set("method", method, source: "--method")
         try settings.set("quant", quant, source: "--quant")
         let loadStart = Date()
-        let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())
+        let lm: LlamaModel
+        let modelName: String
+        if let initMode {
+            guard initMode == "random" else { throw ValidationError("--init must be random") }
+            guard !(m == .qlora && quant == "keep") else { throw ValidationError("--quant keep needs a GGUF file, not --init random") }
+            let config = try NamedConfigurations.configuration(named: model.model)
+            lm = try LlamaModel.random(config, seed: 0, linearQuantizer: settings.loadOptions().linearQuantizer)
+            modelName = "\(model.model) (random)"
+        } else {
+            let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())
+            lm = loaded.model
+            modelName = URL(fileURLWithPath: loaded.path).lastPathComponent
+        }
+        BlockCache.shared.purge()
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        let lm = loaded.model
         let c = lm.configuration
         var trainable: [Parameter] = []
         var loraParams = 0
@@ -84,11 +98,11 @@ struct BenchTrain: ParsableCommand {
                                       "flops_per_token": flopsPerToken, "sgemm_gflops": sgemm, "mfu": mfu,
                                       "peak_rss_bytes": peak, "grad_checkpoint": gradCheckpoint,
                                       "base_weight_bytes": baseBytes, "load_seconds": loadSeconds,
-                                      "quant": m == .qlora ? quant : "none"]
+                                      "quant": m == .qlora ? quant : "none", "model": modelName]
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(String(format: "%@ %@: seq %d × batch %d, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s sgemm, peak RSS %@, base weights %@",
-                         m == .qlora ? "qlora (\(quant))" : method, URL(fileURLWithPath: loaded.path).lastPathComponent, seq, batch, Parallel.threadCount,
+                         m == .qlora ? "qlora (\(quant))" : method, modelName, seq, batch, Parallel.threadCount,
                          tokensPerSecond, seconds, flopsPerToken / 1e9, 100 * mfu, sgemm, MemoryStats.formatBytes(peak), MemoryStats.formatBytes(baseBytes)))
         }
     }

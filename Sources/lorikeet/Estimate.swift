@@ -17,10 +17,11 @@ struct Estimate: ParsableCommand {
     @Option(help: "A Hugging Face model folder or a .gguf file.") var model: String?
     @Option(name: .customLong("config"), help: "A named model shape instead of --model (shapes only; bf16 safetensors assumed).")
     var configName: String?
-    @Option(help: "full, lora, qlora or all.") var method = "all"
+    @Option(help: "full, lora, qlora, qlora-keep (a GGUF's own blocks) or all.") var method = "all"
     @Option(name: .customLong("batch-size"), help: "Examples per micro-batch.") var batchSize = 4
     @Option(name: .customLong("max-seq-length"), help: "Tokens per example.") var maxSeqLength = 1024
     @Flag(name: .customLong("grad-checkpoint"), help: "Recompute each block in backward.") var gradCheckpoint = false
+    @Option(name: .customLong("grad-accumulation"), help: "Micro-batches per optimizer step.") var gradAccumulation = 1
     @Option(help: "LoRA rank r.") var rank = 16
     @Option(help: "LoRA targets: comma list of q_proj,…,down_proj or all-linear.") var targets = "all-linear"
     @Option(help: "QLoRA weights per absmax block.") var blocksize = 64
@@ -31,8 +32,12 @@ struct Estimate: ParsableCommand {
 
     func validate() throws {
         guard (model == nil) != (configName == nil) else { throw ValidationError("give exactly one of --model and --config") }
-        guard batchSize >= 1, maxSeqLength >= 2 else { throw ValidationError("--batch-size must be ≥ 1 and --max-seq-length ≥ 2") }
-        guard ["full", "lora", "qlora", "all"].contains(method) else { throw ValidationError("--method must be full, lora, qlora or all") }
+        guard batchSize >= 1, maxSeqLength >= 2, gradAccumulation >= 1 else {
+            throw ValidationError("--batch-size and --grad-accumulation must be ≥ 1, --max-seq-length ≥ 2")
+        }
+        guard ["full", "lora", "qlora", "qlora-keep", "all"].contains(method) else {
+            throw ValidationError("--method must be full, lora, qlora, qlora-keep or all")
+        }
         guard EstimateOptimizer(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw32 or adamw8bit") }
     }
 
@@ -40,28 +45,32 @@ struct Estimate: ParsableCommand {
         let (config, storage, source) = try shape()
         let lora = LoRAConfiguration(rank: rank, alpha: Float(2 * rank), targets: targets.split(separator: ",").map(String.init))
         try lora.validate()
+        let isGGUF = storage.ownedBytesPerWeight == 4 && storage.mappedBytesPerWeight > 0
+        if method == "qlora-keep" && !isGGUF { throw ValidationError("qlora-keep needs a GGUF file (--model x.gguf)") }
         let methods: [EstimateMethod] = switch method {
         case "full": [.full]
         case "lora": [.lora]
         case "qlora": [.qlora(blockSize: blocksize, doubleQuant: doubleQuant)]
-        default: [.full, .lora, .qlora(blockSize: blocksize, doubleQuant: doubleQuant)]
+        case "qlora-keep": [.qloraKeep]
+        default: [.full, .lora, .qlora(blockSize: blocksize, doubleQuant: doubleQuant)] + (isGGUF ? [.qloraKeep] : [])
         }
         let estimates = methods.map {
             MemoryEstimator.estimate(configuration: config, method: $0, lora: lora, batchSize: batchSize,
                                      sequenceLength: maxSeqLength, gradientCheckpointing: gradCheckpoint,
-                                     baseStorage: storage, optimizer: EstimateOptimizer(rawValue: optimizer)!)
+                                     baseStorage: storage, optimizer: EstimateOptimizer(rawValue: optimizer)!,
+                                     gradientAccumulation: gradAccumulation)
         }
         let available = MemoryStats.availableBytes
         if json {
             let obj: [String: Any] = [
                 "source": source, "parameters": config.parameterCount, "batch_size": batchSize, "max_seq_length": maxSeqLength,
-                "grad_checkpoint": gradCheckpoint, "available_bytes": available as Any,
+                "grad_checkpoint": gradCheckpoint, "available_bytes": available.map { $0 as Any } ?? NSNull(),
                 "estimates": estimates.map { e -> [String: Any] in
                     var components: [String: Int] = [:]
                     for (c, b) in e.components { components[c.rawValue] = b }
                     return ["method": e.method.name, "peak_bytes": e.total, "required_bytes": e.required,
                             "peak_phase": e.peakPhase.name, "trainable_parameters": e.trainableParameters,
-                            "components": components, "fits": available.map { e.required <= $0 } as Any]
+                            "components": components, "fits": available.map { (e.required <= $0) as Any } ?? NSNull()]
                 },
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))

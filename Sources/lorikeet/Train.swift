@@ -30,7 +30,9 @@ struct Train: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     @Option(help: "lora, qlora or full.") var method: String?
-    @Option(help: "QLoRA base encoding: keep (a GGUF's own quantized blocks, widened on the fly).") var quant: String?
+    @Option(help: "QLoRA base encoding: nf4 (default), fp4, or keep (a GGUF's own quantized blocks).") var quant: String?
+    @Option(help: "QLoRA nf4/fp4: weights per absmax block (32…4096, default 64).") var blocksize: Int?
+    @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "QLoRA nf4/fp4: quantize the absmax values too (default on).") var doubleQuant: Bool?
     @Option(help: "LoRA rank r.") var rank: Int?
     @Option(help: "LoRA alpha (scale = alpha / r).") var alpha: Double?
     @Option(help: "LoRA dropout.") var dropout: Double?
@@ -66,7 +68,7 @@ struct Train: ParsableCommand {
     var flagSettings: [(String, Any)] {
         var s: [(String, Any)] = []
         func add(_ k: String, _ v: Any?) { if let v { s.append((k, v)) } }
-        add("method", method); add("quant", quant); add("rank", rank); add("alpha", alpha); add("dropout", dropout); add("targets", targets)
+        add("method", method); add("quant", quant); add("blocksize", blocksize); add("double-quant", doubleQuant); add("rank", rank); add("alpha", alpha); add("dropout", dropout); add("targets", targets)
         add("layers", layers); add("rank-pattern", rankPattern); add("alpha-pattern", alphaPattern)
         if useRSLoRA { add("use-rslora", true) }
         add("lora-init", loraInit); add("learning-rate", learningRate); add("beta1", beta1); add("beta2", beta2); add("eps", eps)

@@ -50,9 +50,10 @@ final class EstimateTests: XCTestCase {
     private let allLinear = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"])
 
     func testPhasesAddUpAndTotalIsTheLargestPhase() throws {
-        for method in [EstimateMethod.full, .lora, .qlora()] {
+        for (method, storage) in [(EstimateMethod.full, BaseStorage.bf16), (.lora, .bf16), (.qlora(), .bf16),
+                                  (.qloraKeep, .gguf(bitsPerWeight: 4.5))] {
             let e = MemoryEstimator.estimate(configuration: smol, method: method, lora: allLinear, batchSize: 4,
-                                             sequenceLength: 256, baseStorage: .bf16)
+                                             sequenceLength: 256, baseStorage: storage)
             for phase in e.phases {
                 XCTAssertEqual(phase.bytes, phase.parts.values.reduce(0, +))
                 XCTAssertTrue(phase.parts.values.allSatisfy { $0 >= 0 })
@@ -110,6 +111,16 @@ final class EstimateTests: XCTestCase {
         }
     }
 
+    func testGradientAccumulationKeepsEveryGradientThroughBackward() {
+        let one = MemoryEstimator.estimate(configuration: smol, method: .full, batchSize: 4, sequenceLength: 256)
+        let four = MemoryEstimator.estimate(configuration: smol, method: .full, batchSize: 4, sequenceLength: 256,
+                                            gradientAccumulation: 4)
+        let fb = { (e: MemoryEstimate) in e.phases.first { $0.name == "forward/backward" }! }
+        XCTAssertEqual(fb(four).parts[.gradients], smol.parameterCount * 4)
+        XCTAssertLessThan(fb(one).parts[.gradients]!, smol.parameterCount * 4)
+        XCTAssertGreaterThan(four.total, one.total)
+    }
+
     func testMoreTokensNeverCostLess() {
         var last = 0
         for (b, t) in [(1, 128), (1, 256), (2, 256), (4, 256), (4, 512), (8, 1024)] {
@@ -136,7 +147,7 @@ final class EstimateTests: XCTestCase {
         XCTAssertEqual(Double(e.bytesAtPeak(.mappedFile) + e.bytesAtPeak(.coldMappedFile)) / gb, 13.48, accuracy: 0.05)
         XCTAssertEqual(Double(e.bytesAtPeak(.coldMappedFile)) / gb, 12.96, accuracy: 0.05)  // the linears' bf16 pages
         XCTAssertEqual(e.bytes(.widenScratch), max(32000 * 4096, 4096 * 11008) * 4)
-        XCTAssertLessThan(Double(e.required) / gb, 5)
+        XCTAssertLessThan(Double(e.required) / gb, 6)
         XCTAssertLessThan(Double(e.total) / gb, 20)
     }
 
@@ -144,7 +155,8 @@ final class EstimateTests: XCTestCase {
 
     /// Peak RSS (VmHWM, bytes) measured on this project's 2-core x86-64 machine, 2026-11-22, with
     /// `lorikeet bench train --model cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --steps 1 --json`
-    /// (r 16, alpha 32, all-linear for LoRA) at commit c9f00fa, and one `lorikeet train --method full
+    /// (r 16, alpha 32, all-linear for LoRA) at commit c9f00fa (LoRA 256×4 re-measured at 871348b:
+    /// 1,895,804,928), and one `lorikeet train --method full
     /// --packing --max-seq-length 128 --batch-size 2 --max-steps 3` on examples/veloria.
     private let measured: [(method: EstimateMethod, seq: Int, batch: Int, checkpointing: Bool, harness: TrainingHarness, bytes: Int)] = [
         (.lora, 256, 4, false, .benchTrain, 1_893_179_392),
@@ -153,6 +165,9 @@ final class EstimateTests: XCTestCase {
         (.lora, 512, 2, false, .benchTrain, 1_894_068_224),
         (.full, 128, 2, false, .benchTrain, 2_959_851_520),
         (.full, 128, 2, false, .trainer, 2_556_755_968),
+        // At commit 871348b (QLoRA with --quant keep), `--method qlora --quant keep`.
+        (.qloraKeep, 256, 4, false, .benchTrain, 1_482_551_296),
+        (.qloraKeep, 256, 4, true, .benchTrain, 534_212_608),
     ]
 
     func testSmolLM2EstimatesStayWithinTheCalibratedBand() {
@@ -164,6 +179,23 @@ final class EstimateTests: XCTestCase {
             let error = Double(e.total - m.bytes) / Double(m.bytes)
             // The issue asks for ±15 %; the formula was within ±6 % when recorded.
             XCTAssertLessThan(abs(error), 0.08, "\(m.method.name) \(m.seq)×\(m.batch) ckpt \(m.checkpointing): \(e.total) vs \(m.bytes)")
+        }
+    }
+
+    func testOtherShapesStayWithinTheCalibratedBand() throws {
+        // Peak RSS of `lorikeet bench train --init random --model NAME --steps 1 --json` (seeded f32
+        // weights built in memory, no file, no tokenizer), same machine, at commit 871348b + this work.
+        let runs: [(name: String, method: EstimateMethod, seq: Int, batch: Int, checkpointing: Bool, bytes: Int)] = [
+            ("qwen2.5-0.5b", .lora, 128, 2, false, 2_865_987_584),
+            ("qwen2.5-0.5b", .full, 128, 1, false, 10_213_699_584),
+            ("llama-3.2-1b", .lora, 256, 1, true, 5_447_356_416),
+        ]
+        for r in runs {
+            let e = MemoryEstimator.estimate(configuration: try NamedConfigurations.configuration(named: r.name), method: r.method,
+                                             lora: allLinear, batchSize: r.batch, sequenceLength: r.seq,
+                                             gradientCheckpointing: r.checkpointing, baseStorage: .ownedF32, harness: .benchTrain)
+            let error = Double(e.total - r.bytes) / Double(r.bytes)
+            XCTAssertLessThan(abs(error), 0.08, "\(r.name) \(r.method.name): \(e.total) vs \(r.bytes)")
         }
     }
 }

@@ -49,7 +49,7 @@ struct BnbFixture {
         let e = try entry(name)
         let dtype: DType = e.dtype == "F32" ? .f32 : e.dtype == "F16" ? .f16 : .bf16
         var t = Tensor(uninitialized: shape, dtype: dtype)
-        t.withUnsafeMutableBytes { dst in e.bytes.copyBytes(to: dst.bindMemory(to: UInt8.self)) }
+        t.withUnsafeMutableBytes { dst in _ = e.bytes.copyBytes(to: dst.bindMemory(to: UInt8.self)) }
         return t
     }
 }

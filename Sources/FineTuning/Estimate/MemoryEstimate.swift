@@ -12,13 +12,18 @@ public enum EstimateMethod: Sendable, Equatable, Hashable {
     /// LoRA over a base whose targeted linear weights are held in 4 bits (NF4/FP4) with one
     /// absmax per `blockSize` weights, itself quantized to 8 bits when `doubleQuant`.
     case qlora(blockSize: Int = 64, doubleQuant: Bool = true)
+    /// QLoRA over a GGUF's own quantized blocks (`--quant keep`): decoder linears stay in the
+    /// mapped file (at the storage's mapped bytes per weight), widened right before each product;
+    /// the other tensors are dequantized to f32.
+    case qloraKeep
 
-    /// "full", "lora" or "qlora".
+    /// "full", "lora", "qlora" or "qlora-keep".
     public var name: String {
         switch self {
         case .full: "full"
         case .lora: "lora"
         case .qlora: "qlora"
+        case .qloraKeep: "qlora-keep"
         }
     }
 

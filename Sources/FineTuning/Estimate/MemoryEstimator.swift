@@ -2,9 +2,8 @@
 // keeps: LlamaModel+Forward.swift's decoder block (every value on the tape stays until
 // backward except the ones it discards), the chunked linear-cross-entropy, the per-block
 // gradient buffers of backward, the widening scratch, BlockCache and the process itself.
-// Limits: gradient accumulation 1; heap fragmentation (glibc keeping freed memory) is not
-// modelled and measured at up to ~8 % extra for full fine-tuning. Calibration: EstimateTests.
-import Foundation
+// Not modelled: glibc keeping freed heap memory (measured ~6 % extra for full fine-tuning of
+// SmolLM2). Measured peaks it was calibrated against are recorded in EstimateTests.
 import Llama
 
 /// Estimates peak resident memory of training runs.
@@ -30,12 +29,14 @@ public enum MemoryEstimator {
     ///   - batchSize, sequenceLength: the shape of one micro-batch (B rows of T tokens).
     ///   - baseStorage: how the loaded base weights are held (see `BaseStorage`).
     ///   - optimizer: the optimizer's state per trainable weight.
+    ///   - gradientAccumulation: micro-batches per update; above 1 every gradient is alive
+    ///     during the later micro-batches' forward and backward.
     ///   - harness: the Trainer, or `bench train` (which copies trainable weights in the update).
     public static func estimate(configuration c: LlamaConfiguration, method: EstimateMethod,
                                 lora: LoRAConfiguration = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"]),
                                 batchSize: Int, sequenceLength: Int, gradientCheckpointing: Bool = false,
                                 baseStorage: BaseStorage = .bf16, optimizer: EstimateOptimizer = .adamw32,
-                                harness: TrainingHarness = .trainer) -> MemoryEstimate {
+                                gradientAccumulation: Int = 1, harness: TrainingHarness = .trainer) -> MemoryEstimate {
         let f = 4  // bytes per f32
         let d = c.hiddenSize, q = c.attentionHeads * c.headDim, kv = c.kvHeads * c.headDim, ff = c.intermediateSize
         let v = c.vocabularySize, layers = c.layerCount
@@ -84,13 +85,21 @@ public enum MemoryEstimator {
             base = Double(linearParams) * bits / 8 + Double(params - linearParams) * baseStorage.ownedBytesPerWeight
             let linearFileBytes = Double(linearParams) * baseStorage.mappedBytesPerWeight
             (hot, cold) = viewedInPlace ? (fileBytes - linearFileBytes, linearFileBytes) : (0, fileBytes)
+        case .qloraKeep:
+            // Linears read from the file's blocks every step; the rest was dequantized at load.
+            base = Double(params - linearParams) * baseStorage.ownedBytesPerWeight
+            hot = Double(linearParams) * baseStorage.mappedBytesPerWeight
+            cold = fileBytes - hot
         }
 
         // Widening scratch: one buffer per tape, as large as the largest narrow tensor widened
         // (the embedding table and the tied head are widened whole), or as x for LoRA dropout.
         var scratch = 0
         if method != .full && baseStorage.isNarrow { scratch = max(embeddingParams, ff * d, q * d) * f }
-        if case .qlora = method { scratch = max(scratch, largestLinear * f) }
+        switch method {
+        case .qlora, .qloraKeep: scratch = max(scratch, largestLinear * f)
+        case .full, .lora: break
+        }
         if adapted && lora.dropout > 0 { scratch = max(scratch, n * max(d, ff, q) * f) }
 
         // Activations: per token and layer, the block's input x, h = norm(x), v, q and k after
@@ -136,18 +145,20 @@ public enum MemoryEstimator {
         let benchCopy = harness == .benchTrain ? trainable * f : 0
 
         var phases: [MemoryEstimate.Phase] = []
-        // Loading: a GGUF is dequantized whole (every tensor in f32) before any re-encoding;
-        // full fine-tuning widens a mapped base into owned f32 copies.
+        // Loading: a GGUF is dequantized whole (every tensor in f32) before any re-encoding, so
+        // QLoRA from a GGUF briefly holds the whole model in f32; full fine-tuning widens a mapped
+        // base into owned f32 copies. File pages read only while loading are cold.
         var loadBase = Double(params) * baseStorage.ownedBytesPerWeight
         if method == .full && baseStorage.ownedBytesPerWeight < 4 { loadBase = Double(params) * 4 }
+        if method == .qloraKeep { loadBase = base }
         phases.append(MemoryEstimate.Phase(name: "load", parts: [
-            .baseWeights: Int(loadBase), .mappedFile: Int(fileBytes), .process: process,
+            .baseWeights: Int(loadBase), .mappedFile: Int(hot), .coldMappedFile: Int(fileBytes - hot), .process: process,
         ]))
         // End of forward / start of backward: every activation, the loss buffers, the head's gradient,
         // one block's backward buffers, and the optimizer state from the previous step.
         phases.append(MemoryEstimate.Phase(name: "forward/backward", parts: [
             .baseWeights: Int(base), .mappedFile: Int(hot), .coldMappedFile: Int(cold), .adapters: adapterBytes,
-            .gradients: adapted ? gradients : headGradient, .optimizerState: optimizerState,
+            .gradients: adapted || gradientAccumulation > 1 ? gradients : headGradient, .optimizerState: optimizerState,
             .activations: activations, .lossBuffers: loss, .backwardTransient: transient, .widenScratch: scratch,
             .allocatorCache: cacheForward, .process: process,
         ]))

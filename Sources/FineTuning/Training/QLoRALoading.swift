@@ -1,6 +1,6 @@
-// How a QLoRA run loads its base: decoder linear weights kept in the GGUF's own blocks
-// (`quant: keep`), each widened only right before its product. LoRA and full fine-tuning
-// load weights as stored.
+// How a QLoRA run loads its base: decoder linear weights re-encoded as NF4/FP4 (bitsandbytes'
+// scheme) or kept in the GGUF's own blocks (`quant: keep`), each widened only right before
+// its product. LoRA and full fine-tuning load weights as stored.
 import Foundation
 import TensorCore
 import Quantization
@@ -13,6 +13,12 @@ extension TrainingConfiguration {
         switch quantization {
         case .keep:
             return LoadOptions(keepGGUFBlocks: true)
+        case .nf4, .fp4:
+            let type: FourBitType = quantization == .nf4 ? .nf4 : .fp4
+            let blockSize = quantizationBlockSize, double = doubleQuantization
+            return LoadOptions(linearQuantizer: { _, weight in
+                try FourBitMatrix(quantizing: weight, type: type, blockSize: blockSize, doubleQuant: double)
+            })
         }
     }
 }

@@ -10,7 +10,7 @@ extension TrainingConfiguration {
         "learning-rate", "beta1", "beta2", "eps", "weight-decay", "lr-schedule", "warmup", "grad-accumulation",
         "max-grad-norm", "grad-checkpoint", "epochs", "max-steps", "batch-size", "max-seq-length", "packing",
         "train-on-inputs", "seed", "save-every", "eval-every", "keep-checkpoints", "freeze-embeddings",
-        "quant",
+        "quant", "blocksize", "double-quant",
     ]
 
     /// Sets the field named by flag `key` from a YAML/JSON/flag value; `source` names where it came from.
@@ -99,6 +99,8 @@ extension TrainingConfiguration {
         case "quant":
             guard let s = value as? String, let q = BaseQuantization(rawValue: s) else { throw fail(BaseQuantization.allCases.map(\.rawValue).joined(separator: ", ")) }
             quantization = q
+        case "blocksize": quantizationBlockSize = try int()
+        case "double-quant": doubleQuantization = try bool()
         default:
             throw TrainingError.invalidConfiguration(key: key, reason: "\(source): unknown setting (known: \(Self.keys.joined(separator: ", ")))")
         }
@@ -129,7 +131,7 @@ extension TrainingConfiguration {
             ("keep-checkpoints", keepCheckpoints), ("freeze-embeddings", freezeEmbeddings),
         ]
         if method == .qlora {
-            out.append(("quant", quantization.rawValue))
+            out += [("quant", quantization.rawValue), ("blocksize", quantizationBlockSize), ("double-quant", doubleQuantization)]
         }
         return out
     }

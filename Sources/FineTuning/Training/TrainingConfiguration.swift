@@ -2,6 +2,7 @@
 // names, in a YAML file as on the command line; the resolved configuration is saved in the
 // run folder so a run can be understood and resumed later.
 import Foundation
+import Quantization
 
 /// What is trained.
 public enum TrainingMethod: String, Codable, Sendable, CaseIterable {
@@ -18,6 +19,10 @@ public enum TrainingMethod: String, Codable, Sendable, CaseIterable {
 
 /// How QLoRA holds the frozen base's linear weights.
 public enum BaseQuantization: String, Codable, Sendable, CaseIterable {
+    /// bitsandbytes NF4 blocks (double quantization unless turned off).
+    case nf4
+    /// bitsandbytes FP4 (E2M1) blocks.
+    case fp4
     /// The GGUF file's own quantized blocks, widened on the fly (no re-quantization).
     case keep
 }
@@ -52,7 +57,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Full fine-tuning only: keep the token embedding (and a tied head) frozen.
     public var freezeEmbeddings = false
     /// QLoRA: the encoding of the frozen linear weights.
-    public var quantization: BaseQuantization = .keep
+    public var quantization: BaseQuantization = .nf4
+    /// QLoRA with nf4/fp4: weights per absmax block (bitsandbytes allows 32…4096).
+    public var quantizationBlockSize = 64
+    /// QLoRA with nf4/fp4: quantize the absmax values too (bitsandbytes' compress_statistics).
+    public var doubleQuantization = true
 
     /// The defaults.
     public init() {}
@@ -80,6 +89,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard keepCheckpoints >= 1 else { throw bad("keep-checkpoints", "must be ≥ 1") }
         guard adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1 else { throw bad("beta1/beta2", "must be in [0, 1)") }
         if method.usesAdapter { try lora.validate() }
+        guard FourBitType.allowedBlockSizes.contains(quantizationBlockSize) else {
+            throw bad("blocksize", "must be one of \(FourBitType.allowedBlockSizes.sorted().map(String.init).joined(separator: ", "))")
+        }
 
     }
 

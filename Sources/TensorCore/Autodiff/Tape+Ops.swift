@@ -65,8 +65,13 @@ extension Tape {
         }
         var out = Tensor(uninitialized: [ids.count, dim])
         out.withUnsafeMutableFloats { op in
-            withWidened(tv) { tp in
-                ids.withUnsafeBufferPointer { Kernels.embedding(table: tp, ids: $0.baseAddress!, out: op.baseAddress!, count: ids.count, dim: dim) }
+            if tv.dtype == .f32 {
+                tv.withUnsafeFloats { tp in
+                    ids.withUnsafeBufferPointer { Kernels.embedding(table: tp.baseAddress!, ids: $0.baseAddress!, out: op.baseAddress!, count: ids.count, dim: dim) }
+                }
+            } else {
+                // A narrow table: widen only the rows looked up, not all V × D values.
+                for (i, id) in ids.enumerated() { tv.unpackRows(Int(id)..<(Int(id) + 1), into: op.baseAddress! + i * dim) }
             }
         }
         return record(out, inputs: [table], op: .embedding(table: table, ids: ids))

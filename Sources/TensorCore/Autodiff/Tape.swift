@@ -145,6 +145,13 @@ public final class Tape {
                 grads[i] = nil
             }
         }
+        releaseParameterValues()
+    }
+
+    /// Drops this tape's references to trainable parameters' values, so an optimizer that
+    /// updates them in place right after backward does not copy them (copy on write).
+    func releaseParameterValues() {
+        for i in nodes.indices where nodes[i].parameter != nil { nodes[i].value = Tape.released }
     }
 
     static let released = Tensor(zeros: [0])
