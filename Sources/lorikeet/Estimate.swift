@@ -27,7 +27,7 @@ struct Estimate: ParsableCommand {
     @Option(help: "QLoRA weights per absmax block.") var blocksize = 64
     @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "QLoRA: quantize the absmax values too.")
     var doubleQuant = true
-    @Option(help: "Optimizer state: adamw32 or adamw8bit.") var optimizer = "adamw32"
+    @Option(help: "Optimizer state: adamw32, or adamw8bit (what 8-bit blockwise state would take; training with it is not built yet).") var optimizer = "adamw32"
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -99,23 +99,7 @@ struct Estimate: ParsableCommand {
     /// The model's shape, how its weights are stored, and a name for the source.
     func shape() throws -> (LlamaConfiguration, BaseStorage, String) {
         if let configName { return (try NamedConfigurations.configuration(named: configName), .bf16, configName) }
-        let path = model!
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("\(path) does not exist") }
-        if isDir.boolValue {
-            let url = URL(fileURLWithPath: path)
-            let config = try LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json"))
-            let folder = try SafetensorsFolder(url: url)
-            var bytes = 0, count = 0
-            for name in folder.names { if let i = folder.info(name) { bytes += i.dtype.byteSize * i.shape.reduce(1, *); count += i.shape.reduce(1, *) } }
-            let perWeight = count > 0 ? Double(bytes) / Double(count) : 2
-            // f32 folders are viewed in place; narrower ones too, widened per product.
-            return (config, BaseStorage(ownedBytesPerWeight: 0, mappedBytesPerWeight: perWeight), path)
-        }
-        let gguf = try GGUFFile(path: path)
-        let config = try ModelLoader.configuration(gguf: gguf)
-        let fileBytes = gguf.tensorInfos.reduce(0) { $0 + $1.byteCount }
-        return (config, .gguf(bitsPerWeight: Double(fileBytes) * 8 / Double(max(config.parameterCount, 1))), path)
+        return try modelShape(path: model!)
     }
 
     func grouped(_ n: Int) -> String {
@@ -126,4 +110,25 @@ struct Estimate: ParsableCommand {
     }
 
     func leftPad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
+}
+
+/// The shape of the model at `path` (folder or GGUF) and how its weights are stored, read
+/// from config/headers/metadata only (no weights).
+func modelShape(path: String) throws -> (LlamaConfiguration, BaseStorage, String) {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("\(path) does not exist") }
+    if isDir.boolValue {
+        let url = URL(fileURLWithPath: path)
+        let config = try LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json"))
+        let folder = try SafetensorsFolder(url: url)
+        var bytes = 0, count = 0
+        for name in folder.names { if let i = folder.info(name) { bytes += i.dtype.byteSize * i.shape.reduce(1, *); count += i.shape.reduce(1, *) } }
+        let perWeight = count > 0 ? Double(bytes) / Double(count) : 2
+        // f32 folders are viewed in place; narrower ones too, widened per product.
+        return (config, BaseStorage(ownedBytesPerWeight: 0, mappedBytesPerWeight: perWeight), path)
+    }
+    let gguf = try GGUFFile(path: path)
+    let config = try ModelLoader.configuration(gguf: gguf)
+    let fileBytes = gguf.tensorInfos.reduce(0) { $0 + $1.byteCount }
+    return (config, .gguf(bitsPerWeight: Double(fileBytes) * 8 / Double(max(config.parameterCount, 1))), path)
 }

@@ -27,6 +27,8 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue from the newest checkpoint in the run folder.") var resume = false
     @Option(name: .customLong("resume-from"), help: "Continue from this checkpoint folder.") var resumeFrom: String?
     @Flag(help: "Print nothing but errors and the final summary line.") var quiet = false
+    @Flag(name: .customLong("ignore-memory-check"), help: "Train even when the estimate says the run will not fit in available memory.")
+    var ignoreMemoryCheck = false
     @OptionGroup var compute: ComputeOptions
 
     @Option(help: "lora, qlora or full.") var method: String?
@@ -108,6 +110,7 @@ struct Train: ParsableCommand {
         try settings.validate()
 
         let say: (String) -> Void = { if !quiet { print($0); flushStandardOutput() } }
+        try checkMemory(settings)
         let t0 = Date()
         let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())
         say("model \(loaded.path) (\(loaded.format)) loaded in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
@@ -194,6 +197,44 @@ struct Train: ParsableCommand {
             settings: settings.settings.map { RunSummary.Setting($0.key, "\($0.value)") })
         try AtomicFile.write(Data(TrainingReport.html(records: records, summary: summary).utf8), to: runURL.appendingPathComponent("report.html"))
         print(TrainingReport.textSummary(records: records, summary: summary))
+    }
+}
+
+extension Train {
+    /// Refuses (unless --ignore-memory-check) when the estimate exceeds available memory,
+    /// with the estimate and what would make the run fit.
+    func checkMemory(_ s: TrainingConfiguration) throws {
+        guard !ignoreMemoryCheck, let available = MemoryStats.availableBytes else { return }
+        let (config, storage, _) = try modelShape(path: model.model)
+        let method: EstimateMethod = switch s.method {
+        case .full: .full
+        case .lora: .lora
+        case .qlora: s.quantization == .keep ? .qloraKeep : .qlora(blockSize: s.quantizationBlockSize, doubleQuant: s.doubleQuantization)
+        }
+        func estimate(_ m: EstimateMethod, checkpoint: Bool, batch: Int) -> MemoryEstimate {
+            MemoryEstimator.estimate(configuration: config, method: m, lora: s.lora, batchSize: batch,
+                                     sequenceLength: min(s.maxSequenceLength, config.maxPositions), gradientCheckpointing: checkpoint,
+                                     baseStorage: storage, gradientAccumulation: s.gradientAccumulation)
+        }
+        let e = estimate(method, checkpoint: s.gradientCheckpointing, batch: s.batchSize)
+        guard e.required > available else { return }
+        var lines = ["this run needs about \(MemoryStats.formatBytes(e.required)) but \(MemoryStats.formatBytes(available)) is available:"]
+        for c in MemoryComponent.allCases where e.bytesAtPeak(c) > 0 {
+            lines.append("  \(c.rawValue): \(MemoryStats.formatBytes(e.bytesAtPeak(c)))")
+        }
+        var tips: [String] = []
+        if s.method != .qlora {
+            let q = estimate(.qlora(blockSize: 64, doubleQuant: true), checkpoint: s.gradientCheckpointing, batch: s.batchSize)
+            tips.append("--method qlora (about \(MemoryStats.formatBytes(q.required)))")
+        }
+        if !s.gradientCheckpointing {
+            tips.append("--grad-checkpoint (about \(MemoryStats.formatBytes(estimate(method, checkpoint: true, batch: s.batchSize).required)))")
+        }
+        if s.batchSize > 1 {
+            tips.append("--batch-size 1 with --grad-accumulation \(s.batchSize * s.gradientAccumulation) (about \(MemoryStats.formatBytes(estimate(method, checkpoint: s.gradientCheckpointing, batch: 1).required)))")
+        }
+        lines.append("try " + tips.joined(separator: ", or ") + "; --ignore-memory-check trains anyway")
+        throw ValidationError(lines.joined(separator: "\n"))
     }
 }
 
