@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import TensorCore
+import Quantization
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,7 +24,7 @@ struct BenchKernels: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let rows = KernelBenchmark.run(tokens: tokens, minSeconds: seconds)
+        let rows = KernelBenchmark.run(tokens: tokens, minSeconds: seconds) + dequantizationRows(minSeconds: seconds)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -37,6 +38,27 @@ struct BenchKernels: ParsableCommand {
             let ratio = r.rawSgemm.map { String(format: "%.1f%%", 100 * r.ours / $0) } ?? ""
             print(pad(r.kernel, 26) + pad(r.shape, 34) + lpad(String(format: "%.1f", r.ours), 10) + lpad(raw, 11) + lpad(ratio, 8) + "  " + r.unit)
         }
+    }
+
+    /// Widening a frozen 4-bit weight into f32 (what QLoRA pays before each product), GB/s of
+    /// f32 written, for SmolLM2's MLP shape and Llama-2-7B's.
+    func dequantizationRows(minSeconds: Double) -> [KernelBenchmarkRow] {
+        var out: [KernelBenchmarkRow] = []
+        var g = SeededGenerator(seed: 1)
+        for (rows, cols) in [(1536, 576), (11008, 4096)] {
+            let w = Tensor.randomNormal([rows, cols], std: 0.02, using: &g)
+            guard let m = try? FourBitMatrix(quantizing: w, type: .nf4, blockSize: 64, doubleQuant: true) else { continue }
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
+            defer { buffer.deallocate() }
+            m.unpack(rows: 0..<rows, into: buffer)
+            var calls = 0
+            let start = Date()
+            while Date().timeIntervalSince(start) < minSeconds { m.unpack(rows: 0..<rows, into: buffer); calls += 1 }
+            let seconds = Date().timeIntervalSince(start) / Double(calls)
+            out.append(KernelBenchmarkRow(kernel: "NF4 widen (double quant)", shape: "\(rows)×\(cols)",
+                                          ours: Double(rows * cols * 4) / seconds / 1e9, rawSgemm: nil, unit: "GB/s"))
+        }
+        return out
     }
 
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }

@@ -20,6 +20,15 @@ public struct KernelBenchmarkRow: Sendable, Codable {
     public var rawSgemm: Double?
     /// "GFLOP/s" or "GB/s".
     public var unit: String
+
+    /// A measured row.
+    public init(kernel: String, shape: String, ours: Double, rawSgemm: Double?, unit: String) {
+        self.kernel = kernel
+        self.shape = shape
+        self.ours = ours
+        self.rawSgemm = rawSgemm
+        self.unit = unit
+    }
 }
 
 /// Kernel benchmarks at the shapes of a SmolLM2-135M step.
