@@ -19,6 +19,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Tokens per sequence.") var seq = 256
     @Option(help: "Sequences per step.") var batch = 4
     @Option(help: "Timed steps (after one warm-up step).") var steps = 3
+    @Option(help: "adamw or adamw8bit.") var optimizer = "adamw"
     @Option(help: "LoRA rank.") var rank = 16
     @Option(help: "LoRA alpha.") var alpha: Float = 32
     @Option(help: "LoRA targets (comma list or all-linear).") var targets = "all-linear"
@@ -65,7 +66,8 @@ struct BenchTrain: ParsableCommand {
                 trainable.append(p)
             }
         }
-        let optimizer = AdamW(config: AdamWConfig(weightDecay: 0))
+        guard let kind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adamw or adamw8bit") }
+        let optimizer: any Optimizer = kind == .adamw8bit ? AdamW8bit(config: AdamWConfig(weightDecay: 0)) : AdamW(config: AdamWConfig(weightDecay: 0))
         var g = SeededGenerator(seed: 1)
         let ids = (0..<(seq * batch)).map { _ in Int32(g.next() % UInt64(c.vocabularySize)) }
         let targetsIDs = (0..<(seq * batch)).map { i in (i + 1) % seq == 0 ? Int32(-100) : ids[i + 1] }

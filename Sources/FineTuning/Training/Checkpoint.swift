@@ -57,7 +57,7 @@ public enum Checkpoint {
     }
 
     /// Writes a checkpoint atomically, then removes all but the newest `keep`.
-    static func save(run: URL, state: TrainerState, trainable: [Parameter], optimizer: AdamW, adapter: LoRAAdapter?,
+    static func save(run: URL, state: TrainerState, trainable: [Parameter], optimizer: any Optimizer, adapter: LoRAAdapter?,
                      baseModel: String, settings: Data, keep: Int) throws -> URL {
         let url = folder(run: run, step: state.step)
         let enc = JSONEncoder()
@@ -72,13 +72,7 @@ public enum Checkpoint {
                 try SafetensorsWriter.write(trainable.map { ($0.name, $0.value) }, metadata: ["format": "pt"],
                                             to: dir.appendingPathComponent(weightsFile))
             }
-            var moments: [(String, Tensor)] = []
-            for p in trainable {
-                guard let mv = optimizer.moments[p.name] else { continue }
-                moments.append(("m." + p.name, mv.m))
-                moments.append(("v." + p.name, mv.v))
-            }
-            try SafetensorsWriter.write(moments, metadata: ["adamw_step": String(optimizer.stepCount)],
+            try SafetensorsWriter.write(optimizer.stateTensors(for: trainable), metadata: ["adamw_step": String(optimizer.stepCount)],
                                         to: dir.appendingPathComponent(optimizerFile))
         }
         let existing = all(run: run)
@@ -90,7 +84,7 @@ public enum Checkpoint {
 
     /// Restores weights and optimizer state from `url` into `trainable` (matched by name) and
     /// returns the scalar state. Errors name the file and the tensor.
-    static func restore(from url: URL, trainable: [Parameter], optimizer: AdamW, isAdapter: Bool) throws -> TrainerState {
+    static func restore(from url: URL, trainable: [Parameter], optimizer: any Optimizer, isAdapter: Bool) throws -> TrainerState {
         let statePath = url.appendingPathComponent(stateFile).path
         guard let data = FileManager.default.contents(atPath: statePath) else {
             throw TrainingError.invalidCheckpoint(path: statePath, reason: "missing (not a complete checkpoint)")
@@ -120,14 +114,14 @@ public enum Checkpoint {
             p.value = t
         }
         let opt = try SafetensorsFile(path: url.appendingPathComponent(optimizerFile).path)
-        var moments: [String: (m: Tensor, v: Tensor)] = [:]
-        for p in trainable where opt.info("m." + p.name) != nil {
-            moments[p.name] = (try opt.tensor("m." + p.name).copied(), try opt.tensor("v." + p.name).copied())
-        }
         guard let stepString = opt.metadata["adamw_step"], let steps = Int(stepString) else {
             throw TrainingError.invalidCheckpoint(path: opt.path, reason: "metadata adamw_step is missing")
         }
-        optimizer.restore(stepCount: steps, moments: moments)
+        var tensors: [String: Tensor] = [:]
+        for name in opt.names { tensors[name] = try opt.tensor(name).copied() }
+        do { try optimizer.restore(stepCount: steps, tensors: tensors, for: trainable) } catch {
+            throw TrainingError.invalidCheckpoint(path: opt.path, reason: "\(error)")
+        }
         return state
     }
 }

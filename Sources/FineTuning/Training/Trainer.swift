@@ -71,7 +71,7 @@ public final class Trainer {
     public let baseModelName: String
     /// Parameters that train, in a fixed order.
     public let trainable: [Parameter]
-    let optimizer: AdamW
+    let optimizer: any Optimizer
     var stream: any BatchStream
     let validation: [TrainingBatch]
 
@@ -88,8 +88,9 @@ public final class Trainer {
         self.baseModelName = baseModelName
         stream = train
         self.validation = validation
-        optimizer = AdamW(config: AdamWConfig(beta1: configuration.adam.beta1, beta2: configuration.adam.beta2,
-                                              eps: configuration.adam.eps, weightDecay: configuration.adam.weightDecay))
+        let adam = AdamWConfig(beta1: configuration.adam.beta1, beta2: configuration.adam.beta2,
+                               eps: configuration.adam.eps, weightDecay: configuration.adam.weightDecay)
+        optimizer = configuration.optimizer == .adamw8bit ? AdamW8bit(config: adam) : AdamW(config: adam)
         switch configuration.method {
         case .lora, .qlora:
             guard let adapter else { throw TrainingError.invalidConfiguration(key: "method", reason: "\(configuration.method) needs an adapter") }

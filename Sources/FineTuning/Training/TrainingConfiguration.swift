@@ -17,6 +17,14 @@ public enum TrainingMethod: String, Codable, Sendable, CaseIterable {
     public var usesAdapter: Bool { self != .full }
 }
 
+/// Which optimizer updates the trainable weights.
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
+    /// AdamW with 32-bit moments.
+    case adamw
+    /// AdamW with 8-bit blockwise moments (bitsandbytes' scheme; small tensors stay 32-bit).
+    case adamw8bit
+}
+
 /// How QLoRA holds the frozen base's linear weights.
 public enum BaseQuantization: String, Codable, Sendable, CaseIterable {
     /// bitsandbytes NF4 blocks (double quantization unless turned off).
@@ -33,6 +41,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var lora = LoRAConfiguration()
     public var learningRate: Float = 2e-4
     public var adam = AdamWSettings()
+    public var optimizer: OptimizerKind = .adamw
     public var schedule: ScheduleKind = .cosine
     /// Warmup: a whole number of steps when ≥ 1, else a fraction of the total steps.
     public var warmup: Double = 0

@@ -15,8 +15,20 @@ public struct AdamWConfig: Sendable, Codable, Equatable {
     }
 }
 
+/// An optimizer whose state can be saved in a checkpoint and restored exactly.
+public protocol Optimizer: AnyObject {
+    /// Updates taken so far.
+    var stepCount: Int { get }
+    /// One update of every trainable parameter that has a gradient.
+    func step(_ parameters: [Parameter], learningRate: Float)
+    /// The state of `parameters` as named tensors (for a checkpoint file).
+    func stateTensors(for parameters: [Parameter]) -> [(String, Tensor)]
+    /// Restores state saved by `stateTensors`; throws naming the missing or malformed tensor.
+    func restore(stepCount: Int, tensors: [String: Tensor], for parameters: [Parameter]) throws
+}
+
 /// AdamW with 32-bit moments.
-public final class AdamW {
+public final class AdamW: Optimizer {
     /// The hyper-parameters (the learning rate is passed to each step, for schedules).
     public var config: AdamWConfig
     /// Number of updates taken.
@@ -33,12 +45,43 @@ public final class AdamW {
         self.moments = moments
     }
 
+    /// Moments as `m.<name>` / `v.<name>`.
+    public func stateTensors(for parameters: [Parameter]) -> [(String, Tensor)] {
+        parameters.flatMap { p -> [(String, Tensor)] in
+            guard let mv = moments[p.name] else { return [] }
+            return [("m." + p.name, mv.m), ("v." + p.name, mv.v)]
+        }
+    }
+
+    public func restore(stepCount: Int, tensors: [String: Tensor], for parameters: [Parameter]) throws {
+        var restored: [String: (m: Tensor, v: Tensor)] = [:]
+        for p in parameters {
+            guard let m = tensors["m." + p.name] else { continue }  // no update touched it yet
+            guard let v = tensors["v." + p.name], m.shape == p.value.shape, v.shape == p.value.shape else {
+                throw TensorError.invalidShape(op: "AdamW state of \(p.name)", shape: m.shape, expected: "\(p.value.shape) for m and v")
+            }
+            restored[p.name] = (m.widened().copied(), v.widened().copied())
+        }
+        restore(stepCount: stepCount, moments: restored)
+    }
+
+    /// The bias corrections 1 − β^t for the update after `stepCount` (t = stepCount + 1).
+    func biasCorrections(forStep t: Int) -> (Float, Float) {
+        (1 - pow(config.beta1, Float(t)), 1 - pow(config.beta2, Float(t)))
+    }
+
+    /// One AdamW update of `n` weights with f32 moments held by the caller (torch's order).
+    public static func update(weights w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
+                              m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count n: Int,
+                              learningRate lr: Float, config: AdamWConfig, step t: Int) {
+        let bc1 = 1 - pow(config.beta1, Float(t)), bc2 = 1 - pow(config.beta2, Float(t))
+        Kernels.adamw(w: w, g: g, m: m, v: v, n, lr: lr, config: config, bc1: bc1, bc2: bc2)
+    }
+
     /// One update of every trainable parameter that has a gradient.
     public func step(_ parameters: [Parameter], learningRate lr: Float) {
         stepCount += 1
-        let t = Float(stepCount)
-        let bc1 = 1 - pow(config.beta1, t)
-        let bc2 = 1 - pow(config.beta2, t)
+        let (bc1, bc2) = biasCorrections(forStep: stepCount)
         for p in parameters where p.requiresGrad {
             guard let g = p.grad else { continue }
             var (m, v) = moments[p.name] ?? (Tensor(zeros: p.value.shape), Tensor(zeros: p.value.shape))
