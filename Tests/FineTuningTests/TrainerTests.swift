@@ -42,9 +42,10 @@ final class TrainerTests: XCTestCase {
         let data = try dataset()
         var out: [Double] = []
         func makeTrainer(_ c: TrainingConfiguration, fromCheckpoint: URL?) throws -> Trainer {
-            let model = try TestModels.tiny()
+            let model = try ModelLoader.loadNetwork(folder: TestModels.llamaFixtures.appendingPathComponent("tiny_llama"),
+                                                    options: c.loadOptions())
             var adapter: LoRAAdapter?
-            if method == .lora {
+            if method.usesAdapter {
                 adapter = fromCheckpoint == nil
                     ? try LoRAAdapter.create(for: model, configuration: c.lora, seed: c.seed)
                     : try LoRAAdapter.load(from: fromCheckpoint!.appendingPathComponent("adapter"), for: model, trainable: true)
@@ -80,6 +81,14 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(straight.count, 10)
         XCTAssertEqual(straight, resumed)
         XCTAssertLessThan(straight.last!, straight.first!, "loss should fall")
+    }
+
+    func testQLoRAResumeIsBitIdentical() throws {
+        // NF4 base (double quantization): the packed weights are rebuilt from the same f32
+        // file on resume, so every later loss must match exactly.
+        let straight = try losses(.qlora, steps: 6, stopAt: nil)
+        XCTAssertEqual(try losses(.qlora, steps: 6, stopAt: 2), straight)
+        XCTAssertNotEqual(straight, try losses(.lora, steps: 6, stopAt: nil), "the 4-bit base must be in use")
     }
 
     func testFullResumeIsBitIdentical() throws {
