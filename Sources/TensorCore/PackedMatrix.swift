@@ -18,6 +18,14 @@ public protocol PackedMatrix: Sendable {
 }
 
 extension Tensor {
+    /// A zero-copy, read-only view of memory that `owner` keeps valid (writing copies first).
+    public init(borrowing pointer: UnsafeRawPointer, shape: [Int], dtype: DType, owner: AnyObject) {
+        self.init(zeros: [0], dtype: dtype)
+        storage = TensorStorage(borrowing: pointer, byteCount: shape.reduce(1, *) * dtype.byteSize, owner: owner)
+        byteOffset = 0
+        setShape(shape)
+    }
+
     /// A tensor holding a packed matrix (dtype `.packed`, shape [rows, columns]).
     public init(packed matrix: any PackedMatrix) {
         self.init(zeros: [0], dtype: .packed)

@@ -184,6 +184,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         return t
     }
 
+    mutating func setShape(_ newShape: [Int]) { shape = newShape }
+
     mutating func setPacked(_ matrix: any PackedMatrix) {
         packed = matrix
         shape = [matrix.rows, matrix.columns]

@@ -83,6 +83,14 @@ public final class TensorStorage: @unchecked Sendable {
         isWritable = false
     }
 
+    /// A read-only view of `byteCount` bytes at `pointer`, kept valid by `owner`.
+    init(borrowing pointer: UnsafeRawPointer, byteCount: Int, owner: AnyObject) {
+        base = UnsafeMutableRawPointer(mutating: pointer)
+        self.byteCount = byteCount
+        self.owner = owner
+        isWritable = false
+    }
+
     deinit {
         if owner == nil { BlockCache.shared.release(base, byteCount) }
     }

@@ -45,6 +45,8 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("use-rslora"), help: "Scale by alpha/√r (rsLoRA).") var useRSLoRA = false
     @Option(name: .customLong("lora-init"), help: "kaiming (PEFT default) or gaussian.") var loraInit: String?
     @Option(help: "adamw (32-bit moments) or adamw8bit (8-bit blockwise moments).") var optimizer: String?
+    @Flag(name: .customLong("optimizer-state-on-disk"), help: "Keep AdamW's moments in a memory-mapped file the OS can page out.")
+    var optimizerStateOnDisk = false
     @Option(name: .customLong("learning-rate"), help: "Peak learning rate.") var learningRate: Double?
     @Option(help: "AdamW beta1.") var beta1: Double?
     @Option(help: "AdamW beta2.") var beta2: Double?
@@ -74,7 +76,7 @@ struct Train: ParsableCommand {
         add("method", method); add("quant", quant); add("blocksize", blocksize); add("double-quant", doubleQuant); add("rank", rank); add("alpha", alpha); add("dropout", dropout); add("targets", targets)
         add("layers", layers); add("rank-pattern", rankPattern); add("alpha-pattern", alphaPattern)
         if useRSLoRA { add("use-rslora", true) }
-        add("lora-init", loraInit); add("optimizer", optimizer); add("learning-rate", learningRate); add("beta1", beta1); add("beta2", beta2); add("eps", eps)
+        add("lora-init", loraInit); add("optimizer", optimizer); if optimizerStateOnDisk { add("optimizer-state-on-disk", true) }; add("learning-rate", learningRate); add("beta1", beta1); add("beta2", beta2); add("eps", eps)
         add("weight-decay", weightDecay); add("lr-schedule", lrSchedule); add("warmup", warmup)
         add("grad-accumulation", gradAccumulation); add("max-grad-norm", maxGradNorm)
         if gradCheckpoint { add("grad-checkpoint", true) }

@@ -21,9 +21,10 @@ final class TrainerTests: XCTestCase {
         return try Dataset(examples: examples, options: DatasetOptions(maxSequenceLength: 32))
     }
 
-    func config(_ method: TrainingMethod, steps: Int, optimizer: OptimizerKind = .adamw) -> TrainingConfiguration {
+    func config(_ method: TrainingMethod, steps: Int, optimizer: OptimizerKind = .adamw, onDisk: Bool = false) -> TrainingConfiguration {
         var c = TrainingConfiguration()
         c.optimizer = optimizer
+        c.optimizerStateOnDisk = onDisk
         c.method = method
         c.lora = LoRAConfiguration(rank: 4, alpha: 8, dropout: 0.1, targets: ["all-linear"])
         c.learningRate = method == .lora ? 1e-2 : 1e-3
@@ -36,7 +37,7 @@ final class TrainerTests: XCTestCase {
     }
 
     /// Runs training, optionally stopping after `stopAt` steps and resuming from the checkpoint.
-    func losses(_ method: TrainingMethod, steps: Int, stopAt: Int?, optimizer: OptimizerKind = .adamw) throws -> [Double] {
+    func losses(_ method: TrainingMethod, steps: Int, stopAt: Int?, optimizer: OptimizerKind = .adamw, onDisk: Bool = false) throws -> [Double] {
         let run = try TestModels.temporaryDirectory("run")
         defer { try? FileManager.default.removeItem(at: run) }
         let data = try dataset()
@@ -55,7 +56,7 @@ final class TrainerTests: XCTestCase {
             return try Trainer(model: model, adapter: adapter, configuration: c, train: stream, validation: [],
                                runDirectory: run, baseModelName: "tiny")
         }
-        var c = config(method, steps: steps, optimizer: optimizer)
+        var c = config(method, steps: steps, optimizer: optimizer, onDisk: onDisk)
         if let stopAt {
             c.saveEvery = stopAt
             var stopped = false
@@ -108,6 +109,12 @@ final class TrainerTests: XCTestCase {
         // stays within 2 % of the 32-bit run.
         for (a, b) in zip(eight, exact) { XCTAssertEqual(a, b, accuracy: 0.02 * b) }
         XCTAssertEqual(try losses(.full, steps: 8, stopAt: 3, optimizer: .adamw8bit), eight)
+    }
+
+    func testDiskBackedStateEqualsInMemoryAdamW() throws {
+        let inMemory = try losses(.full, steps: 6, stopAt: nil)
+        XCTAssertEqual(try losses(.full, steps: 6, stopAt: nil, onDisk: true), inMemory)
+        XCTAssertEqual(try losses(.full, steps: 6, stopAt: 2, onDisk: true), inMemory, "checkpoints interchange with AdamW's")
     }
 
     func testGradientAccumulationEqualsOneBigBatch() throws {

@@ -90,7 +90,13 @@ public final class Trainer {
         self.validation = validation
         let adam = AdamWConfig(beta1: configuration.adam.beta1, beta2: configuration.adam.beta2,
                                eps: configuration.adam.eps, weightDecay: configuration.adam.weightDecay)
-        optimizer = configuration.optimizer == .adamw8bit ? AdamW8bit(config: adam) : AdamW(config: adam)
+        if configuration.optimizer == .adamw8bit {
+            optimizer = AdamW8bit(config: adam)
+        } else if configuration.optimizerStateOnDisk {
+            optimizer = try DiskBackedAdamW(config: adam, directory: runDirectory)
+        } else {
+            optimizer = AdamW(config: adam)
+        }
         switch configuration.method {
         case .lora, .qlora:
             guard let adapter else { throw TrainingError.invalidConfiguration(key: "method", reason: "\(configuration.method) needs an adapter") }

@@ -10,7 +10,7 @@ extension TrainingConfiguration {
         "learning-rate", "beta1", "beta2", "eps", "weight-decay", "lr-schedule", "warmup", "grad-accumulation",
         "max-grad-norm", "grad-checkpoint", "epochs", "max-steps", "batch-size", "max-seq-length", "packing",
         "train-on-inputs", "seed", "save-every", "eval-every", "keep-checkpoints", "freeze-embeddings",
-        "quant", "blocksize", "double-quant", "optimizer",
+        "quant", "blocksize", "double-quant", "optimizer", "optimizer-state-on-disk",
     ]
 
     /// Sets the field named by flag `key` from a YAML/JSON/flag value; `source` names where it came from.
@@ -102,6 +102,7 @@ extension TrainingConfiguration {
         case "optimizer":
             guard let s = value as? String, let o = OptimizerKind(rawValue: s) else { throw fail("adamw or adamw8bit") }
             optimizer = o
+        case "optimizer-state-on-disk": optimizerStateOnDisk = try bool()
         case "blocksize": quantizationBlockSize = try int()
         case "double-quant": doubleQuantization = try bool()
         default:
@@ -122,7 +123,7 @@ extension TrainingConfiguration {
         if !lora.alphaPattern.isEmpty { out.append(("alpha-pattern", lora.alphaPattern.mapValues { d($0) })) }
         out += [
             ("use-rslora", lora.useRSLoRA), ("lora-init", lora.initialization.rawValue),
-            ("optimizer", optimizer.rawValue), ("learning-rate", d(learningRate)), ("beta1", d(adam.beta1)), ("beta2", d(adam.beta2)),
+            ("optimizer", optimizer.rawValue), ("optimizer-state-on-disk", optimizerStateOnDisk), ("learning-rate", d(learningRate)), ("beta1", d(adam.beta1)), ("beta2", d(adam.beta2)),
             ("eps", d(adam.eps)), ("weight-decay", d(adam.weightDecay)), ("lr-schedule", schedule.rawValue),
             ("warmup", warmup), ("grad-accumulation", gradientAccumulation), ("max-grad-norm", d(maxGradientNorm)),
             ("grad-checkpoint", gradientCheckpointing), ("epochs", epochs),

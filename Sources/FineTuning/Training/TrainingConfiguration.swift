@@ -42,6 +42,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var learningRate: Float = 2e-4
     public var adam = AdamWSettings()
     public var optimizer: OptimizerKind = .adamw
+    /// Keep AdamW's moments in a memory-mapped file the OS can page out (32-bit AdamW only).
+    public var optimizerStateOnDisk = false
     public var schedule: ScheduleKind = .cosine
     /// Warmup: a whole number of steps when ≥ 1, else a fraction of the total steps.
     public var warmup: Double = 0
@@ -98,6 +100,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard keepCheckpoints >= 1 else { throw bad("keep-checkpoints", "must be ≥ 1") }
         guard adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1 else { throw bad("beta1/beta2", "must be in [0, 1)") }
         if method.usesAdapter { try lora.validate() }
+        if optimizerStateOnDisk && optimizer != .adamw { throw bad("optimizer-state-on-disk", "works with --optimizer adamw") }
         guard FourBitType.allowedBlockSizes.contains(quantizationBlockSize) else {
             throw bad("blocksize", "must be one of \(FourBitType.allowedBlockSizes.sorted().map(String.init).joined(separator: ", "))")
         }
