@@ -102,12 +102,7 @@ struct Estimate: ParsableCommand {
         return try modelShape(path: model!)
     }
 
-    func grouped(_ n: Int) -> String {
-        let s = String(n)
-        var out = ""
-        for (i, c) in s.reversed().enumerated() { if i > 0 && i % 3 == 0 { out.append(",") }; out.append(c) }
-        return String(out.reversed())
-    }
+    func grouped(_ n: Int) -> String { ParameterSummary.grouped(n) }
 
     func leftPad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
 }

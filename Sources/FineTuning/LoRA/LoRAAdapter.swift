@@ -99,7 +99,8 @@ public struct ParameterSummary: Sendable, Equatable {
         "trainable params: \(Self.grouped(trainable)) || all params: \(Self.grouped(total)) || trainable%: \(String(format: "%.4f", percentage))"
     }
 
-    static func grouped(_ n: Int) -> String {
+    /// `n` with thousands separated by commas, as Python's `f"{n:,}"` (PEFT's printout).
+    public static func grouped(_ n: Int) -> String {
         let s = String(n)
         var out = ""
         for (i, c) in s.reversed().enumerated() { if i > 0 && i % 3 == 0 { out.append(",") }; out.append(c) }
