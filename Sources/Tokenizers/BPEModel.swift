@@ -166,40 +166,21 @@ struct BPEModel: Sendable {
     }
 }
 
-/// A binary min-heap of pending merges ordered by (rank, position).
+/// Pending merges, lowest (rank, position) first.
 struct MergeHeap {
-    struct Entry { var key: UInt64; var newID: Int32; var pos: Int32 { Int32(truncatingIfNeeded: key) } }
-    private var items: [Entry] = []
+    struct Entry: HeapPriority {
+        var key: UInt64
+        var newID: Int32
+        var pos: Int32 { Int32(truncatingIfNeeded: key) }
+        static func heapPrecedes(_ a: Entry, _ b: Entry) -> Bool { a.key < b.key }
+    }
+    private var heap = PriorityHeap<Entry>()
 
     mutating func push(rank: UInt32, pos: Int32, newID: Int32) {
-        items.append(Entry(key: UInt64(rank) << 32 | UInt64(UInt32(bitPattern: pos)), newID: newID))
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if items[parent].key <= items[i].key { break }
-            items.swapAt(parent, i)
-            i = parent
-        }
+        heap.push(Entry(key: UInt64(rank) << 32 | UInt64(UInt32(bitPattern: pos)), newID: newID))
     }
 
-    mutating func pop() -> Entry? {
-        guard let first = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count && items[l].key < items[m].key { m = l }
-                if r < items.count && items[r].key < items[m].key { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
-                i = m
-            }
-        }
-        return first
-    }
+    mutating func pop() -> Entry? { heap.pop() }
 }
 
 /// A thread-safe word → ids cache, as `tokenizers` keeps one per BPE model (words under 256 bytes).

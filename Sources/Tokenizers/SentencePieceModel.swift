@@ -35,14 +35,14 @@ struct SentencePieceModel: Sendable {
         var next: Int
     }
 
-    private struct Bigram: Comparable {
+    private struct Bigram: HeapPriority {
         var score: Float
         var left: Int
         var right: Int
         var size: Int
-        // Max-heap order: higher score first, then smaller `left` (llama.cpp's comparator).
-        static func < (a: Bigram, b: Bigram) -> Bool {
-            a.score < b.score || (a.score == b.score && a.left > b.left)
+        // Higher score first, then smaller `left` (llama.cpp's comparator).
+        static func heapPrecedes(_ a: Bigram, _ b: Bigram) -> Bool {
+            a.score > b.score || (a.score == b.score && a.left < b.left)
         }
     }
 
@@ -59,7 +59,7 @@ struct SentencePieceModel: Sendable {
         }
         symbols[symbols.count - 1].next = -1
 
-        var heap = [Bigram]()
+        var heap = PriorityHeap<Bigram>()
         func slice(_ start: Int, _ length: Int) -> String {
             String(decoding: bytes[start..<(start + length)], as: UTF8.self)
         }
@@ -67,11 +67,11 @@ struct SentencePieceModel: Sendable {
             guard left >= 0, right >= 0 else { return }
             let l = symbols[left], r = symbols[right]
             guard let score = mergeable[TokenString(slice(l.start, l.length + r.length))] else { return }
-            heapPush(&heap, Bigram(score: score, left: left, right: right, size: l.length + r.length))
+            heap.push(Bigram(score: score, left: left, right: right, size: l.length + r.length))
         }
         for i in 1..<symbols.count { tryAdd(i - 1, i) }
 
-        while let bigram = heapPop(&heap) {
+        while let bigram = heap.pop() {
             let l = symbols[bigram.left], r = symbols[bigram.right]
             if l.length == 0 || r.length == 0 || l.length + r.length != bigram.size { continue }
             symbols[bigram.left].length += r.length
@@ -95,35 +95,5 @@ struct SentencePieceModel: Sendable {
             }
             i = s.next
         }
-    }
-
-    private func heapPush(_ heap: inout [Bigram], _ item: Bigram) {
-        heap.append(item)
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if !(heap[parent] < heap[i]) { break }
-            heap.swapAt(parent, i)
-            i = parent
-        }
-    }
-
-    private func heapPop(_ heap: inout [Bigram]) -> Bigram? {
-        guard let top = heap.first else { return nil }
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && heap[m] < heap[l] { m = l }
-                if r < heap.count && heap[m] < heap[r] { m = r }
-                if m == i { break }
-                heap.swapAt(i, m)
-                i = m
-            }
-        }
-        return top
     }
 }
