@@ -50,11 +50,7 @@ struct BenchKernels: ParsableCommand {
             guard let m = try? FourBitMatrix(quantizing: w, type: .nf4, blockSize: 64, doubleQuant: true) else { continue }
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
             defer { buffer.deallocate() }
-            m.unpack(rows: 0..<rows, into: buffer)
-            var calls = 0
-            let start = Date()
-            while Date().timeIntervalSince(start) < minSeconds { m.unpack(rows: 0..<rows, into: buffer); calls += 1 }
-            let seconds = Date().timeIntervalSince(start) / Double(calls)
+            let seconds = KernelBenchmark.measure(minSeconds) { m.unpack(rows: 0..<rows, into: buffer) }
             out.append(KernelBenchmarkRow(kernel: "NF4 widen (double quant)", shape: "\(rows)×\(cols)",
                                           ours: Double(rows * cols * 4) / seconds / 1e9, rawSgemm: nil, unit: "GB/s"))
         }

@@ -112,13 +112,7 @@ struct BenchTrain: ParsableCommand {
     /// GFLOP/s of cblas_sgemm on a SmolLM2-sized product (1024×576 · 576×1536), best of 3.
     func measuredSgemmRate() -> Double {
         let a = Tensor(repeating: 0.01, shape: [1024, 576]), b = Tensor(repeating: 0.02, shape: [1536, 576])
-        var best = 0.0
-        for _ in 0..<3 {
-            let t = Date()
-            var n = 0
-            while Date().timeIntervalSince(t) < 0.2 { _ = try? Tensor.matmul(a, b, transposeB: true); n += 1 }
-            best = max(best, Double(n) * 2 * 1024 * 576 * 1536 / Date().timeIntervalSince(t) / 1e9)
-        }
-        return best
+        let seconds = (0..<3).map { _ in KernelBenchmark.measure(0.2) { _ = try? Tensor.matmul(a, b, transposeB: true) } }.min()!
+        return 2 * 1024 * 576 * 1536 / seconds / 1e9
     }
 }

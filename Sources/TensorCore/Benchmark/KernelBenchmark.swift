@@ -126,7 +126,7 @@ public enum KernelBenchmark {
     }
 
     /// Seconds per call of `body`: one warm-up call, then repeats until `minSeconds` pass.
-    static func measure(_ minSeconds: Double, _ body: () -> Void) -> Double {
+    public static func measure(_ minSeconds: Double, _ body: () -> Void) -> Double {
         body()
         var calls = 0
         let start = DispatchTime.now().uptimeNanoseconds
