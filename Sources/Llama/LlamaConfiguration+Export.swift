@@ -4,8 +4,9 @@ import Foundation
 import TensorCore
 
 extension LlamaConfiguration {
-    /// The Hugging Face config.json for this configuration (weights stored as `dtype`).
-    public func huggingFaceJSON(dtype: DType = .f32) throws -> Data {
+    /// The Hugging Face config.json for this configuration (weights stored as `dtype`), with
+    /// `quantizationConfig` as its `quantization_config` when given.
+    public func huggingFaceJSON(dtype: DType = .f32, quantizationConfig: [String: Any]? = nil) throws -> Data {
         var d: [String: Any] = [
             "model_type": modelType,
             "architectures": [modelType == "qwen2" ? "Qwen2ForCausalLM" : modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"],
@@ -29,6 +30,29 @@ extension LlamaConfiguration {
             throw ConfigurationError.invalid(field: "rope_scaling", reason: "per-frequency factors from GGUF have no config.json form",
                                              source: "config.json")
         }
-        return try JSONSerialization.data(withJSONObject: d, options: [.prettyPrinted, .sortedKeys])
+        if let quantizationConfig { d["quantization_config"] = quantizationConfig }
+        return try Self.jsonKeepingFloats(d)
+    }
+
+    /// JSON for `object` in which every Double keeps a decimal point: JSONSerialization writes
+    /// 6.0 as `6`, and transformers rejects an integer where it checks for a float
+    /// (`llm_int8_threshold`). Integral doubles travel as marked strings and are put back.
+    static func jsonKeepingFloats(_ object: [String: Any]) throws -> Data {
+        let marker = "@lorikeet-float@"
+        func mark(_ v: Any) -> Any {
+            if let dict = v as? [String: Any] { return dict.mapValues(mark) }
+            if let list = v as? [Any] { return list.map(mark) }
+            if type(of: v) == Double.self, let x = v as? Double, x.isFinite, x == x.rounded(), abs(x) < 1e15 {
+                return marker + String(format: "%.1f", x)
+            }
+            return v
+        }
+        let data = try JSONSerialization.data(withJSONObject: mark(object), options: [.prettyPrinted, .sortedKeys])
+        var text = String(decoding: data, as: UTF8.self)
+        while let r = text.range(of: "\"" + marker) {
+            let end = text[r.upperBound...].firstIndex(of: "\"")!
+            text.replaceSubrange(r.lowerBound...end, with: text[r.upperBound..<end])
+        }
+        return Data(text.utf8)
     }
 }

@@ -1,5 +1,6 @@
 // Loading a model the user already has: a Hugging Face folder (config.json, tokenizer.json,
-// *.safetensors, possibly sharded) or a single GGUF file (llama / qwen2 architectures).
+// *.safetensors, possibly sharded; linears may be bitsandbytes NF4/FP4, kept in 4 bits) or a
+// single GGUF file (llama / qwen2 architectures).
 // GGUF q/k rows are put back in the Hugging Face order, so weights inside Lorikeet are
 // always in the Hugging Face layout, under Hugging Face names.
 import Foundation
@@ -68,11 +69,25 @@ public enum ModelLoader {
             throw ConfigurationError.invalid(field: "model", reason: "does not exist", source: path)
         }
         defer { BlockCache.shared.purge() }  // loading frees many one-off buffers: do not keep them
-        if isDir.boolValue && options.keepGGUFBlocks {
-            throw ConfigurationError.invalid(field: "quant keep", reason: "needs a GGUF file with quantized weights", source: path)
+        if isDir.boolValue && options.keepGGUFBlocks && !isFourBitFolder(URL(fileURLWithPath: path)) {
+            throw ConfigurationError.invalid(field: "quant keep", reason: "needs a GGUF file with quantized weights or a bitsandbytes 4-bit folder",
+                                             source: path)
         }
         return isDir.boolValue ? try loadFolder(URL(fileURLWithPath: path), options: options)
                                : try loadGGUF(path, options: options)
+    }
+
+    /// True when the folder's config.json declares bitsandbytes 4-bit weights.
+    static func isFourBitFolder(_ url: URL) -> Bool {
+        guard let q = quantizationConfig(url.appendingPathComponent("config.json")) else { return false }
+        return q["quant_method"] as? String == "bitsandbytes" && q["load_in_4bit"] as? Bool == true
+    }
+
+    /// The `quantization_config` object of a config.json, if it has one.
+    static func quantizationConfig(_ url: URL) -> [String: Any]? {
+        guard let data = try? Data(contentsOf: url),
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return root["quantization_config"] as? [String: Any]
     }
 
     /// True for the weight of a decoder block's linear layer (q/k/v/o, gate/up/down).
@@ -94,14 +109,30 @@ public enum ModelLoader {
     /// viewed zero-copy from the mapped files.
     public static func loadNetwork(folder url: URL, options: LoadOptions = LoadOptions()) throws -> LlamaModel {
         let config = try LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json"))
+        try checkQuantizationConfig(url.appendingPathComponent("config.json"))
         let folder = try SafetensorsFolder(url: url)
+        let fourBit = BitsAndBytes4Bit.quantizedWeights(in: folder.names)
+        let fourBitSet = Set(fourBit)
         var weights: [String: Tensor] = [:]
-        for name in folder.names {
+        for name in folder.names where !fourBitSet.contains(name) && !BitsAndBytes4Bit.isCompanion(name, of: fourBitSet) {
             guard let file = folder.file(containing: name) else { continue }
             weights[name] = try file.tensor(name)
         }
+        for name in fourBit { weights[name] = Tensor(packed: try BitsAndBytes4Bit.matrix(named: name, in: folder)) }
         try requantize(&weights, options: options)
         return try LlamaModel(configuration: config, weights: weights, source: url.path)
+    }
+
+    /// Accepts a config.json without `quantization_config` or with bitsandbytes 4-bit; any other
+    /// pre-quantized scheme (8-bit bitsandbytes, GPTQ, AWQ, …) is refused by name.
+    static func checkQuantizationConfig(_ url: URL) throws {
+        guard let q = quantizationConfig(url) else { return }
+        let method = q["quant_method"] as? String ?? "unknown"
+        guard method == "bitsandbytes", q["load_in_4bit"] as? Bool == true else {
+            let scheme = method == "bitsandbytes" ? "bitsandbytes 8-bit" : method
+            throw ConfigurationError.invalid(field: "quantization_config", reason: "\(scheme) checkpoints are not supported "
+                + "(Lorikeet reads bitsandbytes 4-bit NF4/FP4 folders and unquantized ones)", source: url.path)
+        }
     }
 
     static func loadFolder(_ url: URL, options: LoadOptions) throws -> LoadedModel {

@@ -1,35 +1,55 @@
 // `lorikeet merge`: fold a LoRA adapter into the base weights and write a Hugging Face
 // folder (config, safetensors, tokenizer files) that Lorikeet and transformers both load.
+// The merged weights are written dequantized (f32/f16/bf16) unless --requantize asks for
+// 4 bits again, which rounds the adapter's change away in part: we measure and say how much.
 import ArgumentParser
 import Foundation
 import TensorCore
+import Quantization
 import Llama
 import FineTuning
 
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Merge a LoRA adapter into its base model and save a Hugging Face folder.")
+        abstract: "Merge a LoRA adapter into its base model and save a Hugging Face folder.",
+        discussion: """
+        A 4-bit base (a bitsandbytes folder, or a GGUF) is dequantized and the adapter added, so the merged \
+        model is exactly the one the adapter was trained against. --requantize stores the decoder linears \
+        in 4 bits again (bitsandbytes layout, see `lorikeet quantize`), which rounds part of the adapter away.
+        """)
 
     @OptionGroup var model: ModelOption
     @Option(help: "The adapter folder (PEFT layout).") var adapter: String
     @Option(help: "The folder to write.") var out: String
-    @Option(help: "Stored precision of the merged weights: f32, f16 or bf16.") var dtype: String = "f32"
+    @Option(help: "Stored precision of the merged (unquantized) weights: f32, f16 or bf16.") var dtype: String = "f32"
+    @Flag(help: "Quantize the merged linears to 4 bits (with --quant/--blocksize/--double-quant); loses precision.")
+    var requantize = false
+    @OptionGroup var fourBit: FourBitOptions
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
         compute.apply()
-        guard let storage = DType(rawValue: dtype), [.f32, .f16, .bf16].contains(storage) else {
-            throw ValidationError("--dtype must be f32, f16 or bf16")
-        }
+        let storage = try storageDType(dtype)
         let outURL = URL(fileURLWithPath: out)
         if outURL.standardizedFileURL.path == URL(fileURLWithPath: model.model).standardizedFileURL.path {
             throw ValidationError("--out must not be the base model's folder")
         }
+        let quantize = requantize ? try fourBit.quantizer() : nil
         let loaded = try ModelLoader.load(model.model)
         let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), for: loaded.model)
-        let weights = try lora.mergedWeights(of: loaded.model)
+        let weights: [String: Tensor]
+        if let quantize {
+            let ratio: Double
+            (weights, ratio) = try lora.requantizedMergedWeights(of: loaded.model, quantize: quantize)
+            FileHandle.standardError.write(Data(String(format:
+                "warning: --requantize rounds the merged weights to %@: the rounding error is %.0f%% of the adapter's change "
+                + "(root-sum-square over the merged layers). Keep the adapter, or merge without --requantize, for exact results.\n",
+                fourBit.quant.uppercased(), 100 * ratio).utf8))
+        } else {
+            weights = try lora.mergedWeights(of: loaded.model)
+        }
         try ModelExport.writeFolder(weights: weights, configuration: loaded.model.configuration, source: loaded, to: outURL,
-                                    dtype: storage, metadata: ["merged_adapter": adapter])
-        print("merged \(lora.layers.count) LoRA pairs into \(outURL.path) (\(storage.rawValue))")
+                                    dtype: storage, keepFourBit: requantize, metadata: ["merged_adapter": adapter])
+        print("merged \(lora.layers.count) LoRA pairs into \(outURL.path) (\(requantize ? fourBit.summary + ", other tensors " : "")\(storage.rawValue))")
     }
 }

@@ -1,10 +1,11 @@
 // LoRA on a tiny Llama: B = 0 leaves the model unchanged, merging equals base + adapter,
-// PEFT-layout files round-trip, targeting follows PEFT's name rules, and broken adapter
-// folders give errors that name the file and tensor.
+// merging into 4 bits again reports its rounding, PEFT-layout files round-trip, targeting
+// follows PEFT's name rules, and broken adapter folders give errors naming file and tensor.
 import XCTest
 import Foundation
 import TensorCore
 import ModelFormats
+import Quantization
 import Llama
 @testable import FineTuning
 
@@ -61,6 +62,33 @@ final class LoRATests: XCTestCase {
         XCTAssertGreaterThan(zip(adapted, base).map { abs($0 - $1) }.max()!, 1e-3, "the adapter must change the output")
         let scale = adapted.map(abs).max()!
         for (a, b) in zip(adapted, mergedLogits) { XCTAssertEqual(a, b, accuracy: 1e-5 * scale) }
+    }
+
+    func testRequantizedMergeIsFourBitAndMeasuresItsRounding() throws {
+        let model = try TestModels.tiny()
+        let adapter = try randomized(model, LoRAConfiguration(rank: 4, alpha: 8, targets: ["q_proj", "down_proj"]))
+        let merged = try adapter.mergedWeights(of: model)
+        let (weights, ratio) = try adapter.requantizedMergedWeights(of: model) { _, w in
+            try FourBitMatrix(quantizing: w, type: .nf4, blockSize: 64, doubleQuant: true)
+        }
+        var rounding = 0.0, change = 0.0, fourBit = 0
+        for name in weights.keys.sorted() {
+            guard ModelLoader.isDecoderLinearWeight(name) else {
+                XCTAssertEqual(weights[name]!.floats, merged[name]!.floats, name)
+                continue
+            }
+            let q = try XCTUnwrap(weights[name]!.packed as? FourBitMatrix, name)
+            XCTAssertEqual(q, try FourBitMatrix(quantizing: merged[name]!.widened(), type: .nf4, blockSize: 64, doubleQuant: true), name)
+            fourBit += 1
+            guard let layer = adapter.layers[String(name.dropLast(".weight".count))] else { continue }
+            for (b, (m, d)) in zip(q.dequantized().floats, zip(merged[name]!.floats, try layer.delta().floats)) {
+                rounding += Double(b - m) * Double(b - m)
+                change += Double(d) * Double(d)
+            }
+        }
+        XCTAssertEqual(fourBit, 14)
+        XCTAssertGreaterThan(ratio, 0.01)
+        XCTAssertEqual(ratio, (rounding / change).squareRoot(), accuracy: 1e-9 * ratio)
     }
 
     func testPEFTFilesRoundTrip() throws {

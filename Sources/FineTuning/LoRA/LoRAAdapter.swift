@@ -3,6 +3,7 @@
 // `print_trainable_parameters` counts.
 import Foundation
 import TensorCore
+import Quantization
 import Llama
 
 /// All LoRA pairs of one adapter.
@@ -84,6 +85,33 @@ public final class LoRAAdapter: @unchecked Sendable {
             out[path + ".weight"] = w
         }
         return out
+    }
+
+    /// The merged weights with every decoder linear not already NF4/FP4 re-encoded by `quantize`,
+    /// and how much of the adapter the rounding loses: the root-sum-square of (requantized −
+    /// merged) over the adapted layers, divided by that of the adapter's change s·B·A.
+    public func requantizedMergedWeights(of model: LlamaModel, quantize: (String, Tensor) throws -> FourBitMatrix)
+        throws -> (weights: [String: Tensor], roundingToChange: Double) {
+        var weights = try mergedWeights(of: model)
+        var rounding = 0.0, change = 0.0
+        for name in weights.keys.sorted() where ModelLoader.isDecoderLinearWeight(name) && !(weights[name]!.packed is FourBitMatrix) {
+            let merged = weights[name]!.widened()
+            let q = try quantize(name, merged)
+            weights[name] = Tensor(packed: q)
+            guard let layer = layers[String(name.dropLast(".weight".count))] else { continue }
+            let back = q.dequantized(), delta = try layer.delta()
+            merged.withUnsafeFloats { m in
+                back.withUnsafeFloats { b in
+                    delta.withUnsafeFloats { d in
+                        for i in m.indices {
+                            rounding += Double(b[i] - m[i]) * Double(b[i] - m[i])
+                            change += Double(d[i]) * Double(d[i])
+                        }
+                    }
+                }
+            }
+        }
+        return (weights, change > 0 ? (rounding / change).squareRoot() : 0)
     }
 }
 
