@@ -67,6 +67,33 @@ final class AutodiffTests: XCTestCase {
         }
     }
 
+    func testBigNarrowWeightsAreWidenedInRowSlabs() throws {
+        // 37 rows of 11 with at most 50 elements per slab: slabs of 4 rows, the last one short.
+        let w = randn([37, 11], seed: 21).narrowed(to: .bf16)
+        let a = randn([3, 11], seed: 22), b = randn([37, 3], seed: 23)
+        let targets: [Int32] = [4, -100, 36, 0, 17]
+        func run(slab: Int?) throws -> [[Float]] {
+            let tape = Tape()
+            if let slab { tape.widenSlabElements = slab }
+            let frozen = tape.parameter(Parameter(name: "w", value: w, requiresGrad: false))
+            let x = tape.input(randn([5, 11], seed: 24), requiresGrad: true)
+            let y1 = try tape.linear(x, weight: frozen)
+            let y2 = try tape.loraLinear(x, weight: frozen, bias: nil, a: tape.input(a, requiresGrad: true),
+                                         b: tape.input(b, requiresGrad: true), scale: 2, dropout: 0.25, seed: 5)
+            let h = try tape.mul(x, x)
+            let ce = try tape.linearCrossEntropy(h, weight: frozen, targets: targets, chunkRows: 2)
+            let loss = try tape.add(try tape.add(try tape.sum(try tape.mul(y1, y2)), ce), try tape.sum(y2))
+            let values = [tape.value(y1).floats, tape.value(y2).floats, [tape.value(ce).scalar]]
+            try tape.backward(loss)
+            return values + [tape.gradient(x)!.floats]
+        }
+        let whole = try run(slab: nil), slabs = try run(slab: 50)
+        for (name, (s, r)) in zip(["linear", "loraLinear", "linearCrossEntropy", "dx"], zip(slabs, whole)) {
+            let scale = r.map(abs).max()!
+            for (u, v) in zip(s, r) { XCTAssertEqual(u, v, accuracy: 1e-5 * scale, name) }
+        }
+    }
+
     func testShapeMismatchNamesBothShapes() throws {
         let tape = Tape()
         let a = tape.input(Tensor(zeros: [2, 3])), b = tape.input(Tensor(zeros: [3, 2]))

@@ -12,12 +12,7 @@ extension Tape {
             let n = xv.count / max(inF, 1)
             dy.withUnsafeFloats { dyp in
                 let dyb = dyp.baseAddress!
-                withGradientBuffer(x) { dx, acc in
-                    withWidened(wv) { wp in
-                        BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: outF,
-                                  a: dyb, lda: outF, b: wp, ldb: inF, beta: acc ? 1 : 0, c: dx, ldc: inF)
-                    }
-                }
+                withGradientBuffer(x) { dx, acc in inputGradient(dx, accumulate: acc, dy: dyb, weight: wv, rows: n) }
                 withGradientBuffer(w) { dw, acc in
                     xv.withUnsafeFloats { xp in
                         BLAS.gemm(transA: true, transB: false, m: outF, n: inF, k: n,
@@ -67,10 +62,7 @@ extension Tape {
                     }
                 }
                 withGradientBuffer(x) { dx, acc in
-                    withWidened(wv) { wp in
-                        BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: outF, a: dyb, lda: outF, b: wp, ldb: inF,
-                                  beta: acc ? 1 : 0, c: dx, ldc: inF)
-                    }
+                    inputGradient(dx, accumulate: acc, dy: dyb, weight: wv, rows: n)
                     g.withUnsafeFloats { gp in av.withUnsafeFloats { ap in
                         if p == 0 {
                             BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: r, a: gp.baseAddress!, lda: r,
@@ -241,6 +233,18 @@ extension Tape {
             try sub.backward(out, seed: dy)
             for (input, leaf) in zip(inputs, leaves) {
                 if let g = sub.gradient(leaf) { accumulateGradient(input, g) }
+            }
+        }
+    }
+
+    /// dx (+)= dy·W for a linear layer, W widened a slab of rows at a time when it is big:
+    /// each slab of output features adds its share of the sum over outputs.
+    func inputGradient(_ dx: UnsafeMutablePointer<Float>, accumulate: Bool, dy: UnsafePointer<Float>, weight wv: Tensor, rows n: Int) {
+        let (outF, inF) = (wv.shape[0], wv.shape[1])
+        withRowSlabs(wv) { each in
+            each { slab, wp in
+                BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: slab.count, a: dy + slab.lowerBound, lda: outF,
+                          b: wp, ldb: inF, beta: accumulate || slab.lowerBound > 0 ? 1 : 0, c: dx, ldc: inF)
             }
         }
     }

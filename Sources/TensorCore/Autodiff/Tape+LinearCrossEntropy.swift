@@ -1,7 +1,8 @@
 // The output head and the loss as one operation: loss = CE(h·Wᵀ, targets). The logits are
 // formed a chunk of rows at a time and only for rows that have a target, and each chunk's
 // gradient flows into dH (and dW) right away, so the full [N, V] logits never exist
-// (SmolLM2 at 1024 tokens: 200 MB of logits, and as much again for their gradient).
+// (SmolLM2 at 1024 tokens: 200 MB of logits, and as much again for their gradient). A narrow
+// head too big to widen whole is widened a slab of vocabulary rows at a time, per chunk.
 // h: [N, D], W: [V, D], targets: [N] with ignoreIndex for rows that do not count.
 
 extension Tape {
@@ -33,7 +34,7 @@ extension Tape {
         var losses = [Float](repeating: 0, count: chunk)
         var total = 0.0
         let wantGrad = wantH || wantW
-        withWidened(wv) { wp in
+        withRowSlabs(wv) { each in
             hv.withUnsafeFloats { hp in
                 var start = 0
                 while start < m {
@@ -47,16 +48,21 @@ extension Tape {
                     }
                     logits.withUnsafeMutableFloats { lp in
                         hs.withUnsafeFloats { hsp in
-                            BLAS.gemm(transA: false, transB: true, m: c, n: vocab, k: dim, a: hsp.baseAddress!, lda: dim,
-                                      b: wp, ldb: dim, c: lp.baseAddress!, ldc: vocab)
+                            each { slab, wp in
+                                BLAS.gemm(transA: false, transB: true, m: c, n: slab.count, k: dim, a: hsp.baseAddress!, lda: dim,
+                                          b: wp, ldb: dim, c: lp.baseAddress! + slab.lowerBound, ldc: vocab)
+                            }
                             // Loss, and the logits' gradient written over the logits.
                             Kernels.crossEntropy(logits: lp.baseAddress!, targets: chunkTargets, ignoreIndex: ignoreIndex,
                                                  rows: c, vocab: vocab, gradScale: 1 / norm, loss: &losses,
                                                  grad: wantGrad ? lp.baseAddress! : nil)
                             if wantH {
                                 dH.withUnsafeMutableFloats { dhp in
-                                    BLAS.gemm(transA: false, transB: false, m: c, n: dim, k: vocab, a: lp.baseAddress!, lda: vocab,
-                                              b: wp, ldb: dim, c: dhp.baseAddress! + start * dim, ldc: dim)
+                                    each { slab, wp in
+                                        BLAS.gemm(transA: false, transB: false, m: c, n: dim, k: slab.count,
+                                                  a: lp.baseAddress! + slab.lowerBound, lda: vocab, b: wp, ldb: dim,
+                                                  beta: slab.lowerBound > 0 ? 1 : 0, c: dhp.baseAddress! + start * dim, ldc: dim)
+                                    }
                                 }
                             }
                             if wantW {

@@ -29,9 +29,11 @@ extension Tape {
         var y = Tensor(uninitialized: Array(xv.shape.dropLast()) + [outF])
         y.withUnsafeMutableFloats { yp in
             xv.withUnsafeFloats { xp in
-                withWidened(wv) { wp in
-                    BLAS.gemm(transA: false, transB: true, m: n, n: outF, k: inF,
-                              a: xp.baseAddress!, lda: inF, b: wp, ldb: inF, c: yp.baseAddress!, ldc: outF)
+                withRowSlabs(wv) { each in
+                    each { rows, wp in
+                        BLAS.gemm(transA: false, transB: true, m: n, n: rows.count, k: inF, a: xp.baseAddress!, lda: inF,
+                                  b: wp, ldb: inF, c: yp.baseAddress! + rows.lowerBound, ldc: outF)
+                    }
                 }
             }
             if let bias {
@@ -53,6 +55,29 @@ extension Tape {
             t.withUnsafeBytes { Kernels.widen($0, dtype: t.dtype, into: buf, count: t.count) }
         }
         return body(UnsafePointer(buf))
+    }
+
+    /// Calls `body` with a visitor over the rows of the 2-D weight `t` as Float32: the visitor
+    /// hands out (rows, pointer to those rows) — all rows at once when `t` is f32 or small
+    /// enough to widen whole (widened once, however often it is visited), else consecutive
+    /// slabs of `widenSlabElements`, widened anew on every visit into the same scratch.
+    func withRowSlabs(_ t: Tensor, _ body: (_ each: ((Range<Int>, UnsafePointer<Float>) -> Void) -> Void) -> Void) {
+        let (rows, cols) = (t.shape[0], t.shape[1])
+        if t.dtype == .f32 || t.count <= scratch.slabFloats {
+            withWidened(t) { wp in body { visit in visit(0..<rows, wp) } }
+            return
+        }
+        let slabRows = max(1, scratch.slabFloats / max(cols, 1))
+        let buf = scratch.floats(slabRows * cols)
+        body { visit in
+            var start = 0
+            while start < rows {
+                let end = min(rows, start + slabRows)
+                t.unpackRows(start..<end, into: buf)
+                visit(start..<end, UnsafePointer(buf))
+                start = end
+            }
+        }
     }
 
     /// Rows of `table` [V, D] picked by `ids`: [ids.count, D]. Throws on an id outside 0..<V.

@@ -77,6 +77,14 @@ public final class Tape {
     /// The value of `v`.
     public func value(_ v: Var) -> Tensor { nodes[v.id].value }
 
+    /// Elements up to which a narrow or packed weight is widened whole before its product;
+    /// a larger one is widened and multiplied a slab of rows at a time (shared with the
+    /// tapes that recompute checkpointed blocks).
+    public var widenSlabElements: Int {
+        get { scratch.slabFloats }
+        set { scratch.slabFloats = max(1, newValue) }
+    }
+
     /// Whether backward will produce a gradient for `v`.
     public func needsGradient(_ v: Var) -> Bool { nodes[v.id].needsGrad }
 
@@ -208,6 +216,9 @@ public final class Tape {
 final class WidenScratch {
     private var buffer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private var capacity = 1
+    /// Largest narrow or packed weight (in elements) widened whole; larger ones go a slab of
+    /// rows at a time, so the buffer never exceeds this (64 MiB of f32 by default).
+    var slabFloats = 16 << 20
 
     /// A buffer of at least `count` floats, valid until the next call.
     func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
