@@ -84,20 +84,21 @@ public final class LlamaModel: @unchecked Sendable {
     /// A model with seeded random weights (uniform with standard deviation `std`; norms at 1),
     /// for tests and for measuring big shapes without their weights. With `linearQuantizer`
     /// each decoder linear is encoded right after it is drawn, so a 7B model never exists in
-    /// f32 all at once.
+    /// f32 all at once; with `unquantizedDType` every other tensor is stored narrowed to it.
     public static func random(_ configuration: LlamaConfiguration, seed: UInt64, std: Float = 0.02,
-                              linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil) throws -> LlamaModel {
+                              linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil,
+                              unquantizedDType: DType? = nil) throws -> LlamaModel {
         var g = SeededGenerator(seed: seed)
         var weights: [String: Tensor] = [:]
         let bound = std * Float(3).squareRoot()  // U(−b, b) has standard deviation b/√3
         for (name, shape) in expectedTensors(configuration) {
-            if name.hasSuffix("norm.weight") {
-                weights[name] = Tensor(repeating: 1, shape: shape)
-                continue
-            }
-            let t = Tensor.randomUniform(shape, low: -bound, high: bound, using: &g)
-            if let linearQuantizer, name.hasPrefix("model.layers."), name.hasSuffix("_proj.weight") {
+            let linear = name.hasPrefix("model.layers.") && name.hasSuffix("_proj.weight")
+            let t = name.hasSuffix("norm.weight") ? Tensor(repeating: 1, shape: shape)
+                                                  : Tensor.randomUniform(shape, low: -bound, high: bound, using: &g)
+            if let linearQuantizer, linear {
                 weights[name] = Tensor(packed: try linearQuantizer(name, t))
+            } else if let unquantizedDType, !linear {
+                weights[name] = t.narrowed(to: unquantizedDType)
             } else {
                 weights[name] = t
             }

@@ -53,10 +53,17 @@ public struct LoadOptions: @unchecked Sendable {
     /// Re-encodes each decoder linear weight (given its name and f32 value), e.g. to NF4.
     public var linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)?
 
+    /// Stores every tensor that is not a decoder linear weight (embeddings, output head, norms,
+    /// biases) in this dtype when it was loaded wider, e.g. bf16 to halve a GGUF's dequantized
+    /// f32 embeddings in a LoRA/QLoRA run where they stay frozen.
+    public var unquantizedDType: DType?
+
     /// Options that load every weight as stored (dequantizing GGML blocks to f32).
-    public init(keepGGUFBlocks: Bool = false, linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil) {
+    public init(keepGGUFBlocks: Bool = false, linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil,
+                unquantizedDType: DType? = nil) {
         self.keepGGUFBlocks = keepGGUFBlocks
         self.linearQuantizer = linearQuantizer
+        self.unquantizedDType = unquantizedDType
     }
 }
 
@@ -78,7 +85,7 @@ public enum ModelLoader {
     }
 
     /// True when the folder's config.json declares bitsandbytes 4-bit weights.
-    static func isFourBitFolder(_ url: URL) -> Bool {
+    public static func isFourBitFolder(_ url: URL) -> Bool {
         guard let q = quantizationConfig(url.appendingPathComponent("config.json")) else { return false }
         return q["quant_method"] as? String == "bitsandbytes" && q["load_in_4bit"] as? Bool == true
     }
@@ -103,6 +110,17 @@ public enum ModelLoader {
         }
     }
 
+    /// Narrows every tensor that is not a decoder linear weight to `options.unquantizedDType`
+    /// where it is wider (never widens, never touches packed weights).
+    static func narrowUnquantized(_ weights: inout [String: Tensor], options: LoadOptions) {
+        guard let dtype = options.unquantizedDType else { return }
+        for name in weights.keys.sorted() where !isDecoderLinearWeight(name) {
+            let t = weights[name]!
+            guard t.packed == nil, t.dtype.isFloatingPoint, t.dtype.byteSize > dtype.byteSize else { continue }
+            weights[name] = t.widened().narrowed(to: dtype)
+        }
+    }
+
     // MARK: Hugging Face folders
 
     /// The network alone from a Hugging Face folder (config.json + safetensors), weights
@@ -120,6 +138,7 @@ public enum ModelLoader {
         }
         for name in fourBit { weights[name] = Tensor(packed: try BitsAndBytes4Bit.matrix(named: name, in: folder)) }
         try requantize(&weights, options: options)
+        narrowUnquantized(&weights, options: options)
         return try LlamaModel(configuration: config, weights: weights, source: url.path)
     }
 
@@ -155,8 +174,9 @@ public enum ModelLoader {
     static func loadGGUF(_ path: String, options: LoadOptions) throws -> LoadedModel {
         let gguf = try GGUFFile(path: path)
         let config = try configuration(gguf: gguf)
-        let weights = try self.weights(gguf: gguf, configuration: config, keepBlocks: options.keepGGUFBlocks,
+        var weights = try self.weights(gguf: gguf, configuration: config, keepBlocks: options.keepGGUFBlocks,
                                        linearQuantizer: options.linearQuantizer)
+        narrowUnquantized(&weights, options: options)
         let model = try LlamaModel(configuration: config, weights: weights, source: path)
         let data = try tokenizerData(gguf: gguf)
         let tokenizer = try TokenizerLoader.load(gguf: data)

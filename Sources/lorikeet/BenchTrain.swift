@@ -24,6 +24,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "LoRA alpha.") var alpha: Float = 32
     @Option(help: "LoRA targets (comma list or all-linear).") var targets = "all-linear"
     @Flag(name: .customLong("grad-checkpoint"), help: "Recompute blocks in backward.") var gradCheckpoint = false
+    @Flag(name: .customLong("bf16-base"), help: "LoRA/QLoRA: hold the frozen embeddings, head and norms in bf16.") var bf16Base = false
     @OptionGroup var compute: ComputeOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -33,6 +34,8 @@ struct BenchTrain: ParsableCommand {
         var settings = TrainingConfiguration()
         try settings.set("method", method, source: "--method")
         try settings.set("quant", quant, source: "--quant")
+        try settings.set("bf16-base", bf16Base, source: "--bf16-base")
+        try settings.validate()
         let loadStart = Date()
         let lm: LlamaModel
         let modelName: String
@@ -40,7 +43,8 @@ struct BenchTrain: ParsableCommand {
             guard initMode == "random" else { throw ValidationError("--init must be random") }
             guard !(m == .qlora && quant == "keep") else { throw ValidationError("--quant keep needs a GGUF file, not --init random") }
             let config = try NamedConfigurations.configuration(named: model.model)
-            lm = try LlamaModel.random(config, seed: 0, linearQuantizer: settings.loadOptions().linearQuantizer)
+            let options = settings.loadOptions()
+            lm = try LlamaModel.random(config, seed: 0, linearQuantizer: options.linearQuantizer, unquantizedDType: options.unquantizedDType)
             modelName = "\(model.model) (random)"
         } else {
             let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())

@@ -27,7 +27,9 @@ struct Estimate: ParsableCommand {
     @Option(help: "QLoRA weights per absmax block.") var blocksize = 64
     @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "QLoRA: quantize the absmax values too.")
     var doubleQuant = true
-    @Option(help: "Optimizer state: adamw32, or adamw8bit (what 8-bit blockwise state would take; training with it is not built yet).") var optimizer = "adamw32"
+    @Option(help: "Optimizer state: adamw32, or adamw8bit (8-bit blockwise moments, `train --optimizer adamw8bit`).") var optimizer = "adamw32"
+    @Flag(name: .customLong("bf16-base"), help: "LoRA/QLoRA: frozen embeddings, head and norms held in bf16 (`train --bf16-base`).")
+    var bf16Base = false
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -58,7 +60,7 @@ struct Estimate: ParsableCommand {
             MemoryEstimator.estimate(configuration: config, method: $0, lora: lora, batchSize: batchSize,
                                      sequenceLength: maxSeqLength, gradientCheckpointing: gradCheckpoint,
                                      baseStorage: storage, optimizer: EstimateOptimizer(rawValue: optimizer)!,
-                                     gradientAccumulation: gradAccumulation)
+                                     gradientAccumulation: gradAccumulation, bf16Unquantized: bf16Base)
         }
         let available = MemoryStats.availableBytes
         if json {
@@ -118,6 +120,8 @@ func modelShape(path: String) throws -> (LlamaConfiguration, BaseStorage, String
         let folder = try SafetensorsFolder(url: url)
         var bytes = 0, count = 0
         for name in folder.names { if let i = folder.info(name) { bytes += i.dtype.byteSize * i.shape.reduce(1, *); count += i.shape.reduce(1, *) } }
+        // A bitsandbytes 4-bit folder stores two weights per byte plus companions: count weights from the config.
+        if ModelLoader.isFourBitFolder(url) { count = config.parameterCount }
         let perWeight = count > 0 ? Double(bytes) / Double(count) : 2
         // f32 folders are viewed in place; narrower ones too, widened per product.
         return (config, BaseStorage(ownedBytesPerWeight: 0, mappedBytesPerWeight: perWeight), path)

@@ -35,6 +35,7 @@ struct Train: ParsableCommand {
     @Option(help: "QLoRA base encoding: nf4 (default), fp4, or keep (a GGUF's own quantized blocks).") var quant: String?
     @Option(help: "QLoRA nf4/fp4: weights per absmax block (32…4096, default 64).") var blocksize: Int?
     @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "QLoRA nf4/fp4: quantize the absmax values too (default on).") var doubleQuant: Bool?
+    @Flag(name: .customLong("bf16-base"), inversion: .prefixedNo, help: "LoRA/QLoRA: hold the frozen embeddings, head and norms in bf16 (default off).") var bf16Base: Bool?
     @Option(help: "LoRA rank r.") var rank: Int?
     @Option(help: "LoRA alpha (scale = alpha / r).") var alpha: Double?
     @Option(help: "LoRA dropout.") var dropout: Double?
@@ -73,7 +74,7 @@ struct Train: ParsableCommand {
     var flagSettings: [(String, Any)] {
         var s: [(String, Any)] = []
         func add(_ k: String, _ v: Any?) { if let v { s.append((k, v)) } }
-        add("method", method); add("quant", quant); add("blocksize", blocksize); add("double-quant", doubleQuant); add("rank", rank); add("alpha", alpha); add("dropout", dropout); add("targets", targets)
+        add("method", method); add("quant", quant); add("blocksize", blocksize); add("double-quant", doubleQuant); add("bf16-base", bf16Base); add("rank", rank); add("alpha", alpha); add("dropout", dropout); add("targets", targets)
         add("layers", layers); add("rank-pattern", rankPattern); add("alpha-pattern", alphaPattern)
         if useRSLoRA { add("use-rslora", true) }
         add("lora-init", loraInit); add("optimizer", optimizer); if optimizerStateOnDisk { add("optimizer-state-on-disk", true) }; add("learning-rate", learningRate); add("beta1", beta1); add("beta2", beta2); add("eps", eps)
@@ -217,7 +218,7 @@ extension Train {
         func estimate(_ m: EstimateMethod, checkpoint: Bool, batch: Int) -> MemoryEstimate {
             MemoryEstimator.estimate(configuration: config, method: m, lora: s.lora, batchSize: batch,
                                      sequenceLength: min(s.maxSequenceLength, config.maxPositions), gradientCheckpointing: checkpoint,
-                                     baseStorage: storage, gradientAccumulation: s.gradientAccumulation)
+                                     baseStorage: storage, gradientAccumulation: s.gradientAccumulation, bf16Unquantized: s.bf16Base)
         }
         let e = estimate(method, checkpoint: s.gradientCheckpointing, batch: s.batchSize)
         guard e.required > available else { return }

@@ -1,6 +1,6 @@
 // QLoRA bases: linear weights kept in the GGUF's own Q4_1 blocks (widened right before each
 // product) compute exactly what the dequantized f32 base computes, train LoRA adapters the
-// same way, and never get a weight gradient.
+// same way, and never get a weight gradient; `bf16-base` narrows only the unquantized tensors.
 import XCTest
 import Foundation
 import TensorCore
@@ -79,5 +79,32 @@ final class QLoRATests: XCTestCase {
                 XCTAssertLessThan(drift, 0.25 * lo.map(abs).max()!, "nf4 stays close to the f32 model")
             }
         }
+    }
+
+    func testBF16BaseNarrowsOnlyTheUnquantizedTensors() throws {
+        var config = TrainingConfiguration()
+        config.method = .qlora
+        config.bf16Base = true
+        let folder = TestModels.llamaFixtures.appendingPathComponent("tiny_llama")
+        let narrow = try ModelLoader.loadNetwork(folder: folder, options: config.loadOptions())
+        config.bf16Base = false
+        let wide = try ModelLoader.loadNetwork(folder: folder, options: config.loadOptions())
+        for (name, p) in narrow.parameters {
+            if ModelLoader.isDecoderLinearWeight(name) {
+                XCTAssertEqual(p.value.dtype, .packed, name)
+            } else {
+                XCTAssertEqual(p.value.dtype, .bf16, name)
+                XCTAssertEqual(p.value.floats, wide.parameter(name).value.narrowed(to: .bf16).floats, name)
+            }
+        }
+        let ids: [Int32] = [5, 77, 190, 3, 42, 42, 8]
+        let ln = try TestModels.logits(narrow, ids), lw = try TestModels.logits(wide, ids)
+        XCTAssertNotEqual(ln, lw, "bf16 rounding must show")
+        XCTAssertLessThan(zip(ln, lw).map { abs($0 - $1) }.max()!, 0.02 * lw.map(abs).max()!)
+
+        config.method = .full
+        config.bf16Base = true
+        XCTAssertThrowsError(try config.validate()) { XCTAssertTrue("\($0)".contains("bf16-base"), "\($0)") }
+        XCTAssertThrowsError(try config.set("bf16-base", "maybe", source: "run.yaml")) { XCTAssertTrue("\($0)".contains("run.yaml"), "\($0)") }
     }
 }

@@ -17,6 +17,8 @@ public enum MemoryEstimator {
     public static let processBaseline = 34 << 20
     /// Resident bytes of a loaded tokenizer per vocabulary entry (measured on SmolLM2: 8 MB for 49,152).
     public static let tokenizerBytesPerToken = 165
+    /// Elements of the largest weight widened whole; bigger ones go in slabs (Tape.widenSlabElements).
+    static let widenSlabElements = 16 << 20
     /// Rows of logits formed at once by the fused head + loss (Tape.linearCrossEntropy).
     static let lossChunkRows = 256
     /// Rows of one attention score block per work item, and work items assumed in flight.
@@ -32,11 +34,14 @@ public enum MemoryEstimator {
     ///   - gradientAccumulation: micro-batches per update; above 1 every gradient is alive
     ///     during the later micro-batches' forward and backward.
     ///   - harness: the Trainer, or `bench train` (which copies trainable weights in the update).
+    ///   - bf16Unquantized: LoRA/QLoRA with `bf16-base`: embeddings, head and norms that load as
+    ///     owned f32 are held in bf16.
     public static func estimate(configuration c: LlamaConfiguration, method: EstimateMethod,
                                 lora: LoRAConfiguration = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"]),
                                 batchSize: Int, sequenceLength: Int, gradientCheckpointing: Bool = false,
                                 baseStorage: BaseStorage = .bf16, optimizer: EstimateOptimizer = .adamw32,
-                                gradientAccumulation: Int = 1, harness: TrainingHarness = .trainer) -> MemoryEstimate {
+                                gradientAccumulation: Int = 1, harness: TrainingHarness = .trainer,
+                                bf16Unquantized: Bool = false) -> MemoryEstimate {
         let f = 4  // bytes per f32
         let d = c.hiddenSize, q = c.attentionHeads * c.headDim, kv = c.kvHeads * c.headDim, ff = c.intermediateSize
         let v = c.vocabularySize, layers = c.layerCount
@@ -72,34 +77,39 @@ public enum MemoryEstimator {
         let fileBytes = Double(params) * baseStorage.mappedBytesPerWeight
         let viewedInPlace = baseStorage.ownedBytesPerWeight < 4  // else the loader made f32 copies
         var base: Double, hot: Double, cold: Double
+        // Owned bytes per weight of the tensors that are not decoder linears.
+        let restBytes = bf16Unquantized && adapted ? min(baseStorage.ownedBytesPerWeight, 2) : baseStorage.ownedBytesPerWeight
         switch method {
         case .full:
             // Every weight is converted to owned f32; nothing views the mapping afterwards.
             (base, hot, cold) = (Double(params) * 4, 0, 0)
         case .lora:
-            base = Double(params) * baseStorage.ownedBytesPerWeight
+            base = Double(linearParams) * baseStorage.ownedBytesPerWeight + Double(params - linearParams) * restBytes
             (hot, cold) = viewedInPlace ? (fileBytes, 0) : (0, fileBytes)
         case let .qlora(blockSize, doubleQuant):
-            // Decoder linears re-encoded in 4 bits; embeddings, head and norms as loaded.
+            // Decoder linears re-encoded in 4 bits; embeddings, head and norms as loaded (or bf16).
             let bits = EstimateMethod.fourBitBitsPerWeight(blockSize: blockSize, doubleQuant: doubleQuant)
-            base = Double(linearParams) * bits / 8 + Double(params - linearParams) * baseStorage.ownedBytesPerWeight
+            base = Double(linearParams) * bits / 8 + Double(params - linearParams) * restBytes
             let linearFileBytes = Double(linearParams) * baseStorage.mappedBytesPerWeight
             (hot, cold) = viewedInPlace ? (fileBytes - linearFileBytes, linearFileBytes) : (0, fileBytes)
         case .qloraKeep:
             // Linears read from the file's blocks every step; the rest was dequantized at load.
-            base = Double(params - linearParams) * baseStorage.ownedBytesPerWeight
+            base = Double(params - linearParams) * restBytes
             hot = Double(linearParams) * baseStorage.mappedBytesPerWeight
             cold = fileBytes - hot
         }
 
         // Widening scratch: one buffer per tape, as large as the largest narrow tensor widened
-        // (the embedding table and the tied head are widened whole), or as x for LoRA dropout.
+        // (the head, a linear) but never above a slab (Tape.widenSlabElements), or as x for
+        // LoRA dropout. Embedding lookups widen only the rows they read.
         var scratch = 0
-        if method != .full && baseStorage.isNarrow { scratch = max(embeddingParams, ff * d, q * d) * f }
+        if method != .full && baseStorage.isNarrow { scratch = max(embeddingParams, ff * d, q * d) }
         switch method {
-        case .qlora, .qloraKeep: scratch = max(scratch, largestLinear * f)
+        case .qlora, .qloraKeep: scratch = max(scratch, largestLinear)
         case .full, .lora: break
         }
+        if bf16Unquantized && adapted { scratch = max(scratch, embeddingParams) }  // the bf16 head
+        scratch = min(scratch, widenSlabElements) * f
         if adapted && lora.dropout > 0 { scratch = max(scratch, n * max(d, ff, q) * f) }
 
         // Activations: per token and layer, the block's input x, h = norm(x), v, q and k after

@@ -10,7 +10,7 @@ extension TrainingConfiguration {
         "learning-rate", "beta1", "beta2", "eps", "weight-decay", "lr-schedule", "warmup", "grad-accumulation",
         "max-grad-norm", "grad-checkpoint", "epochs", "max-steps", "batch-size", "max-seq-length", "packing",
         "train-on-inputs", "seed", "save-every", "eval-every", "keep-checkpoints", "freeze-embeddings",
-        "quant", "blocksize", "double-quant", "optimizer", "optimizer-state-on-disk",
+        "quant", "blocksize", "double-quant", "bf16-base", "optimizer", "optimizer-state-on-disk",
     ]
 
     /// Sets the field named by flag `key` from a YAML/JSON/flag value; `source` names where it came from.
@@ -105,6 +105,7 @@ extension TrainingConfiguration {
         case "optimizer-state-on-disk": optimizerStateOnDisk = try bool()
         case "blocksize": quantizationBlockSize = try int()
         case "double-quant": doubleQuantization = try bool()
+        case "bf16-base": bf16Base = try bool()
         default:
             throw TrainingError.invalidConfiguration(key: key, reason: "\(source): unknown setting (known: \(Self.keys.joined(separator: ", ")))")
         }
@@ -137,6 +138,7 @@ extension TrainingConfiguration {
         if method == .qlora {
             out += [("quant", quantization.rawValue), ("blocksize", quantizationBlockSize), ("double-quant", doubleQuantization)]
         }
+        if method != .full { out.append(("bf16-base", bf16Base)) }
         return out
     }
 }

@@ -73,6 +73,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var quantizationBlockSize = 64
     /// QLoRA with nf4/fp4: quantize the absmax values too (bitsandbytes' compress_statistics).
     public var doubleQuantization = true
+    /// LoRA/QLoRA: hold the frozen tensors that stay unquantized (embeddings, output head, norms)
+    /// in bf16 when they load wider (a GGUF's are dequantized to f32).
+    public var bf16Base = false
 
     /// The defaults.
     public init() {}
@@ -104,7 +107,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard FourBitType.allowedBlockSizes.contains(quantizationBlockSize) else {
             throw bad("blocksize", "must be one of \(FourBitType.allowedBlockSizes.sorted().map(String.init).joined(separator: ", "))")
         }
-
+        if bf16Base && !method.usesAdapter {
+            throw bad("bf16-base", "works with --method lora or qlora (full fine-tuning trains those tensors in f32)")
+        }
     }
 
     /// Warmup steps for a run of `total` steps.
