@@ -30,10 +30,7 @@ struct Merge: ParsableCommand {
     func run() throws {
         compute.apply()
         let storage = try storageDType(dtype)
-        let outURL = URL(fileURLWithPath: out)
-        if outURL.standardizedFileURL.path == URL(fileURLWithPath: model.model).standardizedFileURL.path {
-            throw ValidationError("--out must not be the base model's folder")
-        }
+        let outURL = try outputFolder(out, model: model.model)
         let quantize = requantize ? try fourBit.quantizer() : nil
         let loaded = try ModelLoader.load(model.model)
         let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), for: loaded.model)

@@ -28,6 +28,16 @@ struct FourBitOptions: ParsableArguments {
     var summary: String { "\(quant.uppercased()), blocks of \(blocksize), \(doubleQuant ? "double-quantized" : "float32") absmax" }
 }
 
+/// The --out folder of a command that writes a model, refusing the input model's own path
+/// (the folder is replaced as a whole once written).
+func outputFolder(_ out: String, model: String) throws -> URL {
+    let url = URL(fileURLWithPath: out)
+    if url.standardizedFileURL.path == URL(fileURLWithPath: model).standardizedFileURL.path {
+        throw ValidationError("--out must not be the input model's own path")
+    }
+    return url
+}
+
 /// --dtype for the tensors a 4-bit folder keeps unquantized.
 func storageDType(_ name: String) throws -> DType {
     guard let d = DType(rawValue: name), [.f32, .f16, .bf16].contains(d) else { throw ValidationError("--dtype must be f32, f16 or bf16") }
@@ -52,10 +62,7 @@ struct Quantize: ParsableCommand {
     func run() throws {
         compute.apply()
         let storage = try storageDType(dtype)
-        let outURL = URL(fileURLWithPath: out)
-        if outURL.standardizedFileURL.path == URL(fileURLWithPath: model.model).standardizedFileURL.path {
-            throw ValidationError("--out must not be the source model's folder")
-        }
+        let outURL = try outputFolder(out, model: model.model)
         let t0 = Date()
         let quantize = try fourBit.quantizer()
         let loaded = try ModelLoader.load(model.model, options: LoadOptions(linearQuantizer: { try quantize($0, $1) }))
