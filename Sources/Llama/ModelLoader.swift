@@ -91,7 +91,7 @@ public enum ModelLoader {
     }
 
     /// The `quantization_config` object of a config.json, if it has one.
-    static func quantizationConfig(_ url: URL) -> [String: Any]? {
+    public static func quantizationConfig(_ url: URL) -> [String: Any]? {
         guard let data = try? Data(contentsOf: url),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
         return root["quantization_config"] as? [String: Any]

@@ -114,6 +114,7 @@ struct Train: ParsableCommand {
         try settings.validate()
 
         let say: (String) -> Void = { if !quiet { print($0); flushStandardOutput() } }
+        try checkFourBitFolder(settings)
         try checkMemory(settings)
         let t0 = Date()
         let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())
@@ -205,6 +206,17 @@ struct Train: ParsableCommand {
 }
 
 extension Train {
+    /// A bitsandbytes 4-bit folder trains on its own codes: refuses a QLoRA run that asks for the
+    /// other 4-bit table (it would silently not get it).
+    func checkFourBitFolder(_ s: TrainingConfiguration) throws {
+        let url = URL(fileURLWithPath: model.model)
+        guard s.method == .qlora, s.quantization != .keep, ModelLoader.isFourBitFolder(url),
+              let stored = ModelLoader.quantizationConfig(url.appendingPathComponent("config.json"))?["bnb_4bit_quant_type"] as? String,
+              stored != s.quantization.rawValue else { return }
+        throw ValidationError("\(model.model) is already quantized to \(stored.uppercased()); train on it with --quant keep "
+            + "(or --quant \(stored)), or start from the unquantized model for \(s.quantization.rawValue.uppercased())")
+    }
+
     /// Refuses (unless --ignore-memory-check) when the estimate exceeds available memory,
     /// with the estimate and what would make the run fit.
     func checkMemory(_ s: TrainingConfiguration) throws {
