@@ -15,8 +15,9 @@ struct Estimate: ParsableCommand {
         discussion: "Known --config names: \(NamedConfigurations.names.joined(separator: ", ")).")
 
     @Option(help: "A Hugging Face model folder or a .gguf file.") var model: String?
-    @Option(name: .customLong("config"), help: "A named model shape instead of --model (shapes only; bf16 safetensors assumed).")
+    @Option(name: .customLong("config"), help: "A named model shape instead of --model (shapes only; safetensors in --dtype assumed).")
     var configName: String?
+    @Option(help: "With --config: the stored dtype of the assumed safetensors (bf16, f16 or f32).") var dtype = "bf16"
     @Option(help: "full, lora, qlora, qlora-keep (a GGUF's own blocks) or all.") var method = "all"
     @Option(name: .customLong("batch-size"), help: "Examples per micro-batch.") var batchSize = 4
     @Option(name: .customLong("max-seq-length"), help: "Tokens per example.") var maxSeqLength = 1024
@@ -100,7 +101,11 @@ struct Estimate: ParsableCommand {
 
     /// The model's shape, how its weights are stored, and a name for the source.
     func shape() throws -> (LlamaConfiguration, BaseStorage, String) {
-        if let configName { return (try NamedConfigurations.configuration(named: configName), .bf16, configName) }
+        if let configName {
+            guard let d = DType(rawValue: dtype), [.f32, .f16, .bf16].contains(d) else { throw ValidationError("--dtype must be bf16, f16 or f32") }
+            let storage = BaseStorage(ownedBytesPerWeight: 0, mappedBytesPerWeight: Double(d.byteSize))
+            return (try NamedConfigurations.configuration(named: configName), storage, "\(configName) (\(d.rawValue))")
+        }
         return try modelShape(path: model!)
     }
 
