@@ -139,7 +139,7 @@ final class EstimateTests: XCTestCase {
         // Llama-2-7B QLoRA (r 16, q/v) from bf16 safetensors, 1 × 512 with checkpointing: every
         // decoder linear (6.48 B weights) in NF4 is ~3.34 GB; the mapped bf16 file (13.5 GB) stays
         // resident but reclaimable; the head (524 MB in f32) and the largest linear (180 MB) are
-        // widened a 64 MiB slab at a time.
+        // widened a 128 MiB slab at a time.
         let c = try NamedConfigurations.configuration(named: "llama-2-7b")
         let e = MemoryEstimator.estimate(configuration: c, method: .qlora(), lora: LoRAConfiguration(rank: 16, alpha: 32),
                                          batchSize: 1, sequenceLength: 512, gradientCheckpointing: true, baseStorage: .bf16)
@@ -147,7 +147,7 @@ final class EstimateTests: XCTestCase {
         XCTAssertEqual(Double(e.bytes(.baseWeights)) / gb, 3.34, accuracy: 0.02)
         XCTAssertEqual(Double(e.bytesAtPeak(.mappedFile) + e.bytesAtPeak(.coldMappedFile)) / gb, 13.48, accuracy: 0.05)
         XCTAssertEqual(Double(e.bytesAtPeak(.coldMappedFile)) / gb, 12.96, accuracy: 0.05)  // the linears' bf16 pages
-        XCTAssertEqual(e.bytes(.widenScratch), 64 << 20)
+        XCTAssertEqual(e.bytes(.widenScratch), 128 << 20)
         XCTAssertLessThan(Double(e.required) / gb, 6)
         XCTAssertLessThan(Double(e.total) / gb, 20)
     }

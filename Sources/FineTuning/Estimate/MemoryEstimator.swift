@@ -18,7 +18,7 @@ public enum MemoryEstimator {
     /// Resident bytes of a loaded tokenizer per vocabulary entry (measured on SmolLM2: 8 MB for 49,152).
     public static let tokenizerBytesPerToken = 165
     /// Elements of the largest weight widened whole; bigger ones go in slabs (Tape.widenSlabElements).
-    static let widenSlabElements = 16 << 20
+    static let widenSlabElements = 32 << 20
     /// Rows of logits formed at once by the fused head + loss (Tape.linearCrossEntropy).
     static let lossChunkRows = 256
     /// Rows of one attention score block per work item, and work items assumed in flight.

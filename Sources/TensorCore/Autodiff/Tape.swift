@@ -217,8 +217,9 @@ final class WidenScratch {
     private var buffer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private var capacity = 1
     /// Largest narrow or packed weight (in elements) widened whole; larger ones go a slab of
-    /// rows at a time, so the buffer never exceeds this (64 MiB of f32 by default).
-    var slabFloats = 16 << 20
+    /// rows at a time, so the buffer never exceeds this (128 MiB of f32 by default; SmolLM2's
+    /// 49152×576 head still widens whole, once per call).
+    var slabFloats = 32 << 20
 
     /// A buffer of at least `count` floats, valid until the next call.
     func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
