@@ -63,6 +63,9 @@ struct Quantize: ParsableCommand {
         compute.apply()
         let storage = try storageDType(dtype)
         let outURL = try outputFolder(out, model: model.model)
+        if ModelLoader.isFourBitFolder(URL(fileURLWithPath: model.model)) {
+            throw ValidationError("\(model.model) is already a 4-bit folder; quantize the unquantized model instead")
+        }
         let t0 = Date()
         let quantize = try fourBit.quantizer()
         let loaded = try ModelLoader.load(model.model, options: LoadOptions(linearQuantizer: { try quantize($0, $1) }))
