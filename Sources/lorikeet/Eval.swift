@@ -48,7 +48,7 @@ struct Eval: ParsableCommand {
                 totalLoss += Double(tape.value(loss).scalar)
                 totalTokens += counted
             }
-            guard totalTokens > 0 else { throw ValidationError("\(data): no target tokens to evaluate") }
+            guard totalTokens > 0 else { throw CommandFailure("\(data): no target tokens to evaluate") }
             let mean = totalLoss / Double(totalTokens)
             var row: [String: Any] = ["loss": mean, "perplexity": exp(mean), "tokens": totalTokens,
                                       "examples": examples.count, "truncated": truncated]
@@ -77,13 +77,13 @@ struct EvalExample {
 /// formats (messages, alpaca) go through the training encoder (assistant tokens are the
 /// targets). A bad line is an error naming file:line.
 func readEvalExamples(path: String, tokenizer: any Tokenizer, encoder: DatasetEncoder) throws -> [EvalExample] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot be read") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("\(path): cannot be read") }
     var out: [EvalExample] = []
     for (n, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let line = raw.trimmingCharacters(in: .whitespaces)
         if line.isEmpty { continue }
         guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw ValidationError("\(path):\(n + 1): not a JSON object")
+            throw CommandFailure("\(path):\(n + 1): not a JSON object")
         }
         if let text = obj["text"] as? String {
             let ids = tokenizer.encode(text, addSpecialTokens: true)

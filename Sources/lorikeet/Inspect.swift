@@ -14,7 +14,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("\(path) does not exist") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CommandFailure("\(path) does not exist") }
         var report: [String: Any] = ["path": path]
         var tensors: [(String, String, [Int])] = []
         var metadata: [(String, String)] = []

@@ -22,6 +22,14 @@ struct ComputeOptions: ParsableArguments {
     }
 }
 
+/// A failure found while running a command (an unreadable file, a run that will not fit, a
+/// model in the wrong form) rather than a mistake in its arguments: printed as "Error: …"
+/// without the usage text that ArgumentParser adds to a `ValidationError`.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// Flushes stdout so streamed tokens appear at once.
 func flushStandardOutput() {
     fflush(nil)  // nil flushes every output stream; naming `stdout` trips strict concurrency

@@ -64,7 +64,7 @@ struct Quantize: ParsableCommand {
         let storage = try storageDType(dtype)
         let outURL = try outputFolder(out, model: model.model)
         if ModelLoader.isFourBitFolder(URL(fileURLWithPath: model.model)) {
-            throw ValidationError("\(model.model) is already a 4-bit folder; quantize the unquantized model instead")
+            throw CommandFailure("\(model.model) is already a 4-bit folder; quantize the unquantized model instead")
         }
         let t0 = Date()
         let quantize = try fourBit.quantizer()

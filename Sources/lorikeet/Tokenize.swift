@@ -20,7 +20,7 @@ struct Tokenize: ParsableCommand {
     func run() throws {
         let source: String
         if let text { source = text } else {
-            guard let d = FileManager.default.contents(atPath: file!) else { throw ValidationError("\(file!): cannot be read") }
+            guard let d = FileManager.default.contents(atPath: file!) else { throw CommandFailure("\(file!): cannot be read") }
             source = String(decoding: d, as: UTF8.self)
         }
         let tokenizer = try loadTokenizerOnly(model.model)
@@ -37,7 +37,7 @@ struct Tokenize: ParsableCommand {
 /// The tokenizer of a model folder or GGUF, without loading the weights.
 func loadTokenizerOnly(_ path: String) throws -> any Tokenizer {
     var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("\(path) does not exist") }
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CommandFailure("\(path) does not exist") }
     if isDir.boolValue { return try TokenizerLoader.load(folder: URL(fileURLWithPath: path)) }
     return try TokenizerLoader.load(gguf: ModelLoader.tokenizerData(gguf: GGUFFile(path: path)))
 }

@@ -96,18 +96,18 @@ struct Train: ParsableCommand {
         var checkpoint: URL?
         if resume || resumeFrom != nil {
             checkpoint = resumeFrom.map { URL(fileURLWithPath: $0) } ?? Checkpoint.latest(run: runURL)
-            guard let checkpoint else { throw ValidationError("--resume: no checkpoint in \(runURL.appendingPathComponent("checkpoints").path)") }
+            guard let checkpoint else { throw CommandFailure("--resume: no checkpoint in \(runURL.appendingPathComponent("checkpoints").path)") }
             // The run's own configuration first, so the continuation is the same computation.
             let saved = checkpoint.appendingPathComponent("config.json")
             guard let d = FileManager.default.contents(atPath: saved.path),
                   let obj = try JSONSerialization.jsonObject(with: d) as? [String: Any] else {
-                throw ValidationError("\(saved.path): missing or unreadable")
+                throw CommandFailure("\(saved.path): missing or unreadable")
             }
             for (k, v) in obj.sorted(by: { $0.key < $1.key }) where k != "base-model" { try settings.set(k, v, source: saved.path) }
         }
         if let config {
-            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw ValidationError("\(config): cannot be read") }
-            guard let yaml = try Yams.load(yaml: text) as? [String: Any] else { throw ValidationError("\(config): expected a mapping of settings") }
+            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw CommandFailure("\(config): cannot be read") }
+            guard let yaml = try Yams.load(yaml: text) as? [String: Any] else { throw CommandFailure("\(config): expected a mapping of settings") }
             for (k, v) in yaml.sorted(by: { $0.key < $1.key }) { try settings.set(k, v, source: config) }
         }
         for (k, v) in flagSettings { try settings.set(k, v, source: "command line") }
@@ -218,7 +218,7 @@ extension Train {
         guard s.method == .qlora, s.quantization != .keep, ModelLoader.isFourBitFolder(url),
               let stored = ModelLoader.quantizationConfig(url.appendingPathComponent("config.json"))?["bnb_4bit_quant_type"] as? String,
               stored != s.quantization.rawValue else { return }
-        throw ValidationError("\(model.model) is already quantized to \(stored.uppercased()); train on it with --quant keep "
+        throw CommandFailure("\(model.model) is already quantized to \(stored.uppercased()); train on it with --quant keep "
             + "(or --quant \(stored)), or start from the unquantized model for \(s.quantization.rawValue.uppercased())")
     }
 
@@ -255,7 +255,7 @@ extension Train {
             tips.append("--batch-size 1 with --grad-accumulation \(s.batchSize * s.gradientAccumulation) (about \(MemoryStats.formatBytes(estimate(method, checkpoint: s.gradientCheckpointing, batch: 1).required)))")
         }
         lines.append("try " + tips.joined(separator: ", or ") + "; --ignore-memory-check trains anyway")
-        throw ValidationError(lines.joined(separator: "\n"))
+        throw CommandFailure(lines.joined(separator: "\n"))
     }
 }
 
