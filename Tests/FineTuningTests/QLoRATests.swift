@@ -1,9 +1,11 @@
 // QLoRA bases: linear weights kept in the GGUF's own Q4_1 blocks (widened right before each
 // product) compute exactly what the dequantized f32 base computes, train LoRA adapters the
-// same way, and never get a weight gradient; `bf16-base` narrows only the unquantized tensors.
+// same way, and never get a weight gradient; `bf16-base` narrows only the unquantized tensors;
+// LoRA trains over a transformers-saved 4-bit folder without touching its codes.
 import XCTest
 import Foundation
 import TensorCore
+import Quantization
 import Llama
 @testable import FineTuning
 
@@ -106,5 +108,40 @@ final class QLoRATests: XCTestCase {
         config.bf16Base = true
         XCTAssertThrowsError(try config.validate()) { XCTAssertTrue("\($0)".contains("bf16-base"), "\($0)") }
         XCTAssertThrowsError(try config.set("bf16-base", "maybe", source: "run.yaml")) { XCTAssertTrue("\($0)".contains("run.yaml"), "\($0)") }
+    }
+
+    func testLoRATrainsOnATransformersFourBitFolder() throws {
+        // A folder transformers + bitsandbytes saved (NF4, double quant): the base stays in its
+        // 4-bit codes, only the adapter gets gradients, and the saved adapter reloads to the same logits.
+        var config = TrainingConfiguration()
+        config.method = .qlora
+        let folder = TestModels.llamaFixtures.appendingPathComponent("tiny_llama_bnb_nf4")
+        let model = try ModelLoader.loadNetwork(folder: folder, options: config.loadOptions())
+        let stored = try ModelLoader.loadNetwork(folder: folder)
+        XCTAssertEqual(model.parameter("model.layers.0.mlp.up_proj.weight").value.packed as? FourBitMatrix,
+                       stored.parameter("model.layers.0.mlp.up_proj.weight").value.packed as? FourBitMatrix)
+        let adapter = try LoRAAdapter.create(for: model, configuration: LoRAConfiguration(rank: 4, alpha: 8, targets: ["all-linear"]), seed: 1)
+        try adapter.attach(to: model)
+        for p in model.parameters.values { p.requiresGrad = false }
+        let ids: [Int32] = [5, 77, 190, 3, 42, 42, 8]
+        let optimizer = AdamW()
+        var losses: [Float] = []
+        for _ in 0..<5 {
+            let tape = Tape()
+            let loss = try model.loss(tape, ids: ids, targets: Array(ids.dropFirst()) + [-100], batch: 1, length: ids.count)
+            losses.append(tape.value(loss).scalar)
+            try tape.backward(loss)
+            XCTAssertTrue(model.parameters.values.allSatisfy { $0.grad == nil }, "the 4-bit base gets no gradient")
+            optimizer.step(adapter.parameters, learningRate: 1e-2)
+            for p in adapter.parameters { p.zeroGrad() }
+        }
+        XCTAssertLessThan(losses.last!, losses.first!)
+        let dir = try TestModels.temporaryDirectory("bnb-adapter")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try adapter.save(to: dir, baseModel: folder.path)
+        let trained = try TestModels.logits(model, ids)
+        model.adapters = [:]
+        try LoRAAdapter.load(from: dir, for: model).attach(to: model)
+        XCTAssertEqual(try TestModels.logits(model, ids), trained)
     }
 }
