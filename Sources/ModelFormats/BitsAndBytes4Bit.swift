@@ -56,8 +56,8 @@ public enum BitsAndBytes4Bit {
         let file = folder.file(containing: name)?.path ?? folder.url.path
         func bad(_ tensor: String, _ reason: String) -> FormatError { .invalidTensor(file: file, tensor: tensor, reason: reason) }
         func need(_ tensor: String) throws -> Tensor {
-            guard folder.file(containing: tensor) != nil else { throw FormatError.tensorNotFound(file: file, tensor: tensor) }
-            return try folder.tensor(tensor)
+            guard let shard = folder.file(containing: tensor) else { throw FormatError.tensorNotFound(file: file, tensor: tensor) }
+            return try shard.tensor(tensor)
         }
         guard let stateName = folder.names.first(where: { $0.hasPrefix(name + stateInfix) }) else {
             throw FormatError.tensorNotFound(file: file, tensor: name + stateInfix + "nf4")
@@ -77,7 +77,9 @@ public enum BitsAndBytes4Bit {
             throw bad(stateName, "shape must be [rows, columns], found \(state["shape"] ?? "nothing")")
         }
         let (rows, cols) = (shape[0], shape[1])
-        let packedCount = (rows * cols + 1) / 2
+        let (count, overflow) = rows.multipliedReportingOverflow(by: cols)
+        guard !overflow, count < Int.max / 2 else { throw bad(stateName, "shape \(shape) is too large") }
+        let packedCount = (count + 1) / 2
         let weight = try need(name)
         guard weight.dtype == .u8, weight.count == packedCount else {
             throw bad(name, "expected uint8 [\(packedCount), 1] packed codes for a [\(rows), \(cols)] matrix, found \(weight.dtype) \(weight.shape)")

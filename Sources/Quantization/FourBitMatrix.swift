@@ -126,8 +126,8 @@ public struct FourBitMatrix: Sendable, Equatable {
         guard FourBitType.allowedBlockSizes.contains(blockSize) else {
             throw BlockQuantizationError.invalidBlockSize(blockSize, allowed: FourBitType.allowedBlockSizes)
         }
-        guard rows >= 0, cols >= 0 else { throw BlockQuantizationError.notAMatrix(shape: [rows, cols]) }
-        let n = rows * cols
+        let (n, overflow) = rows.multipliedReportingOverflow(by: cols)
+        guard rows >= 0, cols >= 0, !overflow, n < Int.max / 2 else { throw BlockQuantizationError.notAMatrix(shape: [rows, cols]) }
         guard codes.count == (n + 1) / 2 else {
             throw BlockQuantizationError.lengthMismatch(what: "packed codes", expected: (n + 1) / 2, actual: codes.count)
         }

@@ -35,6 +35,7 @@ struct Estimate: ParsableCommand {
 
     func validate() throws {
         guard (model == nil) != (configName == nil) else { throw ValidationError("give exactly one of --model and --config") }
+        guard configName != nil || dtype == "bf16" else { throw ValidationError("--dtype applies to --config; a --model's files say how it is stored") }
         guard batchSize >= 1, maxSeqLength >= 2, gradAccumulation >= 1 else {
             throw ValidationError("--batch-size and --grad-accumulation must be ≥ 1, --max-seq-length ≥ 2")
         }
@@ -118,7 +119,7 @@ struct Estimate: ParsableCommand {
 /// from config/headers/metadata only (no weights).
 func modelShape(path: String) throws -> (LlamaConfiguration, BaseStorage, String) {
     var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("\(path) does not exist") }
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CommandFailure("\(path) does not exist") }
     if isDir.boolValue {
         let url = URL(fileURLWithPath: path)
         let config = try LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json"))

@@ -13,9 +13,11 @@ struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Merge a LoRA adapter into its base model and save a Hugging Face folder.",
         discussion: """
-        A 4-bit base (a bitsandbytes folder, or a GGUF) is dequantized and the adapter added, so the merged \
-        model is exactly the one the adapter was trained against. --requantize stores the decoder linears \
-        in 4 bits again (bitsandbytes layout, see `lorikeet quantize`), which rounds part of the adapter away.
+        A 4-bit base (a bitsandbytes folder, or a GGUF's blocks) is dequantized and the adapter added. That \
+        is the model the adapter was trained against when it trained on those same codes (a 4-bit folder, or \
+        --quant keep on the GGUF); an adapter trained with --quant nf4 on a GGUF learned against NF4-rounded \
+        weights instead (merge onto the `lorikeet quantize` output of that GGUF for that). --requantize stores \
+        the decoder linears in 4 bits again (bitsandbytes layout), which rounds part of the adapter away.
         """)
 
     @OptionGroup var model: ModelOption
@@ -32,6 +34,15 @@ struct Merge: ParsableCommand {
         let storage = try storageDType(dtype)
         let outURL = try outputFolder(out, model: model.model)
         let quantize = requantize ? try fourBit.quantizer() : nil
+        let baseConfig = ModelLoader.quantizationConfig(URL(fileURLWithPath: model.model).appendingPathComponent("config.json"))
+        if requantize, let base = baseConfig, let stored = base["bnb_4bit_quant_type"] as? String {
+            let storedDouble = base["bnb_4bit_use_double_quant"] as? Bool ?? false
+            guard stored == fourBit.quant, storedDouble == fourBit.doubleQuant else {
+                throw CommandFailure("\(model.model) is \(stored.uppercased()) \(storedDouble ? "with" : "without") double quantization; "
+                    + "layers the adapter does not touch keep those codes, so --requantize must match: "
+                    + "--quant \(stored) --\(storedDouble ? "" : "no-")double-quant")
+            }
+        }
         let loaded = try ModelLoader.load(model.model)
         let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), for: loaded.model)
         let weights: [String: Tensor]

@@ -32,7 +32,7 @@ struct Train: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     @Option(help: "lora, qlora or full.") var method: String?
-    @Option(help: "QLoRA base encoding: nf4 (default), fp4, or keep (a GGUF's own quantized blocks).") var quant: String?
+    @Option(help: "QLoRA base encoding: nf4 (default), fp4, or keep (a GGUF's own quantized blocks, or a bitsandbytes 4-bit folder's codes).") var quant: String?
     @Option(help: "QLoRA nf4/fp4: weights per absmax block (32…4096, default 64).") var blocksize: Int?
     @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "QLoRA nf4/fp4: quantize the absmax values too (default on).") var doubleQuant: Bool?
     @Flag(name: .customLong("bf16-base"), inversion: .prefixedNo, help: "LoRA/QLoRA: hold the frozen embeddings, head and norms in bf16 (default off).") var bf16Base: Bool?

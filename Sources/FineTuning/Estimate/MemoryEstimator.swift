@@ -4,6 +4,7 @@
 // gradient buffers of backward, the widening scratch, BlockCache and the process itself.
 // Not modelled: glibc keeping freed heap memory (measured ~6 % extra for full fine-tuning of
 // SmolLM2). Measured peaks it was calibrated against are recorded in EstimateTests.
+import TensorCore
 import Llama
 
 /// Estimates peak resident memory of training runs.
@@ -17,8 +18,6 @@ public enum MemoryEstimator {
     public static let processBaseline = 34 << 20
     /// Resident bytes of a loaded tokenizer per vocabulary entry (measured on SmolLM2: 8 MB for 49,152).
     public static let tokenizerBytesPerToken = 165
-    /// Elements of the largest weight widened whole; bigger ones go in slabs (Tape.widenSlabElements).
-    static let widenSlabElements = 32 << 20
     /// Rows of logits formed at once by the fused head + loss (Tape.linearCrossEntropy).
     static let lossChunkRows = 256
     /// Rows of one attention score block per work item, and work items assumed in flight.
@@ -34,8 +33,8 @@ public enum MemoryEstimator {
     ///   - gradientAccumulation: micro-batches per update; above 1 every gradient is alive
     ///     during the later micro-batches' forward and backward.
     ///   - harness: the Trainer, or `bench train` (which copies trainable weights in the update).
-    ///   - bf16Unquantized: LoRA/QLoRA with `bf16-base`: embeddings, head and norms that load as
-    ///     owned f32 are held in bf16.
+    ///   - bf16Unquantized: LoRA/QLoRA with `bf16-base`: embeddings, head and norms that load
+    ///     wider than bf16 are held as owned bf16 copies (their file pages, if any, stay counted).
     public static func estimate(configuration c: LlamaConfiguration, method: EstimateMethod,
                                 lora: LoRAConfiguration = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"]),
                                 batchSize: Int, sequenceLength: Int, gradientCheckpointing: Bool = false,
@@ -78,7 +77,9 @@ public enum MemoryEstimator {
         let viewedInPlace = baseStorage.ownedBytesPerWeight < 4  // else the loader made f32 copies
         var base: Double, hot: Double, cold: Double
         // Owned bytes per weight of the tensors that are not decoder linears.
-        let restBytes = bf16Unquantized && adapted ? min(baseStorage.ownedBytesPerWeight, 2) : baseStorage.ownedBytesPerWeight
+        // With bf16-base, anything held wider than bf16 (owned f32, or f32 pages viewed in place) becomes an owned bf16 copy.
+        let widerThanBF16 = baseStorage.ownedBytesPerWeight > 2 || (baseStorage.ownedBytesPerWeight == 0 && baseStorage.mappedBytesPerWeight > 2)
+        let restBytes = bf16Unquantized && adapted && widerThanBF16 ? 2 : baseStorage.ownedBytesPerWeight
         switch method {
         case .full:
             // Every weight is converted to owned f32; nothing views the mapping afterwards.
@@ -109,7 +110,7 @@ public enum MemoryEstimator {
         case .full, .lora: break
         }
         if bf16Unquantized && adapted { scratch = max(scratch, embeddingParams) }  // the bf16 head
-        scratch = min(scratch, widenSlabElements) * f
+        scratch = min(scratch, Tape.defaultWidenSlabElements) * f
         if adapted && lora.dropout > 0 { scratch = max(scratch, n * max(d, ff, q) * f) }
 
         // Activations: per token and layer, the block's input x, h = norm(x), v, q and k after

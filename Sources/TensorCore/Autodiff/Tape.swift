@@ -77,6 +77,9 @@ public final class Tape {
     /// The value of `v`.
     public func value(_ v: Var) -> Tensor { nodes[v.id].value }
 
+    /// The default of `widenSlabElements`: 32 M elements (128 MiB of f32).
+    public static let defaultWidenSlabElements = 32 << 20
+
     /// Elements up to which a narrow or packed weight is widened whole before its product;
     /// a larger one is widened and multiplied a slab of rows at a time (shared with the
     /// tapes that recompute checkpointed blocks).
@@ -217,9 +220,10 @@ final class WidenScratch {
     private var buffer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private var capacity = 1
     /// Largest narrow or packed weight (in elements) widened whole; larger ones go a slab of
-    /// rows at a time, so the buffer never exceeds this (128 MiB of f32 by default; SmolLM2's
-    /// 49152×576 head still widens whole, once per call).
-    var slabFloats = 32 << 20
+    /// rows at a time, so widening needs at most this much (128 MiB of f32 by default;
+    /// SmolLM2's 49152×576 head still widens whole, once per call). Dropout copies of an
+    /// input use the same buffer and may grow it further.
+    var slabFloats = Tape.defaultWidenSlabElements
 
     /// A buffer of at least `count` floats, valid until the next call.
     func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
