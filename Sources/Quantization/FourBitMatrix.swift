@@ -120,6 +120,13 @@ public struct FourBitMatrix: Sendable, Equatable {
         self.absmax = doubleQuant ? .doubleQuantized(DoubleQuantizedAbsmax(quantizing: absmax)) : .plain(absmax)
     }
 
+    /// Quantizes one weight with fixed settings (the weight's name is ignored): the shape a model
+    /// loader's linear-weight hook takes.
+    public static func quantizer(type: FourBitType, blockSize: Int = 64, doubleQuant: Bool)
+        -> @Sendable (String, Tensor) throws -> FourBitMatrix {
+        { _, weight in try FourBitMatrix(quantizing: weight, type: type, blockSize: blockSize, doubleQuant: doubleQuant) }
+    }
+
     /// Wraps stored codes and scales (e.g. read from a bitsandbytes checkpoint); throws when
     /// the block size is not allowed or the lengths do not fit the shape.
     public init(type: FourBitType, rows: Int, cols: Int, blockSize: Int, codes: [UInt8], absmax: FourBitAbsmax) throws {

@@ -20,8 +20,7 @@ struct FourBitOptions: ParsableArguments {
         guard FourBitType.allowedBlockSizes.contains(blocksize) else {
             throw ValidationError("--blocksize must be one of \(FourBitType.allowedBlockSizes.map(String.init).joined(separator: ", "))")
         }
-        let (blockSize, double) = (blocksize, doubleQuant)
-        return { _, w in try FourBitMatrix(quantizing: w, type: type, blockSize: blockSize, doubleQuant: double) }
+        return FourBitMatrix.quantizer(type: type, blockSize: blocksize, doubleQuant: doubleQuant)
     }
 
     /// "NF4, blocks of 64, double-quantized absmax".
@@ -68,7 +67,7 @@ struct Quantize: ParsableCommand {
         }
         let t0 = Date()
         let quantize = try fourBit.quantizer()
-        let loaded = try ModelLoader.load(model.model, options: LoadOptions(linearQuantizer: { try quantize($0, $1) }))
+        let loaded = try ModelLoader.load(model.model, options: LoadOptions(linearQuantizer: quantize))
         let weights = loaded.model.parameters.mapValues(\.value)
         try ModelExport.writeFolder(weights: weights, configuration: loaded.model.configuration, source: loaded, to: outURL,
                                     dtype: storage, keepFourBit: true, metadata: ["quantized_from": loaded.path])

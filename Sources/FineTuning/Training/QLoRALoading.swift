@@ -16,11 +16,8 @@ extension TrainingConfiguration {
         case .keep:
             options.keepGGUFBlocks = true
         case .nf4, .fp4:
-            let type: FourBitType = quantization == .nf4 ? .nf4 : .fp4
-            let blockSize = quantizationBlockSize, double = doubleQuantization
-            options.linearQuantizer = { _, weight in
-                try FourBitMatrix(quantizing: weight, type: type, blockSize: blockSize, doubleQuant: double)
-            }
+            options.linearQuantizer = FourBitMatrix.quantizer(type: quantization == .nf4 ? .nf4 : .fp4,
+                                                              blockSize: quantizationBlockSize, doubleQuant: doubleQuantization)
         }
         return options
     }
