@@ -19,12 +19,14 @@ public enum ModelExport {
     /// `source` to the folder `url`, storing floating-point tensors as `dtype`. With `keepFourBit`,
     /// weights held as NF4/FP4 (`FourBitMatrix`) are written in bitsandbytes' serialization and
     /// config.json gets its `quantization_config`; otherwise every packed weight is dequantized.
+    /// `adjust`, when given, maps each floating-point weight right before it is written (a merge
+    /// adds its adapter there), so only one adjusted tensor exists at a time.
     public static func writeFolder(weights: [String: Tensor], configuration: LlamaConfiguration, source: LoadedModel,
                                    to url: URL, dtype: DType = .f32, keepFourBit: Bool = false,
-                                   metadata: [String: String] = [:]) throws {
+                                   metadata: [String: String] = [:], adjust: ((String, Tensor) throws -> Tensor)? = nil) throws {
         try AtomicFile.writeDirectory(at: url) { dir in
             try writeNetwork(weights: weights, configuration: configuration, into: dir, dtype: dtype,
-                             keepFourBit: keepFourBit, metadata: metadata)
+                             keepFourBit: keepFourBit, metadata: metadata, adjust: adjust)
             if source.format == "gguf" {
                 let gguf = try GGUFFile(path: source.path)
                 try TokenizerExport.write(try ModelLoader.tokenizerData(gguf: gguf), to: dir,
@@ -41,20 +43,25 @@ public enum ModelExport {
     /// Writes config.json and model.safetensors for `weights` into the existing folder `dir`
     /// (`writeFolder` without the tokenizer files and without the atomic swap).
     public static func writeNetwork(weights: [String: Tensor], configuration: LlamaConfiguration, into dir: URL,
-                                    dtype: DType = .f32, keepFourBit: Bool = false, metadata: [String: String] = [:]) throws {
+                                    dtype: DType = .f32, keepFourBit: Bool = false, metadata: [String: String] = [:],
+                                    adjust: ((String, Tensor) throws -> Tensor)? = nil) throws {
         guard [.f32, .f16, .bf16].contains(dtype) else {
             throw ConfigurationError.invalid(field: "dtype", reason: "must be f32, f16 or bf16", source: dir.path)
         }
-        var tensors: [(String, Tensor)] = []
+        var entries: [(name: String, dtype: DType, shape: [Int])] = []
+        var fourBitTensors: [String: Tensor] = [:]
         var fourBit: [String: FourBitMatrix] = [:]
         for name in weights.keys.sorted() {
             if name == "lm_head.weight" && configuration.tieWordEmbeddings { continue }
             let t = weights[name]!
             if keepFourBit, let m = t.packed as? FourBitMatrix {
                 fourBit[name] = m
-                tensors += try BitsAndBytes4Bit.tensors(for: m, name: name)
+                for (n, v) in try BitsAndBytes4Bit.tensors(for: m, name: name) {
+                    fourBitTensors[n] = v
+                    entries.append((n, v.dtype, v.shape))
+                }
             } else {
-                tensors.append((name, dtype == .f32 ? t.widened() : t.widened().narrowed(to: dtype)))
+                entries.append((name, dtype, t.shape))
             }
         }
         var quantization: [String: Any]?
@@ -71,6 +78,11 @@ public enum ModelExport {
         meta["format"] = "pt"
         try configuration.huggingFaceJSON(dtype: dtype, quantizationConfig: quantization)
             .write(to: dir.appendingPathComponent("config.json"))
-        try SafetensorsWriter.write(tensors, metadata: meta, to: dir.appendingPathComponent("model.safetensors"))
+        try SafetensorsWriter.write(entries, metadata: meta, to: dir.appendingPathComponent("model.safetensors")) { name in
+            if let t = fourBitTensors[name] { return t }
+            var t = weights[name]!
+            if let adjust { t = try adjust(name, t) }
+            return dtype == .f32 ? t.widened() : t.widened().narrowed(to: dtype)
+        }
     }
 }

@@ -43,21 +43,25 @@ struct Merge: ParsableCommand {
                     + "--quant \(stored) --\(storedDouble ? "" : "no-")double-quant")
             }
         }
-        let loaded = try ModelLoader.load(model.model)
+        // A GGUF's quantized blocks stay as they are until each layer is written (not a whole f32 copy).
+        var isFolder: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: model.model, isDirectory: &isFolder)
+        let loaded = try ModelLoader.load(model.model, options: LoadOptions(keepGGUFBlocks: !isFolder.boolValue))
         let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), for: loaded.model)
-        let weights: [String: Tensor]
         if let quantize {
-            let ratio: Double
-            (weights, ratio) = try lora.requantizedMergedWeights(of: loaded.model, quantize: quantize)
+            let (weights, ratio) = try lora.requantizedMergedWeights(of: loaded.model, quantize: quantize)
             FileHandle.standardError.write(Data(String(format:
                 "warning: --requantize rounds the merged weights to %@: the rounding error is %.0f%% of the adapter's change "
                 + "(root-sum-square over the merged layers). Keep the adapter, or merge without --requantize, for exact results.\n",
                 fourBit.quant.uppercased(), 100 * ratio).utf8))
+            try ModelExport.writeFolder(weights: weights, configuration: loaded.model.configuration, source: loaded, to: outURL,
+                                        dtype: storage, keepFourBit: true, metadata: ["merged_adapter": adapter])
         } else {
-            weights = try lora.mergedWeights(of: loaded.model)
+            // Each adapted weight is merged right before it is written: one merged layer in memory at a time.
+            try ModelExport.writeFolder(weights: loaded.model.parameters.mapValues(\.value), configuration: loaded.model.configuration,
+                                        source: loaded, to: outURL, dtype: storage, metadata: ["merged_adapter": adapter],
+                                        adjust: lora.merged)
         }
-        try ModelExport.writeFolder(weights: weights, configuration: loaded.model.configuration, source: loaded, to: outURL,
-                                    dtype: storage, keepFourBit: requantize, metadata: ["merged_adapter": adapter])
         print("merged \(lora.layers.count) LoRA pairs into \(outURL.path) (\(requantize ? fourBit.summary + ", other tensors " : "")\(storage.rawValue))")
     }
 }

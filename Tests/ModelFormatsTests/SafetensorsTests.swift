@@ -1,5 +1,5 @@
 // safetensors: reading a file written by the Python library, writing and reading back,
-// the writer's header layout, sharded and single-file folders.
+// the writer's header layout, tensors produced while writing, sharded and single-file folders.
 import Foundation
 import XCTest
 import TensorCore
@@ -71,6 +71,30 @@ final class SafetensorsTests: XCTestCase {
             if case .invalidTensor = $0 { true } else { false }
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "nothing left behind")
+    }
+
+    func testProducedTensorsAreWrittenOneAtATimeInFileOrder() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let tensors: [(String, Tensor)] = [("w.b", try Tensor(shape: [2, 2], values: [1, 2, 3, 4])),
+                                            ("n.h", try Tensor(shape: [3], values: [0.5, -1, 7]).narrowed(to: .bf16)),
+                                            ("w.a", try Tensor(shape: [1, 3], values: [9, 8, 7]))]
+        let eager = dir.appendingPathComponent("eager.safetensors"), lazy = dir.appendingPathComponent("lazy.safetensors")
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: eager)
+        var asked: [String] = []
+        let lookup = Dictionary(uniqueKeysWithValues: tensors)
+        try SafetensorsWriter.write(tensors.map { ($0.0, $0.1.dtype, $0.1.shape) }, metadata: ["format": "pt"], to: lazy) { name in
+            asked.append(name)
+            return lookup[name]!
+        }
+        XCTAssertEqual(asked, ["w.a", "w.b", "n.h"], "file order: f32 before bf16, then by name")
+        XCTAssertEqual(try Data(contentsOf: lazy), try Data(contentsOf: eager))
+
+        // A produced tensor that does not match its header entry fails and leaves no file.
+        let bad = dir.appendingPathComponent("bad.safetensors")
+        assertFormatError(try SafetensorsWriter.write([("x", DType.f32, [2])], to: bad) { _ in Tensor(zeros: [3]) }, "mismatch") {
+            if case let .invalidTensor(_, tensor, reason) = $0 { tensor == "x" && reason.contains("[3]") } else { false }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: bad.path))
     }
 
     func testShardedFolder() throws {

@@ -77,25 +77,39 @@ public final class LoRAAdapter: @unchecked Sendable {
     /// W + s·B·A for every adapted module, as f32 tensors under the weight names.
     public func mergedWeights(of model: LlamaModel) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
-        for (name, p) in model.parameters { out[name] = p.value }
-        for (path, layer) in layers {
-            var w = model.parameter(path + ".weight").value.widened().copied()
-            let d = try layer.delta()
-            w.withUnsafeMutableFloats { wp in d.withUnsafeFloats { dp in for i in wp.indices { wp[i] += dp[i] } } }
-            out[path + ".weight"] = w
-        }
+        for (name, p) in model.parameters { out[name] = try merged(name, p.value) }
         return out
     }
 
-    /// The merged weights with every decoder linear not already NF4/FP4 re-encoded by `quantize`,
+    /// `weight` (the model's tensor called `name`) with this adapter folded in: W + s·B·A as f32
+    /// when `name` is an adapted module's weight, else `weight` unchanged. One tensor at a time,
+    /// so a writer can merge while it writes (`ModelExport.writeFolder(adjust:)`).
+    public func merged(_ name: String, _ weight: Tensor) throws -> Tensor {
+        guard name.hasSuffix(".weight"), let layer = layers[String(name.dropLast(".weight".count))] else { return weight }
+        var w = weight.widened().copied()
+        let d = try layer.delta()
+        w.withUnsafeMutableFloats { wp in d.withUnsafeFloats { dp in for i in wp.indices { wp[i] += dp[i] } } }
+        return w
+    }
+
+    /// The merged weights with every adapted decoder linear, and every one not already NF4/FP4,
+    /// re-encoded by `quantize`,
     /// and how much of the adapter the rounding loses: the root-sum-square of (requantized −
-    /// merged) over the adapted layers, divided by that of the adapter's change s·B·A.
+    /// merged) over the adapted layers, divided by that of the adapter's change s·B·A. Layers
+    /// are merged and quantized one at a time: only one merged f32 layer exists at once.
     public func requantizedMergedWeights(of model: LlamaModel, quantize: (String, Tensor) throws -> FourBitMatrix)
         throws -> (weights: [String: Tensor], roundingToChange: Double) {
-        var weights = try mergedWeights(of: model)
+        var weights: [String: Tensor] = [:]
         var rounding = 0.0, change = 0.0
-        for name in weights.keys.sorted() where ModelLoader.isDecoderLinearWeight(name) && !(weights[name]!.packed is FourBitMatrix) {
-            let merged = weights[name]!.widened()
+        for name in model.parameters.keys.sorted() {
+            let base = model.parameter(name).value
+            let adapted = layers[String(name.dropLast(".weight".count))] != nil
+            // Untouched NF4/FP4 layers keep their codes; every other decoder linear is encoded anew.
+            guard ModelLoader.isDecoderLinearWeight(name), adapted || !(base.packed is FourBitMatrix) else {
+                weights[name] = try merged(name, base)
+                continue
+            }
+            let merged = try merged(name, base).widened()
             let q = try quantize(name, merged)
             weights[name] = Tensor(packed: q)
             guard let layer = layers[String(name.dropLast(".weight".count))] else { continue }
