@@ -114,7 +114,7 @@ struct Train: ParsableCommand {
         try settings.validate()
 
         let say: (String) -> Void = { if !quiet { print($0); flushStandardOutput() } }
-        try checkFourBitFolder(settings)
+        try adoptFourBitFolder(&settings)
         try checkMemory(settings)
         let t0 = Date()
         let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())
@@ -211,15 +211,18 @@ struct Train: ParsableCommand {
 }
 
 extension Train {
-    /// A bitsandbytes 4-bit folder trains on its own codes: refuses a QLoRA run that asks for the
-    /// other 4-bit table (it would silently not get it).
-    func checkFourBitFolder(_ s: TrainingConfiguration) throws {
+    /// A bitsandbytes 4-bit folder trains on its own codes: a QLoRA run on one keeps them (the
+    /// run's config says `quant: keep`), and asking for the other 4-bit table is refused.
+    func adoptFourBitFolder(_ s: inout TrainingConfiguration) throws {
         let url = URL(fileURLWithPath: model.model)
-        guard s.method == .qlora, s.quantization != .keep, ModelLoader.isFourBitFolder(url),
-              let stored = ModelLoader.quantizationConfig(url.appendingPathComponent("config.json"))?["bnb_4bit_quant_type"] as? String,
-              stored != s.quantization.rawValue else { return }
-        throw CommandFailure("\(model.model) is already quantized to \(stored.uppercased()); train on it with --quant keep "
-            + "(or --quant \(stored)), or start from the unquantized model for \(s.quantization.rawValue.uppercased())")
+        guard s.method == .qlora, ModelLoader.isFourBitFolder(url) else { return }
+        if s.quantization != .keep,
+           let stored = ModelLoader.quantizationConfig(url.appendingPathComponent("config.json"))?["bnb_4bit_quant_type"] as? String,
+           stored != s.quantization.rawValue {
+            throw CommandFailure("\(model.model) is already quantized to \(stored.uppercased()); train on it with --quant keep "
+                + "(or --quant \(stored)), or start from the unquantized model for \(s.quantization.rawValue.uppercased())")
+        }
+        s.quantization = .keep
     }
 
     /// Refuses (unless --ignore-memory-check) when the estimate exceeds available memory,
