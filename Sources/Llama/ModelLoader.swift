@@ -47,8 +47,9 @@ public struct LoadedModel: @unchecked Sendable {
 
 /// How the frozen weights of the decoder's linear layers are held after loading.
 public struct LoadOptions: @unchecked Sendable {
-    /// GGUF only: keep quantized linear weights in their GGML blocks (zero-copy from the
-    /// mapped file) and widen them on the fly, instead of dequantizing at load.
+    /// GGUF: keep quantized linear weights in their GGML blocks (zero-copy from the mapped
+    /// file) and widen them on the fly, instead of dequantizing at load. Also accepted for a
+    /// bitsandbytes 4-bit folder, whose codes are always kept; refused for other folders.
     public var keepGGUFBlocks = false
     /// Re-encodes each decoder linear weight (given its name and f32 value), e.g. to NF4.
     public var linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)?
