@@ -53,6 +53,21 @@ public struct GGUFTokenizerData: Sendable, Equatable {
         self.addSpacePrefix = addSpacePrefix
         self.chatTemplate = chatTemplate
     }
+
+    /// Throws, naming the GGUF key, when the token types do not cover the vocabulary or a
+    /// special-token id lies outside it.
+    func validate() throws {
+        if let types = tokenTypes, types.count != tokens.count {
+            throw TokenizerError.invalidGGUF(key: "tokenizer.ggml.token_type",
+                                             detail: "\(types.count) entries for \(tokens.count) tokens")
+        }
+        for (key, id) in [("bos_token_id", bosTokenID), ("eos_token_id", eosTokenID),
+                          ("unknown_token_id", unknownTokenID), ("padding_token_id", paddingTokenID)] {
+            if let id, id < 0 || id >= tokens.count {
+                throw TokenizerError.invalidGGUF(key: "tokenizer.ggml.\(key)", detail: "id \(id) outside 0..<\(tokens.count)")
+            }
+        }
+    }
 }
 
 /// GGUF token types (llama.cpp's `llama_token_type`).

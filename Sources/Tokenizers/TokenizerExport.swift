@@ -89,16 +89,7 @@ private struct Plan {
     var eosID: Int?
 
     init(_ data: GGUFTokenizerData) throws {
-        if let types = data.tokenTypes, types.count != data.tokens.count {
-            throw TokenizerError.invalidGGUF(key: "tokenizer.ggml.token_type",
-                                             detail: "\(types.count) entries for \(data.tokens.count) tokens")
-        }
-        for (key, id) in [("bos_token_id", data.bosTokenID), ("eos_token_id", data.eosTokenID),
-                          ("unknown_token_id", data.unknownTokenID), ("padding_token_id", data.paddingTokenID)] {
-            if let id, id < 0 || id >= data.tokens.count {
-                throw TokenizerError.invalidGGUF(key: "tokenizer.ggml.\(key)", detail: "id \(id) outside 0..<\(data.tokens.count)")
-            }
-        }
+        try data.validate()
         let types = data.tokenTypes ?? []
         bosID = data.bosTokenID
         eosID = data.eosTokenID
