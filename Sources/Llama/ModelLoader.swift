@@ -86,13 +86,21 @@ public enum ModelLoader {
     }
 
     /// True when the folder's config.json declares bitsandbytes 4-bit weights.
-    public static func isFourBitFolder(_ url: URL) -> Bool {
-        guard let q = quantizationConfig(url.appendingPathComponent("config.json")) else { return false }
-        return q["quant_method"] as? String == "bitsandbytes" && q["load_in_4bit"] as? Bool == true
+    public static func isFourBitFolder(_ url: URL) -> Bool { fourBitConfig(folder: url) != nil }
+
+    /// The `quantization_config` of a folder whose config.json declares bitsandbytes 4-bit
+    /// weights (`bnb_4bit_quant_type`, `bnb_4bit_use_double_quant`, …); nil for any other.
+    public static func fourBitConfig(folder url: URL) -> [String: Any]? {
+        guard let q = quantizationConfig(url.appendingPathComponent("config.json")), declaresFourBit(q) else { return nil }
+        return q
+    }
+
+    static func declaresFourBit(_ q: [String: Any]) -> Bool {
+        q["quant_method"] as? String == "bitsandbytes" && q["load_in_4bit"] as? Bool == true
     }
 
     /// The `quantization_config` object of a config.json, if it has one.
-    public static func quantizationConfig(_ url: URL) -> [String: Any]? {
+    static func quantizationConfig(_ url: URL) -> [String: Any]? {
         guard let data = try? Data(contentsOf: url),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
         return root["quantization_config"] as? [String: Any]
@@ -146,13 +154,11 @@ public enum ModelLoader {
     /// Accepts a config.json without `quantization_config` or with bitsandbytes 4-bit; any other
     /// pre-quantized scheme (8-bit bitsandbytes, GPTQ, AWQ, …) is refused by name.
     static func checkQuantizationConfig(_ url: URL) throws {
-        guard let q = quantizationConfig(url) else { return }
+        guard let q = quantizationConfig(url), !declaresFourBit(q) else { return }
         let method = q["quant_method"] as? String ?? "unknown"
-        guard method == "bitsandbytes", q["load_in_4bit"] as? Bool == true else {
-            let scheme = method == "bitsandbytes" ? "bitsandbytes 8-bit" : method
-            throw ConfigurationError.invalid(field: "quantization_config", reason: "\(scheme) checkpoints are not supported "
-                + "(Lorikeet reads bitsandbytes 4-bit NF4/FP4 folders and unquantized ones)", source: url.path)
-        }
+        let scheme = method == "bitsandbytes" ? "bitsandbytes 8-bit" : method
+        throw ConfigurationError.invalid(field: "quantization_config", reason: "\(scheme) checkpoints are not supported "
+            + "(Lorikeet reads bitsandbytes 4-bit NF4/FP4 folders and unquantized ones)", source: url.path)
     }
 
     static func loadFolder(_ url: URL, options: LoadOptions) throws -> LoadedModel {

@@ -34,8 +34,8 @@ struct Merge: ParsableCommand {
         let storage = try storageDType(dtype)
         let outURL = try outputFolder(out, model: model.model)
         let quantize = requantize ? try fourBit.quantizer() : nil
-        let baseConfig = ModelLoader.quantizationConfig(URL(fileURLWithPath: model.model).appendingPathComponent("config.json"))
-        if requantize, let base = baseConfig, let stored = base["bnb_4bit_quant_type"] as? String {
+        if requantize, let base = ModelLoader.fourBitConfig(folder: URL(fileURLWithPath: model.model)),
+           let stored = base["bnb_4bit_quant_type"] as? String {
             let storedDouble = base["bnb_4bit_use_double_quant"] as? Bool ?? false
             guard stored == fourBit.quant, storedDouble == fourBit.doubleQuant else {
                 throw CommandFailure("\(model.model) is \(stored.uppercased()) \(storedDouble ? "with" : "without") double quantization; "

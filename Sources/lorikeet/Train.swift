@@ -215,10 +215,8 @@ extension Train {
     /// run's config says `quant: keep`), and asking for the other 4-bit table is refused.
     func adoptFourBitFolder(_ s: inout TrainingConfiguration) throws {
         let url = URL(fileURLWithPath: model.model)
-        guard s.method == .qlora, ModelLoader.isFourBitFolder(url) else { return }
-        if s.quantization != .keep,
-           let stored = ModelLoader.quantizationConfig(url.appendingPathComponent("config.json"))?["bnb_4bit_quant_type"] as? String,
-           stored != s.quantization.rawValue {
+        guard s.method == .qlora, let folder = ModelLoader.fourBitConfig(folder: url) else { return }
+        if s.quantization != .keep, let stored = folder["bnb_4bit_quant_type"] as? String, stored != s.quantization.rawValue {
             throw CommandFailure("\(model.model) is already quantized to \(stored.uppercased()); train on it with --quant keep "
                 + "(or --quant \(stored)), or start from the unquantized model for \(s.quantization.rawValue.uppercased())")
         }
