@@ -38,7 +38,8 @@ let package = Package(
         .target(name: "ChatTemplates", swiftSettings: cpuFlags),
         .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates"],
                 swiftSettings: cpuFlags),
-        .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama"],
+        .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama",
+                                                   .product(name: "Yams", package: "Yams")],
                 swiftSettings: cpuFlags),
         .executableTarget(name: "lorikeet", dependencies: [
             "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning",

@@ -2,6 +2,7 @@
 // in CodingKeys) or filled from GGUF metadata. Families: Llama 2/3/3.1/3.2, Mistral,
 // Qwen2/2.5 (q/k/v bias), SmolLM/SmolLM2, TinyLlama. Anything else is refused by name.
 import Foundation
+import ModelFormats
 
 /// How rotary frequencies are rescaled for long contexts.
 public enum RopeScaling: Sendable, Equatable, Codable {
@@ -128,5 +129,28 @@ public struct LlamaConfiguration: Sendable, Equatable {
         if outputBias { perLayer += d }
         if mlpBias { perLayer += 2 * f + d }
         return vocabularySize * d * (tieWordEmbeddings ? 1 : 2) + layerCount * perLayer + d
+    }
+}
+
+extension LinearModule {
+    /// The weight's shape [out, in] in a model of shape `c`.
+    public func shape(in c: LlamaConfiguration) -> (outFeatures: Int, inFeatures: Int) {
+        let d = c.hiddenSize, q = c.attentionHeads * c.headDim, kv = c.kvHeads * c.headDim, f = c.intermediateSize
+        return switch self {
+        case .queryProjection: (q, d)
+        case .keyProjection, .valueProjection: (kv, d)
+        case .outputProjection: (d, q)
+        case .gateProjection, .upProjection: (f, d)
+        case .downProjection: (d, f)
+        }
+    }
+
+    /// Whether this module carries a bias in a model of shape `c`.
+    public func hasBias(in c: LlamaConfiguration) -> Bool {
+        switch self {
+        case .queryProjection, .keyProjection, .valueProjection: c.attentionBias
+        case .outputProjection: c.outputBias
+        case .gateProjection, .upProjection, .downProjection: c.mlpBias
+        }
     }
 }

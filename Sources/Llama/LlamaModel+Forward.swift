@@ -2,6 +2,7 @@
 // N = B·T tokens; hidden states travel as [N, D]. Each block can be checkpointed (only its
 // input is kept; it is recomputed during backward).
 import TensorCore
+import ModelFormats
 
 /// Per-call choices of the forward pass.
 public struct ForwardOptions: Sendable {
@@ -57,11 +58,13 @@ extension LlamaModel {
         return try tape.linearCrossEntropy(h, weight: tape.parameter(parameter(headName)), targets: targets, normalizer: normalizer)
     }
 
-    /// y = x·Wᵀ (+ b) for the module at `path` (e.g. `model.layers.3.mlp.up_proj`), plus
-    /// its adapter's contribution when one is attached.
-    func project(_ t: Tape, _ x: Var, _ path: String, dropoutSeed: UInt64?) throws -> Var {
-        let bias = parameters[path + ".bias"].map { t.parameter($0) }
-        let weight = t.parameter(parameter(path + ".weight"))
+    /// y = x·Wᵀ (+ b) for `module` of decoder layer `names`, plus its adapter's contribution
+    /// when one is attached.
+    func project(_ t: Tape, _ x: Var, _ module: LinearModule, of names: LayerNames, dropoutSeed: UInt64?) throws -> Var {
+        let i = LayerNames.index[module]!
+        let path = names.paths[i]
+        let bias = parameters[names.biases[i]].map { t.parameter($0) }
+        let weight = t.parameter(parameter(names.weights[i]))
         guard let adapter = adapters[path] else { return try t.linear(x, weight: weight, bias: bias) }
         // Each module gets its own mask stream: mix the step's seed with the path.
         let seed = dropoutSeed.map { $0 ^ path.stableHash }
@@ -72,13 +75,13 @@ extension LlamaModel {
     func decoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
                       positions: [Int32], segments: [Int32]?, cache: KVCache?, dropoutSeed: UInt64? = nil) throws -> Var {
         let c = configuration
-        let p = "model.layers.\(layer)."
-        let h = try t.rmsnorm(x, weight: t.parameter(parameter(p + "input_layernorm.weight")), eps: c.rmsNormEps)
-        let qLinear = try project(t, h, p + "self_attn.q_proj", dropoutSeed: dropoutSeed)
-        let kLinear = try project(t, h, p + "self_attn.k_proj", dropoutSeed: dropoutSeed)
+        let n = layerNames[layer]
+        let h = try t.rmsnorm(x, weight: t.parameter(parameter(n.inputNorm)), eps: c.rmsNormEps)
+        let qLinear = try project(t, h, .queryProjection, of: n, dropoutSeed: dropoutSeed)
+        let kLinear = try project(t, h, .keyProjection, of: n, dropoutSeed: dropoutSeed)
         let qHeads = try t.reshape(qLinear, [batch, length, c.attentionHeads, c.headDim])
         let kHeads = try t.reshape(kLinear, [batch, length, c.kvHeads, c.headDim])
-        var v = try t.reshape(try project(t, h, p + "self_attn.v_proj", dropoutSeed: dropoutSeed), [batch, length, c.kvHeads, c.headDim])
+        var v = try t.reshape(try project(t, h, .valueProjection, of: n, dropoutSeed: dropoutSeed), [batch, length, c.kvHeads, c.headDim])
         let q = try t.rope(qHeads, positions: positions, table: rope)
         var k = try t.rope(kHeads, positions: positions, table: rope)
         t.discard(qLinear, qHeads, kLinear, kHeads)  // rotary backward needs no input: free them now
@@ -87,13 +90,13 @@ extension LlamaModel {
         }
         let a = try t.reshape(try t.attention(q: q, k: k, v: v, segments: segments),
                               [batch * length, c.attentionHeads * c.headDim])
-        let attnOut = try project(t, a, p + "self_attn.o_proj", dropoutSeed: dropoutSeed)
+        let attnOut = try project(t, a, .outputProjection, of: n, dropoutSeed: dropoutSeed)
         let x1 = try t.add(x, attnOut)
         t.discard(attnOut)
-        let h2 = try t.rmsnorm(x1, weight: t.parameter(parameter(p + "post_attention_layernorm.weight")), eps: c.rmsNormEps)
-        let gate = try project(t, h2, p + "mlp.gate_proj", dropoutSeed: dropoutSeed)
-        let up = try project(t, h2, p + "mlp.up_proj", dropoutSeed: dropoutSeed)
-        let mlpOut = try project(t, try t.swiglu(gate: gate, up: up), p + "mlp.down_proj", dropoutSeed: dropoutSeed)
+        let h2 = try t.rmsnorm(x1, weight: t.parameter(parameter(n.postAttentionNorm)), eps: c.rmsNormEps)
+        let gate = try project(t, h2, .gateProjection, of: n, dropoutSeed: dropoutSeed)
+        let up = try project(t, h2, .upProjection, of: n, dropoutSeed: dropoutSeed)
+        let mlpOut = try project(t, try t.swiglu(gate: gate, up: up), .downProjection, of: n, dropoutSeed: dropoutSeed)
         let out = try t.add(x1, mlpOut)
         t.discard(mlpOut)
         return out

@@ -2,6 +2,7 @@
 // rotary positions, SwiGLU MLP), final RMSNorm and the output head (tied or not).
 // Weights are Parameters named by their Hugging Face module paths; loaders fill them.
 import TensorCore
+import ModelFormats
 
 /// Errors building a model from a set of named tensors.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
@@ -28,33 +29,24 @@ public final class LlamaModel: @unchecked Sendable {
     /// Replace the dictionary to switch adapters; the base weights stay as they are.
     public var adapters: [String: any LinearAdapter] = [:]
     let rope: RopeTable
+    /// Every tensor and module name of each decoder layer, built once (the forward pass looks them up).
+    let layerNames: [LayerNames]
 
     /// Names and shapes of every tensor this configuration needs, in a stable order.
     public static func expectedTensors(_ c: LlamaConfiguration) -> [(name: String, shape: [Int])] {
-        let d = c.hiddenSize, q = c.attentionHeads * c.headDim, kv = c.kvHeads * c.headDim, f = c.intermediateSize
+        let d = c.hiddenSize
         var out: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocabularySize, d])]
         for l in 0..<c.layerCount {
-            let p = "model.layers.\(l)."
-            out.append((p + "input_layernorm.weight", [d]))
-            out.append((p + "self_attn.q_proj.weight", [q, d]))
-            out.append((p + "self_attn.k_proj.weight", [kv, d]))
-            out.append((p + "self_attn.v_proj.weight", [kv, d]))
-            if c.attentionBias {
-                out.append((p + "self_attn.q_proj.bias", [q]))
-                out.append((p + "self_attn.k_proj.bias", [kv]))
-                out.append((p + "self_attn.v_proj.bias", [kv]))
+            let names = LayerNames(layer: l)
+            func linear(_ modules: [LinearModule]) {
+                for m in modules { let (o, i) = m.shape(in: c); out.append((names.weight(m), [o, i])) }
+                for m in modules where m.hasBias(in: c) { out.append((names.bias(m), [m.shape(in: c).outFeatures])) }
             }
-            out.append((p + "self_attn.o_proj.weight", [d, q]))
-            if c.outputBias { out.append((p + "self_attn.o_proj.bias", [d])) }
-            out.append((p + "post_attention_layernorm.weight", [d]))
-            out.append((p + "mlp.gate_proj.weight", [f, d]))
-            out.append((p + "mlp.up_proj.weight", [f, d]))
-            out.append((p + "mlp.down_proj.weight", [d, f]))
-            if c.mlpBias {
-                out.append((p + "mlp.gate_proj.bias", [f]))
-                out.append((p + "mlp.up_proj.bias", [f]))
-                out.append((p + "mlp.down_proj.bias", [d]))
-            }
+            out.append((names.inputNorm, [d]))
+            linear([.queryProjection, .keyProjection, .valueProjection])
+            linear([.outputProjection])
+            out.append((names.postAttentionNorm, [d]))
+            linear([.gateProjection, .upProjection, .downProjection])
         }
         out.append(("model.norm.weight", [d]))
         if !c.tieWordEmbeddings { out.append(("lm_head.weight", [c.vocabularySize, d])) }
@@ -78,6 +70,7 @@ public final class LlamaModel: @unchecked Sendable {
             throw ModelError.unexpectedTensor(name: name, source: source)
         }
         parameters = params
+        layerNames = (0..<configuration.layerCount).map(LayerNames.init)
         rope = RopeTable(inverseFrequencies: configuration.ropeInverseFrequencies, maxPositions: configuration.maxPositions)
     }
 
@@ -92,7 +85,7 @@ public final class LlamaModel: @unchecked Sendable {
         var weights: [String: Tensor] = [:]
         let bound = std * Float(3).squareRoot()  // U(−b, b) has standard deviation b/√3
         for (name, shape) in expectedTensors(configuration) {
-            let linear = name.hasPrefix("model.layers.") && name.hasSuffix("_proj.weight")
+            let linear = ModelLoader.isDecoderLinearWeight(name)
             let t = name.hasSuffix("norm.weight") ? Tensor(repeating: 1, shape: shape)
                                                   : Tensor.randomUniform(shape, low: -bound, high: bound, using: &g)
             if let linearQuantizer, linear {
@@ -114,4 +107,28 @@ public final class LlamaModel: @unchecked Sendable {
 
     /// The weight used as the output head (the embedding when tied).
     var headName: String { configuration.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
+}
+
+/// The names of one decoder layer's tensors and modules.
+struct LayerNames: Sendable {
+    let inputNorm: String
+    let postAttentionNorm: String
+    /// Module paths (model.layers.N.self_attn.q_proj …), weight and bias names, in LinearModule order.
+    let paths: [String]
+    let weights: [String]
+    let biases: [String]
+
+    init(layer: Int) {
+        let p = "model.layers.\(layer)."
+        inputNorm = p + "input_layernorm.weight"
+        postAttentionNorm = p + "post_attention_layernorm.weight"
+        paths = LinearModule.allCases.map { $0.path(layer: layer) }
+        weights = paths.map { $0 + ".weight" }
+        biases = paths.map { $0 + ".bias" }
+    }
+
+    static let index: [LinearModule: Int] = Dictionary(uniqueKeysWithValues: LinearModule.allCases.enumerated().map { ($1, $0) })
+    func path(_ m: LinearModule) -> String { paths[Self.index[m]!] }
+    func weight(_ m: LinearModule) -> String { weights[Self.index[m]!] }
+    func bias(_ m: LinearModule) -> String { biases[Self.index[m]!] }
 }

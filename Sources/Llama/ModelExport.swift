@@ -27,8 +27,7 @@ public enum ModelExport {
         try AtomicFile.writeDirectory(at: url) { dir in
             try writeNetwork(weights: weights, configuration: configuration, into: dir, dtype: dtype,
                              keepFourBit: keepFourBit, metadata: metadata, adjust: adjust)
-            if source.format == "gguf" {
-                let gguf = try GGUFFile(path: source.path)
+            if let gguf = source.source.gguf {
                 try TokenizerExport.write(try ModelLoader.tokenizerData(gguf: gguf), to: dir,
                                           modelMaxLength: configuration.maxPositions)
             } else {

@@ -24,10 +24,12 @@ public struct LoadedModel: @unchecked Sendable {
     /// Tokens that end a generated turn (EOS ids of config and tokenizer, and <|im_end|> /
     /// <|eot_id|> / <|end|> when the vocabulary has them).
     public let stopTokenIDs: Set<Int>
+    /// What it was loaded from (the inspected files, still open).
+    public let source: ModelSource
     /// Where it was loaded from.
-    public let path: String
-    /// "gguf" or "safetensors".
-    public let format: String
+    public var path: String { source.path }
+    /// Folder or GGUF.
+    public var format: ModelSource.Format { source.format }
 
     /// Renders `messages` with the model's chat template (or ChatML when it has none).
     public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> String {
@@ -72,31 +74,26 @@ public struct LoadOptions: @unchecked Sendable {
 public enum ModelLoader {
     /// Loads the model at `path`: a folder or a `.gguf` file.
     public static func load(_ path: String, options: LoadOptions = LoadOptions()) throws -> LoadedModel {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw ConfigurationError.invalid(field: "model", reason: "does not exist", source: path)
-        }
+        try load(ModelSource.open(path), options: options)
+    }
+
+    /// Loads the model `source` inspected, from the files it holds open.
+    public static func load(_ source: ModelSource, options: LoadOptions = LoadOptions()) throws -> LoadedModel {
         defer { BlockCache.shared.purge() }  // loading frees many one-off buffers: do not keep them
-        if isDir.boolValue && options.keepGGUFBlocks && !isFourBitFolder(URL(fileURLWithPath: path)) {
+        if source.format == .safetensorsFolder && options.keepGGUFBlocks && source.fourBitFolder == nil {
             throw ConfigurationError.invalid(field: "quant keep", reason: "needs a GGUF file with quantized weights or a bitsandbytes 4-bit folder",
-                                             source: path)
+                                             source: source.path)
         }
-        return isDir.boolValue ? try loadFolder(URL(fileURLWithPath: path), options: options)
-                               : try loadGGUF(path, options: options)
+        return switch source.format {
+        case .safetensorsFolder: try loadFolder(source, options: options)
+        case .gguf: try loadGGUF(source, options: options)
+        }
     }
 
     /// True when the folder's config.json declares bitsandbytes 4-bit weights.
-    public static func isFourBitFolder(_ url: URL) -> Bool { fourBitConfig(folder: url) != nil }
-
-    /// The `quantization_config` of a folder whose config.json declares bitsandbytes 4-bit
-    /// weights (`bnb_4bit_quant_type`, `bnb_4bit_use_double_quant`, …); nil for any other.
-    public static func fourBitConfig(folder url: URL) -> [String: Any]? {
-        guard let q = quantizationConfig(url.appendingPathComponent("config.json")), declaresFourBit(q) else { return nil }
-        return q
-    }
-
-    static func declaresFourBit(_ q: [String: Any]) -> Bool {
-        q["quant_method"] as? String == "bitsandbytes" && q["load_in_4bit"] as? Bool == true
+    public static func isFourBitFolder(_ url: URL) -> Bool {
+        guard let q = quantizationConfig(url.appendingPathComponent("config.json")) else { return false }
+        return q["quant_method"] as? String == "bitsandbytes" && q["load_in_4bit"] as? Bool == true
     }
 
     /// The `quantization_config` object of a config.json, if it has one.
@@ -135,9 +132,14 @@ public enum ModelLoader {
     /// The network alone from a Hugging Face folder (config.json + safetensors), weights
     /// viewed zero-copy from the mapped files.
     public static func loadNetwork(folder url: URL, options: LoadOptions = LoadOptions()) throws -> LlamaModel {
-        let config = try LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json"))
-        try checkQuantizationConfig(url.appendingPathComponent("config.json"))
-        let folder = try SafetensorsFolder(url: url)
+        try loadNetwork(ModelSource.openFolder(url.path), options: options)
+    }
+
+    /// The network of a folder source, weights viewed zero-copy from its mapped shards.
+    static func loadNetwork(_ source: ModelSource, options: LoadOptions) throws -> LlamaModel {
+        guard let folder = source.safetensors else {
+            throw ConfigurationError.invalid(field: "model", reason: "is not a safetensors folder", source: source.path)
+        }
         let fourBit = BitsAndBytes4Bit.quantizedWeights(in: folder.names)
         let fourBitSet = Set(fourBit)
         var weights: [String: Tensor] = [:]
@@ -148,51 +150,45 @@ public enum ModelLoader {
         for name in fourBit { weights[name] = Tensor(packed: try BitsAndBytes4Bit.matrix(named: name, in: folder)) }
         try requantize(&weights, options: options)
         narrowUnquantized(&weights, options: options)
-        return try LlamaModel(configuration: config, weights: weights, source: url.path)
+        return try LlamaModel(configuration: source.configuration, weights: weights, source: source.path)
     }
 
-    /// Accepts a config.json without `quantization_config` or with bitsandbytes 4-bit; any other
-    /// pre-quantized scheme (8-bit bitsandbytes, GPTQ, AWQ, …) is refused by name.
-    static func checkQuantizationConfig(_ url: URL) throws {
-        guard let q = quantizationConfig(url), !declaresFourBit(q) else { return }
-        let method = q["quant_method"] as? String ?? "unknown"
-        let scheme = method == "bitsandbytes" ? "bitsandbytes 8-bit" : method
-        throw ConfigurationError.invalid(field: "quantization_config", reason: "\(scheme) checkpoints are not supported "
-            + "(Lorikeet reads bitsandbytes 4-bit NF4/FP4 folders and unquantized ones)", source: url.path)
-    }
-
-    static func loadFolder(_ url: URL, options: LoadOptions) throws -> LoadedModel {
-        let model = try loadNetwork(folder: url, options: options)
-        let tokenizer = try TokenizerLoader.load(folder: url)
+    static func loadFolder(_ source: ModelSource, options: LoadOptions) throws -> LoadedModel {
+        let model = try loadNetwork(source, options: options)
+        let url = source.url
+        let jsonURL = url.appendingPathComponent("tokenizer.json")
+        guard let json = try? Data(contentsOf: jsonURL) else { throw TokenizerError.fileNotFound(path: jsonURL.path) }
+        let tokenizer = try TokenizerLoader.load(tokenizerJSON: json, config: source.tokenizerConfigJSON, fileName: jsonURL.path)
         var template: ChatTemplate?
         var bos: String?, eos: String?
-        let tc = url.appendingPathComponent("tokenizer_config.json")
-        if let data = try? Data(contentsOf: tc) {
+        if let data = source.tokenizerConfigJSON {
             (template, bos, eos) = try ChatTemplate.fromTokenizerConfig(json: String(decoding: data, as: UTF8.self))
         }
         if let jinja = try? String(contentsOf: url.appendingPathComponent("chat_template.jinja"), encoding: .utf8) {
             template = try ChatTemplate(jinja)
         }
-        return finish(model: model, tokenizer: tokenizer, template: template, bos: bos, eos: eos, path: url.path, format: "safetensors")
+        return finish(model: model, tokenizer: tokenizer, template: template, bos: bos, eos: eos, source: source)
     }
 
     // MARK: GGUF
 
-    static func loadGGUF(_ path: String, options: LoadOptions) throws -> LoadedModel {
-        let gguf = try GGUFFile(path: path)
-        let config = try configuration(gguf: gguf)
+    static func loadGGUF(_ source: ModelSource, options: LoadOptions) throws -> LoadedModel {
+        guard let gguf = source.gguf else {
+            throw ConfigurationError.invalid(field: "model", reason: "is not a GGUF file", source: source.path)
+        }
+        let config = source.configuration
         var weights = try self.weights(gguf: gguf, configuration: config, keepBlocks: options.keepGGUFBlocks,
                                        linearQuantizer: options.linearQuantizer)
         narrowUnquantized(&weights, options: options)
-        let model = try LlamaModel(configuration: config, weights: weights, source: path)
+        let model = try LlamaModel(configuration: config, weights: weights, source: source.path)
         let data = try tokenizerData(gguf: gguf)
         let tokenizer = try TokenizerLoader.load(gguf: data)
         let template = try data.chatTemplate.map { try ChatTemplate($0) }
-        return finish(model: model, tokenizer: tokenizer, template: template, bos: nil, eos: nil, path: path, format: "gguf")
+        return finish(model: model, tokenizer: tokenizer, template: template, bos: nil, eos: nil, source: source)
     }
 
     static func finish(model: LlamaModel, tokenizer: any Tokenizer, template: ChatTemplate?, bos: String?, eos: String?,
-                       path: String, format: String) -> LoadedModel {
+                       source: ModelSource) -> LoadedModel {
         var stops = Set(model.configuration.eosTokenIDs)
         if let e = tokenizer.eosTokenID { stops.insert(e) }
         for t in ["<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>"] {
@@ -201,7 +197,7 @@ public enum ModelLoader {
         let bosToken = bos ?? tokenizer.bosTokenID.flatMap { tokenizer.token($0) } ?? ""
         let eosToken = eos ?? tokenizer.eosTokenID.flatMap { tokenizer.token($0) } ?? ""
         return LoadedModel(model: model, tokenizer: tokenizer, chatTemplate: template, bosToken: bosToken, eosToken: eosToken,
-                           stopTokenIDs: stops, path: path, format: format)
+                           stopTokenIDs: stops, source: source)
     }
 
     /// The model configuration from GGUF metadata (`<arch>.*` keys).

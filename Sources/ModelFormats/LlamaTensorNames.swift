@@ -6,14 +6,7 @@
 /// GGUF <-> Hugging Face tensor names for Llama-architecture models.
 public enum LlamaTensorNames {
     /// Per-layer parts: GGUF name (after "blk.N.") and HF name (after "model.layers.N.").
-    static let layerParts: [(gguf: String, hf: String)] = [
-        ("attn_q", "self_attn.q_proj"),
-        ("attn_k", "self_attn.k_proj"),
-        ("attn_v", "self_attn.v_proj"),
-        ("attn_output", "self_attn.o_proj"),
-        ("ffn_gate", "mlp.gate_proj"),
-        ("ffn_up", "mlp.up_proj"),
-        ("ffn_down", "mlp.down_proj"),
+    static let layerParts: [(gguf: String, hf: String)] = LinearModule.allCases.map { ($0.ggufName, $0.layerPath) } + [
         ("attn_norm", "input_layernorm"),
         ("ffn_norm", "post_attention_layernorm"),
     ]

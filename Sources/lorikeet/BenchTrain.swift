@@ -1,5 +1,6 @@
 // `lorikeet bench train`: training speed on random tokens — tokens/s, model FLOPs
-// utilisation against this machine's measured sgemm rate, and peak resident memory.
+// utilisation against this machine's measured sgemm rate, and peak resident memory. The steps
+// run through FineTuning's TrainingRun (the same setup as `lorikeet train`), writing nothing.
 import ArgumentParser
 import Foundation
 import TensorCore
@@ -30,85 +31,68 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        guard let m = TrainingMethod(rawValue: method) else { throw ValidationError("--method must be lora, qlora or full") }
-        var settings = TrainingConfiguration()
-        try settings.set("method", method, source: "--method")
-        try settings.set("quant", quant, source: "--quant")
-        try settings.set("bf16-base", bf16Base, source: "--bf16-base")
-        try settings.validate()
-        let loadStart = Date()
-        let lm: LlamaModel
+        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
+        let settings = try TrainingSettings([
+            "method": .string(method), "quant": .string(quant), "optimizer": .string(optimizer), "rank": .int(rank),
+            "alpha": .double(Double(alpha)), "targets": .string(targets), "grad-checkpoint": .bool(gradCheckpoint),
+            "bf16-base": .bool(bf16Base), "batch-size": .int(batch), "max-seq-length": .int(seq), "max-steps": .int(steps + 1),
+            "learning-rate": .double(1e-5), "lr-schedule": .string("constant"), "max-grad-norm": .double(0),
+        ], source: .commandLine)
+        let input: TrainingRun.ModelInput
         let modelName: String
         if let initMode {
             guard initMode == "random" else { throw ValidationError("--init must be random") }
-            guard !(m == .qlora && quant == "keep") else { throw ValidationError("--quant keep needs a GGUF file, not --init random") }
-            let config = try NamedConfigurations.configuration(named: model.model)
-            let options = settings.loadOptions()
-            lm = try LlamaModel.random(config, seed: 0, linearQuantizer: options.linearQuantizer, unquantizedDType: options.unquantizedDType)
+            guard !(method == "qlora" && quant == "keep") else { throw ValidationError("--quant keep needs a GGUF file, not --init random") }
             modelName = "\(model.model) (random)"
+            input = .random(try NamedConfigurations.configuration(named: model.model), name: modelName)
         } else {
-            let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())
-            lm = loaded.model
-            modelName = URL(fileURLWithPath: loaded.path).lastPathComponent
+            let source = try ModelSource.open(model.model)
+            modelName = source.url.lastPathComponent
+            input = .source(source)
         }
-        BlockCache.shared.purge()
-        let loadSeconds = Date().timeIntervalSince(loadStart)
-        let c = lm.configuration
-        var trainable: [Parameter] = []
-        var loraParams = 0
-        if m.usesAdapter {
-            let config = LoRAConfiguration(rank: rank, alpha: alpha, targets: targets.split(separator: ",").map(String.init))
-            let adapter = try LoRAAdapter.create(for: lm, configuration: config, seed: 0)
-            try adapter.attach(to: lm)
-            for p in lm.parameters.values { p.requiresGrad = false }
-            trainable = adapter.parameters
-            loraParams = adapter.parameterCount
-        } else {
-            for p in lm.parameters.values {
-                if p.value.dtype != .f32 || p.value.isMapped { p.value = p.value.widened().copied() }
-                p.requiresGrad = true
-                trainable.append(p)
+        let c: LlamaConfiguration = switch input {
+        case let .source(s): s.configuration
+        case let .random(config, _): config
+        }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lorikeet-bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let run = try TrainingRun(model: input, data: .batches(RandomTokenBatches(batchSize: batch, length: seq, vocabularySize: c.vocabularySize),
+                                                               validation: []),
+                                  directory: scratch, commandLine: settings, writesArtifacts: false)
+        var loadSeconds = 0.0, stepTimes: [Date] = []
+        var trainableParameters = 0
+        let result = try run.run(onEvent: { event in
+            switch event {
+            case let .modelLoaded(_, _, seconds): loadSeconds = seconds
+            case let .training(.started(_, _, parameters)): trainableParameters = parameters.trainable
+            case .training(.step): stepTimes.append(Date())  // after each update; the first is the warm-up
+            default: break
             }
-        }
-        guard let kind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adamw or adamw8bit") }
-        let optimizer: any Optimizer = kind == .adamw8bit ? AdamW8bit(config: AdamWConfig(weightDecay: 0)) : AdamW(config: AdamWConfig(weightDecay: 0))
-        var g = SeededGenerator(seed: 1)
-        let ids = (0..<(seq * batch)).map { _ in Int32(g.next() % UInt64(c.vocabularySize)) }
-        let targetsIDs = (0..<(seq * batch)).map { i in (i + 1) % seq == 0 ? Int32(-100) : ids[i + 1] }
-        func step() throws {
-            let tape = Tape()
-            let loss = try lm.loss(tape, ids: ids, targets: targetsIDs, batch: batch, length: seq,
-                                   options: ForwardOptions(gradientCheckpointing: gradCheckpoint))
-            try tape.backward(loss)
-            optimizer.step(trainable, learningRate: 1e-5)
-            for p in trainable { p.zeroGrad() }
-        }
-        try step()
-        let t0 = Date()
-        for _ in 0..<steps { try step() }
-        let seconds = Date().timeIntervalSince(t0) / Double(steps)
+        })
+        let seconds = stepTimes.last!.timeIntervalSince(stepTimes.first!) / Double(steps)
         let tokensPerSecond = Double(seq * batch) / seconds
+        let m = run.configuration.fineTuningMethod
         // Matrix-product FLOPs per token: forward 2N, input gradients 2N, weight gradients 2N
         // (only for what trains), attention 6·T/2·(heads·hd) per layer, causal.
         let matmulParams = Double(c.parameterCount - c.vocabularySize * c.hiddenSize * (c.tieWordEmbeddings ? 0 : 1))
-        let trainedMatmul = m == .full ? matmulParams : Double(loraParams)
+        let trainedMatmul = m == .full ? matmulParams : Double(trainableParameters)
         let attention = 6.0 * Double(seq) / 2 * Double(c.attentionHeads * c.headDim) * Double(c.layerCount)
         let flopsPerToken = 4 * matmulParams + 2 * trainedMatmul + attention
         let sgemm = measuredSgemmRate()
         let mfu = flopsPerToken * tokensPerSecond / (sgemm * 1e9)
         let peak = MemoryStats.peakResidentBytes ?? 0
-        let baseBytes = lm.parameters.values.reduce(0) { $0 + $1.value.byteCount }
+        let baseBytes = result.network.parameters.values.reduce(0) { $0 + $1.value.byteCount }
         if json {
             let obj: [String: Any] = ["method": method, "seq": seq, "batch": batch, "threads": Parallel.threadCount,
                                       "tokens_per_second": tokensPerSecond, "seconds_per_step": seconds,
                                       "flops_per_token": flopsPerToken, "sgemm_gflops": sgemm, "mfu": mfu,
                                       "peak_rss_bytes": peak, "grad_checkpoint": gradCheckpoint,
                                       "base_weight_bytes": baseBytes, "load_seconds": loadSeconds,
-                                      "quant": m == .qlora ? quant : "none", "model": modelName]
+                                      "quant": m.kind == .qlora ? quant : "none", "model": modelName]
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(String(format: "%@ %@: seq %d × batch %d, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s sgemm, peak RSS %@, base weights %@",
-                         m == .qlora ? "qlora (\(quant))" : method, modelName, seq, batch, Parallel.threadCount,
+                         m.kind == .qlora ? "qlora (\(quant))" : method, modelName, seq, batch, Parallel.threadCount,
                          tokensPerSecond, seconds, flopsPerToken / 1e9, 100 * mfu, sgemm, MemoryStats.formatBytes(peak), MemoryStats.formatBytes(baseBytes)))
         }
     }

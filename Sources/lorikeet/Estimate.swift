@@ -1,7 +1,7 @@
 // `lorikeet estimate`: the memory a training run will take, by component, for full / LoRA /
 // QLoRA side by side, before anything is trained. The model's shape comes from a model folder
-// (config.json + safetensors headers), a GGUF's metadata, or a named configuration; no
-// weights are read. The numbers come from FineTuning's MemoryEstimator.
+// (config.json + safetensors headers) or a GGUF's metadata (inspected once as a ModelSource),
+// or a named configuration; no weights are read. The numbers come from FineTuning's MemoryEstimator.
 import ArgumentParser
 import Foundation
 import TensorCore
@@ -28,7 +28,11 @@ struct Estimate: ParsableCommand {
     @Option(help: "QLoRA weights per absmax block.") var blocksize = 64
     @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "QLoRA: quantize the absmax values too.")
     var doubleQuant = true
-    @Option(help: "Optimizer state: adamw32, or adamw8bit (8-bit blockwise moments, `train --optimizer adamw8bit`).") var optimizer = "adamw32"
+    @Option(help: "Optimizer state: adamw32, adamw8bit (8-bit blockwise moments, `train --optimizer adamw8bit`) or adamw-on-disk (`train --optimizer-state-on-disk`).")
+    var optimizer = "adamw32"
+
+    /// The --optimizer names.
+    static let optimizers: [String: OptimizerChoice] = ["adamw32": .adamw, "adamw8bit": .adamw8bit, "adamw-on-disk": .adamwOnDisk]
     @Flag(name: .customLong("bf16-base"), help: "LoRA/QLoRA: frozen embeddings, head and norms held in bf16 (`train --bf16-base`).")
     var bf16Base = false
     @Flag(help: "Print JSON.") var json = false
@@ -42,7 +46,7 @@ struct Estimate: ParsableCommand {
         guard ["full", "lora", "qlora", "qlora-keep", "all"].contains(method) else {
             throw ValidationError("--method must be full, lora, qlora, qlora-keep or all")
         }
-        guard EstimateOptimizer(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw32 or adamw8bit") }
+        guard Self.optimizers[optimizer] != nil else { throw ValidationError("--optimizer must be adamw32, adamw8bit or adamw-on-disk") }
     }
 
     func run() throws {
@@ -51,17 +55,18 @@ struct Estimate: ParsableCommand {
         try lora.validate()
         let isGGUF = storage.ownedBytesPerWeight == 4 && storage.mappedBytesPerWeight > 0
         if method == "qlora-keep" && !isGGUF { throw ValidationError("qlora-keep needs a GGUF file (--model x.gguf)") }
-        let methods: [EstimateMethod] = switch method {
+        let fourBit = FineTuningMethod.qlora(.fourBit(.nf4, blockSize: blocksize, doubleQuant: doubleQuant))
+        let methods: [FineTuningMethod] = switch method {
         case "full": [.full]
         case "lora": [.lora]
-        case "qlora": [.qlora(blockSize: blocksize, doubleQuant: doubleQuant)]
-        case "qlora-keep": [.qloraKeep]
-        default: [.full, .lora, .qlora(blockSize: blocksize, doubleQuant: doubleQuant)] + (isGGUF ? [.qloraKeep] : [])
+        case "qlora": [fourBit]
+        case "qlora-keep": [.qlora(.keep)]
+        default: [.full, .lora, fourBit] + (isGGUF ? [.qlora(.keep)] : [])
         }
         let estimates = methods.map {
             MemoryEstimator.estimate(configuration: config, method: $0, lora: lora, batchSize: batchSize,
                                      sequenceLength: maxSeqLength, gradientCheckpointing: gradCheckpoint,
-                                     baseStorage: storage, optimizer: EstimateOptimizer(rawValue: optimizer)!,
+                                     baseStorage: storage, optimizer: Self.optimizers[optimizer]!,
                                      gradientAccumulation: gradAccumulation, bf16Unquantized: bf16Base)
         }
         let available = MemoryStats.availableBytes
@@ -107,33 +112,11 @@ struct Estimate: ParsableCommand {
             let storage = BaseStorage(ownedBytesPerWeight: 0, mappedBytesPerWeight: Double(d.byteSize))
             return (try NamedConfigurations.configuration(named: configName), storage, "\(configName) (\(d.rawValue))")
         }
-        return try modelShape(path: model!)
+        let source = try ModelSource.open(model!)
+        return (source.configuration, BaseStorage(source), source.path)
     }
 
     func grouped(_ n: Int) -> String { ParameterSummary.grouped(n) }
 
     func leftPad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
-}
-
-/// The shape of the model at `path` (folder or GGUF) and how its weights are stored, read
-/// from config/headers/metadata only (no weights).
-func modelShape(path: String) throws -> (LlamaConfiguration, BaseStorage, String) {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CommandFailure("\(path) does not exist") }
-    if isDir.boolValue {
-        let url = URL(fileURLWithPath: path)
-        let config = try LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json"))
-        let folder = try SafetensorsFolder(url: url)
-        var bytes = 0, count = 0
-        for name in folder.names { if let i = folder.info(name) { bytes += i.dtype.byteSize * i.shape.reduce(1, *); count += i.shape.reduce(1, *) } }
-        // A bitsandbytes 4-bit folder stores two weights per byte plus companions: count weights from the config.
-        if ModelLoader.isFourBitFolder(url) { count = config.parameterCount }
-        let perWeight = count > 0 ? Double(bytes) / Double(count) : 2
-        // f32 folders are viewed in place; narrower ones too, widened per product.
-        return (config, BaseStorage(ownedBytesPerWeight: 0, mappedBytesPerWeight: perWeight), path)
-    }
-    let gguf = try GGUFFile(path: path)
-    let config = try ModelLoader.configuration(gguf: gguf)
-    let fileBytes = gguf.tensorInfos.reduce(0) { $0 + $1.byteCount }
-    return (config, .gguf(bitsPerWeight: Double(fileBytes) * 8 / Double(max(config.parameterCount, 1))), path)
 }

@@ -34,9 +34,9 @@ struct Merge: ParsableCommand {
         let storage = try storageDType(dtype)
         let outURL = try outputFolder(out, model: model.model)
         let quantize = requantize ? try fourBit.quantizer() : nil
-        if requantize, let base = ModelLoader.fourBitConfig(folder: URL(fileURLWithPath: model.model)),
-           let stored = base["bnb_4bit_quant_type"] as? String {
-            let storedDouble = base["bnb_4bit_use_double_quant"] as? Bool ?? false
+        let source = try ModelSource.open(model.model)
+        if requantize, let base = source.fourBitFolder {
+            let (stored, storedDouble) = (base.type.rawValue, base.doubleQuant)
             guard stored == fourBit.quant, storedDouble == fourBit.doubleQuant else {
                 throw CommandFailure("\(model.model) is \(stored.uppercased()) \(storedDouble ? "with" : "without") double quantization; "
                     + "layers the adapter does not touch keep those codes, so --requantize must match: "
@@ -44,9 +44,7 @@ struct Merge: ParsableCommand {
             }
         }
         // A GGUF's quantized blocks stay as they are until each layer is written (not a whole f32 copy).
-        var isFolder: ObjCBool = false
-        _ = FileManager.default.fileExists(atPath: model.model, isDirectory: &isFolder)
-        let loaded = try ModelLoader.load(model.model, options: LoadOptions(keepGGUFBlocks: !isFolder.boolValue))
+        let loaded = try ModelLoader.load(source, options: LoadOptions(keepGGUFBlocks: source.format == .gguf))
         let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), for: loaded.model)
         if let quantize {
             let (weights, ratio) = try lora.requantizedMergedWeights(of: loaded.model, quantize: quantize)

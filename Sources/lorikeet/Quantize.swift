@@ -62,12 +62,13 @@ struct Quantize: ParsableCommand {
         compute.apply()
         let storage = try storageDType(dtype)
         let outURL = try outputFolder(out, model: model.model)
-        if ModelLoader.isFourBitFolder(URL(fileURLWithPath: model.model)) {
+        let source = try ModelSource.open(model.model)
+        if source.fourBitFolder != nil {
             throw CommandFailure("\(model.model) is already a 4-bit folder; quantize the unquantized model instead")
         }
         let t0 = Date()
         let quantize = try fourBit.quantizer()
-        let loaded = try ModelLoader.load(model.model, options: LoadOptions(linearQuantizer: quantize))
+        let loaded = try ModelLoader.load(source, options: LoadOptions(linearQuantizer: quantize))
         let weights = loaded.model.parameters.mapValues(\.value)
         try ModelExport.writeFolder(weights: weights, configuration: loaded.model.configuration, source: loaded, to: outURL,
                                     dtype: storage, keepFourBit: true, metadata: ["quantized_from": loaded.path])

@@ -1,13 +1,11 @@
-// `lorikeet train`: fine-tune a model with LoRA or full fine-tuning on a JSONL dataset.
-// Settings come from defaults, then --config FILE (YAML, keys = flag names), then flags;
-// the resolved configuration is saved in the run folder. Ctrl-C saves a checkpoint and exits.
+// `lorikeet train`: flags and printing around FineTuning's TrainingRun, which owns the run
+// folder, the settings (saved run < --config YAML < flags), the memory check, the training
+// loop, checkpoints and the export. Ctrl-C asks the run to checkpoint and stop.
 import ArgumentParser
 import Foundation
-import Yams
 import TensorCore
 import Llama
 import FineTuning
-import ModelFormats
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +15,8 @@ struct Train: ParsableCommand {
         {"text"}, {"prompt","completion"}, {"messages":[…]} (rendered with the model's chat template) or
         alpaca {"instruction","input","output"}. The adapter lands in RUN/adapter (PEFT layout), a fully
         fine-tuned model in RUN/model; checkpoints in RUN/checkpoints, metrics in RUN/metrics.jsonl and a
-        report in RUN/report.html.
+        report in RUN/report.html. Every training setting below is also a key of the --config YAML file;
+        flags win over the file, and --resume starts from the run's saved settings.
         """)
 
     @OptionGroup var model: ModelOption
@@ -30,7 +29,64 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("ignore-memory-check"), help: "Train even when the estimate says the run will not fit in available memory.")
     var ignoreMemoryCheck = false
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup(title: "Training settings") var settings: TrainingFlags
 
+    func run() throws {
+        compute.apply()
+        let say: (String) -> Void = { if !quiet { print($0); flushStandardOutput() } }
+        let file = try config.map { path -> TrainingSettings in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("\(path): cannot be read") }
+            return try TrainingSettings(yaml: text, path: path)
+        }
+        let resumePoint: TrainingRun.Resume = resumeFrom.map { .checkpoint(URL(fileURLWithPath: $0)) } ?? (resume ? .latest : .none)
+        let run = try TrainingRun(model: .source(ModelSource.open(model.model)), data: .path(data), directory: URL(fileURLWithPath: out),
+                                  file: file, commandLine: try settings.settings(), resume: resumePoint)
+        if !ignoreMemoryCheck, let available = MemoryStats.availableBytes {
+            do { try run.checkMemory(available: available) } catch let TrainingError.insufficientMemory(required, available, breakdown, advice) {
+                throw CommandFailure((["this run needs about \(MemoryStats.formatBytes(required)) but \(MemoryStats.formatBytes(available)) is available:"]
+                    + breakdown.map { "  \($0.component): \(MemoryStats.formatBytes($0.bytes))" }
+                    + ["try " + advice.map { $0.text(spelling: { "--" + $0 }) }.joined(separator: ", or ") + "; --ignore-memory-check trains anyway"])
+                    .joined(separator: "\n"))
+            }
+        }
+        let stop = StopSignal()
+        let progress = ProgressLine(quiet: quiet)
+        let result = try run.run(shouldStop: { stop.requested }) { event in
+            switch event {
+            case let .modelLoaded(path, format, seconds):
+                say("model \(path) (\(format?.rawValue ?? "random")) loaded in \(String(format: "%.1f", seconds)) s")
+            case let .note(text):
+                say("note: " + text)
+            case let .dataLoaded(st, valid, maxLength):
+                say("train: \(st.examples) examples, \(st.tokens) tokens (\(st.targetTokens) trained on)"
+                    + (st.truncated > 0 ? ", \(st.truncated) truncated to \(maxLength) tokens" : "")
+                    + (valid.map { ", valid: \($0.examples) examples" } ?? ""))
+            case let .training(.started(total, start, params)):
+                say(params.description)
+                say(start > 0 ? "resuming at step \(start) of \(total)" : "training \(total) steps")
+            case let .training(.step(r)):
+                progress.update(r)
+            case let .training(.evaluation(step, loss, tokens)):
+                progress.finishLine()
+                say(String(format: "step %d: valid loss %.4f (perplexity %.2f) over %d tokens", step, loss, exp(loss), tokens))
+            case let .training(.checkpoint(step, url)):
+                progress.finishLine()
+                say("step \(step): checkpoint \(url.path)")
+            }
+        }
+        progress.finishLine()
+        guard let summary = result.summary else {
+            print("stopped at step \(result.outcome.steps); continue with: lorikeet train … --out \(out) --resume")
+            return
+        }
+        print(TrainingReport.textSummary(records: result.records, summary: summary))
+    }
+}
+
+/// The training settings as flags. Each property is named after its setting (TrainingConfiguration's
+/// coding key, without dashes); `settings()` hands over the ones given, so adding a setting means
+/// adding its property to TrainingConfiguration and its flag here.
+struct TrainingFlags: ParsableArguments {
     @Option(help: "lora, qlora or full.") var method: String?
     @Option(help: "QLoRA base encoding: nf4 (default), fp4, or keep (a GGUF's own quantized blocks, or a bitsandbytes 4-bit folder's codes).") var quant: String?
     @Option(help: "QLoRA nf4/fp4: weights per absmax block (32…4096, default 64).") var blocksize: Int?
@@ -70,193 +126,32 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("keep-checkpoints"), help: "Checkpoints to keep.") var keepCheckpoints: Int?
     @Flag(name: .customLong("freeze-embeddings"), help: "Full fine-tuning: keep the embeddings frozen.") var freezeEmbeddings = false
 
-    /// Flags given on the command line, as (key, value) in flag names.
-    var flagSettings: [(String, Any)] {
-        var s: [(String, Any)] = []
-        func add(_ k: String, _ v: Any?) { if let v { s.append((k, v)) } }
-        add("method", method); add("quant", quant); add("blocksize", blocksize); add("double-quant", doubleQuant); add("bf16-base", bf16Base); add("rank", rank); add("alpha", alpha); add("dropout", dropout); add("targets", targets)
-        add("layers", layers); add("rank-pattern", rankPattern); add("alpha-pattern", alphaPattern)
-        if useRSLoRA { add("use-rslora", true) }
-        add("lora-init", loraInit); add("optimizer", optimizer); if optimizerStateOnDisk { add("optimizer-state-on-disk", true) }; add("learning-rate", learningRate); add("beta1", beta1); add("beta2", beta2); add("eps", eps)
-        add("weight-decay", weightDecay); add("lr-schedule", lrSchedule); add("warmup", warmup)
-        add("grad-accumulation", gradAccumulation); add("max-grad-norm", maxGradNorm)
-        if gradCheckpoint { add("grad-checkpoint", true) }
-        add("epochs", epochs); add("max-steps", maxSteps); add("batch-size", batchSize); add("max-seq-length", maxSeqLength)
-        if packing { add("packing", true) }
-        if trainOnInputs { add("train-on-inputs", true) }
-        add("seed", seed); add("save-every", saveEvery); add("eval-every", evalEvery); add("keep-checkpoints", keepCheckpoints)
-        if freezeEmbeddings { add("freeze-embeddings", true) }
-        return s
+    /// The settings given on the command line, matched to their keys by name (a flag that is
+    /// off or an option not given is not a setting of the command line).
+    func settings() throws -> TrainingSettings {
+        var values: [String: SettingValue] = [:]
+        for child in Mirror(reflecting: self).children {
+            guard let label = child.label, let key = Self.key(forProperty: label) else {
+                preconditionFailure("TrainingFlags.\(child.label ?? "?") has no setting of that name")
+            }
+            let value: SettingValue? = switch child.value {
+            case let o as Option<Int?>: o.wrappedValue.map { .int($0) }
+            case let o as Option<Double?>: o.wrappedValue.map { .double($0) }
+            case let o as Option<String?>: o.wrappedValue.map { .string($0) }
+            case let f as Flag<Bool>: f.wrappedValue ? .bool(true) : nil
+            case let f as Flag<Bool?>: f.wrappedValue.map { .bool($0) }
+            default: preconditionFailure("TrainingFlags.\(label) has an unsupported type \(type(of: child.value))")
+            }
+            if let value { values[key] = value }
+        }
+        return try TrainingSettings(values, source: .commandLine)
     }
 
-    func run() throws {
-        compute.apply()
-        let runURL = URL(fileURLWithPath: out)
-        var settings = TrainingConfiguration()
-        var checkpoint: URL?
-        if resume || resumeFrom != nil {
-            checkpoint = resumeFrom.map { URL(fileURLWithPath: $0) } ?? Checkpoint.latest(run: runURL)
-            guard let checkpoint else { throw CommandFailure("--resume: no checkpoint in \(runURL.appendingPathComponent("checkpoints").path)") }
-            // The run's own configuration first, so the continuation is the same computation.
-            let saved = checkpoint.appendingPathComponent("config.json")
-            guard let d = FileManager.default.contents(atPath: saved.path),
-                  let obj = try JSONSerialization.jsonObject(with: d) as? [String: Any] else {
-                throw CommandFailure("\(saved.path): missing or unreadable")
-            }
-            for (k, v) in obj.sorted(by: { $0.key < $1.key }) where k != "base-model" { try settings.set(k, v, source: saved.path) }
-        }
-        if let config {
-            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw CommandFailure("\(config): cannot be read") }
-            guard let yaml = try Yams.load(yaml: text) as? [String: Any] else { throw CommandFailure("\(config): expected a mapping of settings") }
-            for (k, v) in yaml.sorted(by: { $0.key < $1.key }) { try settings.set(k, v, source: config) }
-        }
-        for (k, v) in flagSettings { try settings.set(k, v, source: "command line") }
-        try settings.validate()
-
-        let say: (String) -> Void = { if !quiet { print($0); flushStandardOutput() } }
-        try adoptFourBitFolder(&settings)
-        try checkMemory(settings)
-        let t0 = Date()
-        let loaded = try ModelLoader.load(model.model, options: settings.loadOptions())
-        say("model \(loaded.path) (\(loaded.format)) loaded in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
-        if settings.method == .qlora, settings.quantization != .keep, loaded.format == "gguf",
-           let type = (try? GGUFFile(path: loaded.path))?.info("blk.0.attn_q.weight")?.type, type.isQuantized {
-            say("note: the GGUF's linears are already \(type) blocks; re-quantizing them to \(settings.quantization.rawValue.uppercased()) "
-                + "rounds twice (SmolLM2 Q4_1 → NF4: base validation loss +6 % on examples/veloria). --quant keep trains on the file's own blocks.")
-        }
-        let options = DatasetOptions(maxSequenceLength: min(settings.maxSequenceLength, loaded.model.configuration.maxPositions),
-                                     trainOnInputs: settings.trainOnInputs, packing: settings.packing)
-        let splits = try DatasetSplits.load(path: data, model: loaded, options: options)
-        let st = splits.train.stats
-        say("train: \(st.examples) examples, \(st.tokens) tokens (\(st.targetTokens) trained on)"
-            + (st.truncated > 0 ? ", \(st.truncated) truncated to \(options.maxSequenceLength) tokens" : "")
-            + (splits.valid.map { ", valid: \($0.stats.examples) examples" } ?? ""))
-
-        var adapter: LoRAAdapter?
-        if settings.method.usesAdapter {
-            if let checkpoint {
-                adapter = try LoRAAdapter.load(from: checkpoint.appendingPathComponent("adapter"), for: loaded.model, trainable: true)
-            } else {
-                adapter = try LoRAAdapter.create(for: loaded.model, configuration: settings.lora, seed: settings.seed)
-            }
-            try adapter!.attach(to: loaded.model)
-        }
-        let stream = try BatchIterator(dataset: splits.train, batchSize: settings.batchSize, seed: settings.seed)
-        let validBatches = try splits.valid.map { try BatchIterator.evaluationBatches($0, batchSize: settings.batchSize) } ?? []
-        let trainer = try Trainer(model: loaded.model, adapter: adapter, configuration: settings, train: stream,
-                                  validation: validBatches, runDirectory: runURL, baseModelName: loaded.path)
-        try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
-        try AtomicFile.write(try trainer.settingsJSON(), to: runURL.appendingPathComponent("config.json"))
-
-        let metricsURL = runURL.appendingPathComponent("metrics.jsonl")
-        let resumedStep = checkpoint.flatMap { try? JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: $0.appendingPathComponent("trainer_state.json"))).step }
-        if let resumedStep {
-            // Drop metrics logged after the checkpoint: those steps run again.
-            let kept = ((try? MetricsLog.read(from: metricsURL)) ?? []).filter { $0.step <= resumedStep }
-            let log = try MetricsLog(url: metricsURL, truncate: true)
-            for r in kept { try log.append(r) }
-        }
-        let metrics = try MetricsLog(url: metricsURL, truncate: resumedStep == nil)
-        let stop = StopSignal()
-        let progress = ProgressLine(quiet: quiet)
-        let outcome = try trainer.run(resumeFrom: checkpoint, shouldStop: { stop.requested }) { event in
-            switch event {
-            case let .started(total, start, params):
-                say(params.description)
-                say(start > 0 ? "resuming at step \(start) of \(total)" : "training \(total) steps")
-            case let .step(r):
-                progress.update(r)
-                try? metrics.append(MetricRecord(step: r.step, epoch: Double(r.epoch), kind: MetricRecord.train, loss: r.loss,
-                                                 learningRate: Double(r.learningRate), tokensPerSecond: r.tokensPerSecond,
-                                                 elapsedSeconds: r.elapsedSeconds, peakRSSBytes: r.peakRSSBytes,
-                                                 gradientNorm: Double(r.gradientNorm)))
-            case let .evaluation(step, loss, tokens):
-                progress.finishLine()
-                say(String(format: "step %d: valid loss %.4f (perplexity %.2f) over %d tokens", step, loss, exp(loss), tokens))
-                try? metrics.append(MetricRecord(step: step, kind: MetricRecord.valid, loss: loss, elapsedSeconds: 0))
-            case let .checkpoint(step, url):
-                progress.finishLine()
-                say("step \(step): checkpoint \(url.path)")
-            }
-        }
-        progress.finishLine()
-        if outcome.interrupted {
-            print("stopped at step \(outcome.steps); continue with: lorikeet train … --out \(out) --resume")
-            return
-        }
-        // Final artefacts.
-        let output: URL
-        if let adapter {
-            output = runURL.appendingPathComponent("adapter")
-            try adapter.save(to: output, baseModel: loaded.path)
-        } else {
-            output = runURL.appendingPathComponent("model")
-            var weights: [String: Tensor] = [:]
-            for (n, p) in loaded.model.parameters { weights[n] = p.value }
-            try ModelExport.writeFolder(weights: weights, configuration: loaded.model.configuration, source: loaded, to: output)
-        }
-        let records = (try? MetricsLog.read(from: metricsURL)) ?? []
-        let summary = RunSummary(
-            title: runURL.lastPathComponent, model: loaded.path, method: settings.method == .lora ? "LoRA" : settings.method == .qlora ? "QLoRA (\(settings.quantization.rawValue))" : "Full fine-tuning",
-            dataset: data, date: t0, steps: outcome.steps,
-            epochs: Double(outcome.steps * settings.gradientAccumulation) / Double(max(1, stream.batchesPerEpoch)),
-            trainableParameters: trainer.parameterSummary.trainable, totalParameters: trainer.parameterSummary.total,
-            finalTrainLoss: outcome.lastTrainLoss, finalValidLoss: outcome.lastValidLoss, bestValidLoss: outcome.bestValidLoss,
-            tokensPerSecond: Double(outcome.tokensSeen) / max(outcome.elapsedSeconds, 1e-9), peakRSSBytes: MemoryStats.peakResidentBytes,
-            wallSeconds: outcome.elapsedSeconds, outputPath: output.path, reportPath: runURL.appendingPathComponent("report.html").path,
-            settings: settings.settings.map { RunSummary.Setting($0.key, "\($0.value)") })
-        try AtomicFile.write(Data(TrainingReport.html(records: records, summary: summary).utf8), to: runURL.appendingPathComponent("report.html"))
-        print(TrainingReport.textSummary(records: records, summary: summary))
-    }
-}
-
-extension Train {
-    /// A bitsandbytes 4-bit folder trains on its own codes: a QLoRA run on one keeps them (the
-    /// run's config says `quant: keep`), and asking for the other 4-bit table is refused.
-    func adoptFourBitFolder(_ s: inout TrainingConfiguration) throws {
-        let url = URL(fileURLWithPath: model.model)
-        guard s.method == .qlora, let folder = ModelLoader.fourBitConfig(folder: url) else { return }
-        if s.quantization != .keep, let stored = folder["bnb_4bit_quant_type"] as? String, stored != s.quantization.rawValue {
-            throw CommandFailure("\(model.model) is already quantized to \(stored.uppercased()); train on it with --quant keep "
-                + "(or --quant \(stored)), or start from the unquantized model for \(s.quantization.rawValue.uppercased())")
-        }
-        s.quantization = .keep
-    }
-
-    /// Refuses (unless --ignore-memory-check) when the estimate exceeds available memory,
-    /// with the estimate and what would make the run fit.
-    func checkMemory(_ s: TrainingConfiguration) throws {
-        guard !ignoreMemoryCheck, let available = MemoryStats.availableBytes else { return }
-        let (config, storage, _) = try modelShape(path: model.model)
-        let method: EstimateMethod = switch s.method {
-        case .full: .full
-        case .lora: .lora
-        case .qlora: s.quantization == .keep ? .qloraKeep : .qlora(blockSize: s.quantizationBlockSize, doubleQuant: s.doubleQuantization)
-        }
-        func estimate(_ m: EstimateMethod, checkpoint: Bool, batch: Int) -> MemoryEstimate {
-            MemoryEstimator.estimate(configuration: config, method: m, lora: s.lora, batchSize: batch,
-                                     sequenceLength: min(s.maxSequenceLength, config.maxPositions), gradientCheckpointing: checkpoint,
-                                     baseStorage: storage, gradientAccumulation: s.gradientAccumulation, bf16Unquantized: s.bf16Base)
-        }
-        let e = estimate(method, checkpoint: s.gradientCheckpointing, batch: s.batchSize)
-        guard e.required > available else { return }
-        var lines = ["this run needs about \(MemoryStats.formatBytes(e.required)) but \(MemoryStats.formatBytes(available)) is available:"]
-        for c in MemoryComponent.allCases where e.bytesAtPeak(c) > 0 {
-            lines.append("  \(c.rawValue): \(MemoryStats.formatBytes(e.bytesAtPeak(c)))")
-        }
-        var tips: [String] = []
-        if s.method != .qlora {
-            let q = estimate(.qlora(blockSize: 64, doubleQuant: true), checkpoint: s.gradientCheckpointing, batch: s.batchSize)
-            tips.append("--method qlora (about \(MemoryStats.formatBytes(q.required)))")
-        }
-        if !s.gradientCheckpointing {
-            tips.append("--grad-checkpoint (about \(MemoryStats.formatBytes(estimate(method, checkpoint: true, batch: s.batchSize).required)))")
-        }
-        if s.batchSize > 1 {
-            tips.append("--batch-size 1 with --grad-accumulation \(s.batchSize * s.gradientAccumulation) (about \(MemoryStats.formatBytes(estimate(method, checkpoint: s.gradientCheckpointing, batch: 1).required)))")
-        }
-        lines.append("try " + tips.joined(separator: ", or ") + "; --ignore-memory-check trains anyway")
-        throw CommandFailure(lines.joined(separator: "\n"))
+    /// The setting a stored property (`_learningRate`) stands for (`learning-rate`).
+    static func key(forProperty label: String) -> String? {
+        func plain(_ s: String) -> String { s.lowercased().filter { $0.isLetter || $0.isNumber } }
+        let name = plain(label)
+        return TrainingConfiguration.CodingKeys.allCases.first { plain($0.rawValue) == name }?.rawValue
     }
 }
 

@@ -3,54 +3,6 @@
 // Sizes are resident bytes (what peak RSS counts), not virtual address space.
 import Llama
 
-/// How a run trains, as far as memory is concerned.
-public enum EstimateMethod: Sendable, Equatable, Hashable {
-    /// Every weight trains (converted to owned f32, with f32 gradients and optimizer state).
-    case full
-    /// LoRA pairs over the base as loaded.
-    case lora
-    /// LoRA over a base whose targeted linear weights are held in 4 bits (NF4/FP4) with one
-    /// absmax per `blockSize` weights, itself quantized to 8 bits when `doubleQuant`.
-    case qlora(blockSize: Int = 64, doubleQuant: Bool = true)
-    /// QLoRA over a GGUF's own quantized blocks (`--quant keep`): decoder linears stay in the
-    /// mapped file (at the storage's mapped bytes per weight), widened right before each product;
-    /// the other tensors are dequantized to f32.
-    case qloraKeep
-
-    /// "full", "lora", "qlora" or "qlora-keep".
-    public var name: String {
-        switch self {
-        case .full: "full"
-        case .lora: "lora"
-        case .qlora: "qlora"
-        case .qloraKeep: "qlora-keep"
-        }
-    }
-
-    /// Bits per weight of a 4-bit block encoding (bitsandbytes' layout): 4 for the code, the
-    /// absmax (f32, or 8 bits plus one f32 per 256 absmax values and a mean with double quantization).
-    public static func fourBitBitsPerWeight(blockSize: Int, doubleQuant: Bool) -> Double {
-        let b = Double(max(blockSize, 1))
-        return doubleQuant ? 4 + 8 / b + 32 / (b * 256) : 4 + 32 / b
-    }
-}
-
-/// The optimizer's state per trainable weight.
-public enum EstimateOptimizer: String, Sendable, Equatable, CaseIterable {
-    /// AdamW with f32 m and v (8 bytes per trainable weight): what the Trainer uses.
-    case adamw32
-    /// AdamW with 8-bit blockwise m and v (1 byte each plus an f32 absmax per 256).
-    case adamw8bit
-
-    /// Bytes of state per trainable weight.
-    public var bytesPerWeight: Double {
-        switch self {
-        case .adamw32: 8
-        case .adamw8bit: 2 * (1 + 4.0 / 256)
-        }
-    }
-}
-
 /// How the base model's weights sit in memory once loaded.
 public struct BaseStorage: Sendable, Equatable {
     /// Bytes per weight held in memory the process owns: 4 when the loader dequantized or
@@ -81,6 +33,15 @@ public struct BaseStorage: Sendable, Equatable {
 
     /// Weights are narrower than f32 in memory: each product widens its weight into a scratch.
     public var isNarrow: Bool { ownedBytesPerWeight < 4 && mappedBytesPerWeight < 4 }
+
+    /// How the loader holds `source`'s weights: folders are viewed in place (narrower ones
+    /// widened per product), a GGUF is dequantized to owned f32 with the file kept mapped.
+    public init(_ source: ModelSource) {
+        switch source.storage {
+        case let .dense(bytes), let .bitsAndBytes4Bit(_, bytes): self.init(ownedBytesPerWeight: 0, mappedBytesPerWeight: bytes)
+        case let .ggml(bytes, _): self = .gguf(bitsPerWeight: bytes * 8)
+        }
+    }
 }
 
 /// Which program drives the steps: they differ in what is alive during the optimizer update.
@@ -125,7 +86,7 @@ public struct MemoryEstimate: Sendable, Equatable {
     }
 
     /// The method estimated.
-    public var method: EstimateMethod
+    public var method: FineTuningMethod
     /// Weights of the base model.
     public var parameterCount: Int
     /// Weights that train (the adapter's for LoRA/QLoRA, every weight for full fine-tuning).

@@ -5,6 +5,7 @@
 // Not modelled: glibc keeping freed heap memory (measured ~6 % extra for full fine-tuning of
 // SmolLM2). Measured peaks it was calibrated against are recorded in EstimateTests.
 import TensorCore
+import ModelFormats
 import Llama
 
 /// Estimates peak resident memory of training runs.
@@ -35,10 +36,10 @@ public enum MemoryEstimator {
     ///   - harness: the Trainer, or `bench train` (which copies trainable weights in the update).
     ///   - bf16Unquantized: LoRA/QLoRA with `bf16-base`: embeddings, head and norms that load
     ///     wider than bf16 are held as owned bf16 copies (their file pages, if any, stay counted).
-    public static func estimate(configuration c: LlamaConfiguration, method: EstimateMethod,
+    public static func estimate(configuration c: LlamaConfiguration, method: FineTuningMethod,
                                 lora: LoRAConfiguration = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"]),
                                 batchSize: Int, sequenceLength: Int, gradientCheckpointing: Bool = false,
-                                baseStorage: BaseStorage = .bf16, optimizer: EstimateOptimizer = .adamw32,
+                                baseStorage: BaseStorage = .bf16, optimizer: OptimizerChoice = .adamw,
                                 gradientAccumulation: Int = 1, harness: TrainingHarness = .trainer,
                                 bf16Unquantized: Bool = false) -> MemoryEstimate {
         let f = 4  // bytes per f32
@@ -49,9 +50,8 @@ public enum MemoryEstimator {
         let embeddingParams = v * d
         let adapted = method != .full
 
-        // The decoder's linear modules: (name, in, out).
-        let modules = [("self_attn.q_proj", d, q), ("self_attn.k_proj", d, kv), ("self_attn.v_proj", d, kv),
-                       ("self_attn.o_proj", q, d), ("mlp.gate_proj", d, ff), ("mlp.up_proj", d, ff), ("mlp.down_proj", ff, d)]
+        // The decoder's linear modules: (module, in, out).
+        let modules = LinearModule.allCases.map { m in (m, m.shape(in: c).inFeatures, m.shape(in: c).outFeatures) }
         // QLoRA re-encodes every decoder linear (ModelLoader's requantize), targeted by LoRA or not.
         let linearParams = layers * modules.reduce(0) { $0 + $1.1 * $1.2 }
         let largestLinear = modules.map { $0.1 * $0.2 }.max()!
@@ -59,7 +59,7 @@ public enum MemoryEstimator {
         if adapted {
             for layer in 0..<layers {
                 for (module, inF, outF) in modules {
-                    let path = "model.layers.\(layer).\(module)"
+                    let path = module.path(layer: layer)
                     guard lora.targets(path: path) else { continue }
                     let r = lora.rank(path: path)
                     adapterParams += r * (inF + outF)
@@ -87,13 +87,13 @@ public enum MemoryEstimator {
         case .lora:
             base = Double(linearParams) * baseStorage.ownedBytesPerWeight + Double(params - linearParams) * restBytes
             (hot, cold) = viewedInPlace ? (fileBytes, 0) : (0, fileBytes)
-        case let .qlora(blockSize, doubleQuant):
+        case let .qlora(.fourBit(_, blockSize, doubleQuant)):
             // Decoder linears re-encoded in 4 bits; embeddings, head and norms as loaded (or bf16).
-            let bits = EstimateMethod.fourBitBitsPerWeight(blockSize: blockSize, doubleQuant: doubleQuant)
+            let bits = FineTuningMethod.fourBitBitsPerWeight(blockSize: blockSize, doubleQuant: doubleQuant)
             base = Double(linearParams) * bits / 8 + Double(params - linearParams) * restBytes
             let linearFileBytes = Double(linearParams) * baseStorage.mappedBytesPerWeight
             (hot, cold) = viewedInPlace ? (fileBytes - linearFileBytes, linearFileBytes) : (0, fileBytes)
-        case .qloraKeep:
+        case .qlora(.keep):
             // Linears read from the file's blocks every step; the rest was dequantized at load.
             base = Double(params - linearParams) * restBytes
             hot = Double(linearParams) * baseStorage.mappedBytesPerWeight
@@ -106,7 +106,7 @@ public enum MemoryEstimator {
         var scratch = 0
         if method != .full && baseStorage.isNarrow { scratch = max(embeddingParams, ff * d, q * d) }
         switch method {
-        case .qlora, .qloraKeep: scratch = max(scratch, largestLinear)
+        case .qlora: scratch = max(scratch, largestLinear)
         case .full, .lora: break
         }
         if bf16Unquantized && adapted { scratch = max(scratch, embeddingParams) }  // the bf16 head
@@ -152,7 +152,7 @@ public enum MemoryEstimator {
         let process = processBaseline + tokenizerBytesPerToken * v
         let adapterBytes = adapterParams * f
         let gradients = trainable * f
-        let optimizerState = Int((Double(trainable) * optimizer.bytesPerWeight).rounded())
+        let optimizerState = Int((Double(trainable) * optimizer.residentBytesPerWeight).rounded())
         let benchCopy = harness == .benchTrain ? trainable * f : 0
 
         var phases: [MemoryEstimate.Phase] = []
@@ -161,7 +161,7 @@ public enum MemoryEstimator {
         // base into owned f32 copies. File pages read only while loading are cold.
         var loadBase = Double(params) * baseStorage.ownedBytesPerWeight
         if method == .full && baseStorage.ownedBytesPerWeight < 4 { loadBase = Double(params) * 4 }
-        if method == .qloraKeep { loadBase = base }
+        if method == .qlora(.keep) { loadBase = base }
         phases.append(MemoryEstimate.Phase(name: "load", parts: [
             .baseWeights: Int(loadBase), .mappedFile: Int(hot), .coldMappedFile: Int(fileBytes - hot), .process: process,
         ]))

@@ -4,6 +4,7 @@
 import Foundation
 import TensorCore
 import Quantization
+import ModelFormats
 import Llama
 
 /// All LoRA pairs of one adapter.
@@ -47,10 +48,7 @@ public final class LoRAAdapter: @unchecked Sendable {
 
     /// Module paths of every linear layer of the decoder blocks, in model order.
     public static func linearPaths(_ model: LlamaModel) -> [String] {
-        (0..<model.configuration.layerCount).flatMap { l in
-            ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"].map { "model.layers.\(l).\($0)" }
-        }
+        (0..<model.configuration.layerCount).flatMap { l in LinearModule.allCases.map { $0.path(layer: l) } }
     }
 
     /// Every A and B, sorted by name (a stable order for optimizers and files).

@@ -4,6 +4,7 @@
 // module whose path equals it or ends with "." + name; pattern keys are regexes matched
 // against the end of the path, after a dot or at the start.
 import Foundation
+import ModelFormats
 import Llama
 
 /// How A is initialised (B always starts at zero, so the adapted model equals the base).
@@ -50,8 +51,8 @@ public struct LoRAConfiguration: Codable, Equatable, Sendable {
         self.initialization = initialization
     }
 
-    /// The linear modules of a Llama block.
-    public static let linearModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    /// The linear modules of a Llama block, by PEFT name.
+    public static let linearModules = LinearModule.allCases.map(\.name)
 
     /// Throws on a value PEFT would refuse or that cannot work.
     public func validate() throws {
@@ -90,16 +91,11 @@ public struct LoRAConfiguration: Codable, Equatable, Sendable {
 
     /// Adapter weights this configuration adds to a model of shape `model` (no weights needed).
     public func parameterCount(for model: LlamaConfiguration) -> Int {
-        let d = model.hiddenSize, q = model.attentionHeads * model.headDim, kv = model.kvHeads * model.headDim
-        let f = model.intermediateSize
-        let shapes: [(String, Int, Int)] = [  // (module, in, out)
-            ("self_attn.q_proj", d, q), ("self_attn.k_proj", d, kv), ("self_attn.v_proj", d, kv), ("self_attn.o_proj", q, d),
-            ("mlp.gate_proj", d, f), ("mlp.up_proj", d, f), ("mlp.down_proj", f, d),
-        ]
         var total = 0
         for layer in 0..<model.layerCount {
-            for (module, inF, outF) in shapes {
-                let path = "model.layers.\(layer).\(module)"
+            for module in LinearModule.allCases {
+                let path = module.path(layer: layer)
+                let (outF, inF) = module.shape(in: model)
                 if targets(path: path) { total += rank(path: path) * (inF + outF) }
             }
         }

@@ -71,14 +71,17 @@ public final class Trainer {
     public let baseModelName: String
     /// Parameters that train, in a fixed order.
     public let trainable: [Parameter]
+    /// Whether checkpoints are written (at `saveEvery`, at the end and on a stop).
+    public let writesCheckpoints: Bool
     let optimizer: any Optimizer
     var stream: any BatchStream
     let validation: [TrainingBatch]
 
     /// Prepares a run. For LoRA the adapter must be attached to the model already; for full
-    /// fine-tuning every weight is made trainable (f32) except frozen embeddings.
+    /// fine-tuning every weight is made trainable (f32) except frozen embeddings. Without
+    /// `checkpoints` nothing is written (benchmarks).
     public init(model: LlamaModel, adapter: LoRAAdapter?, configuration: TrainingConfiguration, train: any BatchStream,
-                validation: [TrainingBatch], runDirectory: URL, baseModelName: String) throws {
+                validation: [TrainingBatch], runDirectory: URL, baseModelName: String, checkpoints: Bool = true) throws {
         try configuration.validate()
         guard train.batchesPerEpoch > 0 else { throw TrainingError.noData("the training set makes no batches") }
         self.model = model
@@ -88,18 +91,11 @@ public final class Trainer {
         self.baseModelName = baseModelName
         stream = train
         self.validation = validation
-        let adam = AdamWConfig(beta1: configuration.adam.beta1, beta2: configuration.adam.beta2,
-                               eps: configuration.adam.eps, weightDecay: configuration.adam.weightDecay)
-        if configuration.optimizer == .adamw8bit {
-            optimizer = AdamW8bit(config: adam)
-        } else if configuration.optimizerStateOnDisk {
-            optimizer = try DiskBackedAdamW(config: adam, directory: runDirectory)
-        } else {
-            optimizer = AdamW(config: adam)
-        }
+        writesCheckpoints = checkpoints
+        optimizer = try configuration.optimizerChoice.make(configuration.adamW, stateDirectory: runDirectory)
         switch configuration.method {
         case .lora, .qlora:
-            guard let adapter else { throw TrainingError.invalidConfiguration(key: "method", reason: "\(configuration.method) needs an adapter") }
+            guard let adapter else { throw TrainingError.invalidSetting(key: "method", source: nil, reason: "\(configuration.method) needs an adapter") }
             for p in model.parameters.values { p.requiresGrad = false }
             trainable = adapter.parameters
             for p in trainable { p.requiresGrad = true }
@@ -135,12 +131,7 @@ public final class Trainer {
     }
 
     /// The configuration file saved with the run and its checkpoints.
-    public func settingsJSON() throws -> Data {
-        var d: [String: Any] = [:]
-        for (k, v) in configuration.settings { d[k] = v }
-        d["base-model"] = baseModelName
-        return try JSONSerialization.data(withJSONObject: d, options: [.prettyPrinted, .sortedKeys])
-    }
+    public func settingsJSON() throws -> Data { try configuration.savedJSON(baseModel: baseModelName) }
 
     /// Runs to the end (or until `shouldStop` returns true after a step, then checkpoints).
     /// With `resumeFrom`, weights, optimizer, step and data position come from that checkpoint.
@@ -155,7 +146,7 @@ public final class Trainer {
             state = try Checkpoint.restore(from: resumeFrom, trainable: trainable, optimizer: optimizer, isAdapter: adapter != nil)
             try stream.restore(state.dataCursor)
         }
-        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        if writesCheckpoints { try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true) }
         onEvent(.started(totalSteps: total, startStep: state.step, parameters: parameterSummary))
         let startTime = Date()
         let elapsedBefore = state.elapsedSeconds
@@ -163,6 +154,7 @@ public final class Trainer {
         var outcome = TrainingOutcome(steps: state.step, interrupted: false, bestValidLoss: state.bestValidLoss,
                                       tokensSeen: state.tokensSeen, elapsedSeconds: state.elapsedSeconds)
         func checkpoint() throws {
+            guard writesCheckpoints else { return }
             state.dataCursor = stream.cursor
             state.elapsedSeconds = elapsedBefore + Date().timeIntervalSince(startTime)
             let url = try Checkpoint.save(run: runDirectory, state: state, trainable: trainable, optimizer: optimizer,

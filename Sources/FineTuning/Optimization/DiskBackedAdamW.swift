@@ -31,7 +31,7 @@ public final class DiskBackedAdamW: Optimizer {
         path = directory.appendingPathComponent(".optimizer-state-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else {
-            throw TrainingError.invalidConfiguration(key: "optimizer-state-on-disk", reason: "cannot create \(path): \(String(cString: strerror(errno)))")
+            throw TrainingError.invalidSetting(key: "optimizer-state-on-disk", source: nil, reason: "cannot create \(path): \(String(cString: strerror(errno)))")
         }
         unlink(path)
     }
@@ -54,11 +54,11 @@ public final class DiskBackedAdamW: Optimizer {
         if size > mappedBytes {
             if let base { munmap(base, mappedBytes) }
             guard ftruncate(fd, off_t(size)) == 0 else {
-                throw TrainingError.invalidConfiguration(key: "optimizer-state-on-disk", reason: "cannot grow the state file to \(size) bytes: \(String(cString: strerror(errno)))")
+                throw TrainingError.invalidSetting(key: "optimizer-state-on-disk", source: nil, reason: "cannot grow the state file to \(size) bytes: \(String(cString: strerror(errno)))")
             }
             let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
             guard let p, p != MAP_FAILED else {
-                throw TrainingError.invalidConfiguration(key: "optimizer-state-on-disk", reason: "cannot map \(size) bytes: \(String(cString: strerror(errno)))")
+                throw TrainingError.invalidSetting(key: "optimizer-state-on-disk", source: nil, reason: "cannot map \(size) bytes: \(String(cString: strerror(errno)))")
             }
             base = p
             mappedBytes = size

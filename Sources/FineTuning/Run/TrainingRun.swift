@@ -1,0 +1,309 @@
+// A training run and the folder it owns: settings resolved (and, resuming, taken from the
+// checkpoint first), the memory check against the optimizer it will really use, the model and
+// data loaded, the Trainer driven to the end or to a requested stop, metrics and checkpoints
+// written as it goes, and the result exported (PEFT adapter or model folder) with its report.
+// Progress leaves as `TrainingRun.Event`s; the caller prints them.
+import Foundation
+import TensorCore
+import ModelFormats
+import Llama
+
+/// A fine-tuning run over one model, one dataset and one run folder.
+public final class TrainingRun {
+    /// The key of a saved config.json that records the base model (not a setting).
+    public static let baseModelKey = "base-model"
+
+    /// The files of a run folder.
+    public struct Layout: Sendable, Equatable {
+        /// The run folder.
+        public let root: URL
+        /// Creates the layout of the run folder `root`.
+        public init(root: URL) { self.root = root }
+        /// The resolved settings (config.json).
+        public var configuration: URL { root.appendingPathComponent("config.json") }
+        /// One JSON record per step and evaluation (metrics.jsonl).
+        public var metrics: URL { root.appendingPathComponent("metrics.jsonl") }
+        /// The self-contained HTML report.
+        public var report: URL { root.appendingPathComponent("report.html") }
+        /// Checkpoint folders (step-NNNNNNN).
+        public var checkpoints: URL { root.appendingPathComponent("checkpoints") }
+        /// The trained adapter in the PEFT layout (LoRA and QLoRA).
+        public var adapter: URL { root.appendingPathComponent("adapter") }
+        /// The fully fine-tuned model as a Hugging Face folder.
+        public var model: URL { root.appendingPathComponent("model") }
+    }
+
+    /// Where the model comes from.
+    public enum ModelInput: @unchecked Sendable {
+        /// A model folder or GGUF file, inspected once.
+        case source(ModelSource)
+        /// A named shape with seeded random weights (benchmarks of big shapes).
+        case random(LlamaConfiguration, name: String)
+    }
+
+    /// Where the training batches come from.
+    public enum DataInput: @unchecked Sendable {
+        /// A folder with train.jsonl [valid.jsonl], or one .jsonl file.
+        case path(String)
+        /// Ready batches (benchmarks, tests), with optional validation batches.
+        case batches(any BatchStream, validation: [TrainingBatch])
+    }
+
+    /// Which checkpoint to continue from.
+    public enum Resume: Sendable, Equatable {
+        /// A fresh run.
+        case none
+        /// The newest complete checkpoint of the run folder.
+        case latest
+        /// This checkpoint folder.
+        case checkpoint(URL)
+    }
+
+    /// What a run reports while it goes.
+    public enum Event: Sendable {
+        /// The model is loaded.
+        case modelLoaded(path: String, format: ModelSource.Format?, seconds: Double)
+        /// Something the user should know that does not stop the run.
+        case note(String)
+        /// The training data is read.
+        case dataLoaded(train: DatasetStats, valid: DatasetStats?, maxSequenceLength: Int)
+        /// The trainer's own events (plan, steps, evaluations, checkpoints).
+        case training(TrainingEvent)
+    }
+
+    /// How a run ended.
+    public struct Result: Sendable {
+        /// The trainer's outcome (steps, losses, whether it was interrupted).
+        public var outcome: TrainingOutcome
+        /// The exported adapter or model folder (nil when interrupted or not exporting).
+        public var output: URL?
+        /// The headline figures (nil when interrupted or not exporting).
+        public var summary: RunSummary?
+        /// The metrics of the whole run, as written.
+        public var records: [MetricRecord]
+        /// The trained network (the adapter attached for LoRA/QLoRA).
+        public var network: LlamaModel
+        /// The network with its tokenizer and chat template (nil for random weights).
+        public var loaded: LoadedModel?
+        /// The trained adapter (LoRA/QLoRA).
+        public var adapter: LoRAAdapter?
+    }
+
+    /// The run folder's files.
+    public let layout: Layout
+    /// The resolved settings this run trains with.
+    public let configuration: TrainingConfiguration
+    /// The checkpoint this run continues from, if any.
+    public let resumeCheckpoint: URL?
+    /// Whether checkpoints, metrics, the export and the report are written (off for benchmarks).
+    public let writesArtifacts: Bool
+    let model: ModelInput
+    let data: DataInput
+    let dataName: String
+
+    /// Prepares a run in `directory`. Settings are resolved in one order — the checkpoint's
+    /// saved settings when resuming, then `file`, then `commandLine` — and validated once. A
+    /// QLoRA run over a bitsandbytes 4-bit folder trains on its codes (`quant: keep`).
+    public init(model: ModelInput, data: DataInput, directory: URL, file: TrainingSettings? = nil,
+                commandLine: TrainingSettings? = nil, resume: Resume = .none, writesArtifacts: Bool = true) throws {
+        layout = Layout(root: directory)
+        self.model = model
+        self.data = data
+        self.writesArtifacts = writesArtifacts
+        switch data {
+        case let .path(p): dataName = p
+        case .batches: dataName = "batches"
+        }
+        var saved: TrainingSettings?
+        switch resume {
+        case .none: resumeCheckpoint = nil
+        case .latest:
+            guard let latest = Checkpoint.latest(run: directory) else {
+                throw TrainingError.invalidCheckpoint(path: layout.checkpoints.path, reason: "holds no checkpoint to resume from")
+            }
+            resumeCheckpoint = latest
+        case let .checkpoint(url): resumeCheckpoint = url
+        }
+        if let checkpoint = resumeCheckpoint {
+            // The run's own settings first, so the continuation is the same computation.
+            let url = checkpoint.appendingPathComponent(Checkpoint.configFile)
+            guard let bytes = FileManager.default.contents(atPath: url.path) else {
+                throw TrainingError.invalidCheckpoint(path: url.path, reason: "missing or unreadable")
+            }
+            saved = try TrainingSettings(savedRun: bytes, path: url.path)
+        }
+        var c = try TrainingConfiguration.resolve(savedRun: saved, file: file, commandLine: commandLine)
+        if case let .source(source) = model, c.method == .qlora, let folder = source.fourBitFolder {
+            let asked = c.quantization
+            if asked != .keep, asked.rawValue != folder.type.rawValue {
+                throw TrainingError.invalidSetting(key: "quant", source: nil, reason: "asks for \(asked.rawValue.uppercased()) but "
+                    + "\(source.path) is already quantized to \(folder.type.rawValue.uppercased()); train on it with quant keep "
+                    + "(or \(folder.type.rawValue)), or start from the unquantized model")
+            }
+            c.quantization = .keep
+        }
+        configuration = c
+    }
+
+    /// The model's shape and how its weights are stored, without loading it.
+    var shape: (LlamaConfiguration, BaseStorage) {
+        switch model {
+        case let .source(s): (s.configuration, BaseStorage(s))
+        case let .random(c, _): (c, .ownedF32)
+        }
+    }
+
+    // MARK: Memory
+
+    /// The estimated peak memory of this run with its method and optimizer.
+    public func memoryEstimate(_ c: TrainingConfiguration? = nil) -> MemoryEstimate {
+        let s = c ?? configuration
+        let (config, storage) = shape
+        return MemoryEstimator.estimate(configuration: config, method: s.fineTuningMethod, lora: s.lora, batchSize: s.batchSize,
+                                        sequenceLength: min(s.maxSequenceLength, config.maxPositions),
+                                        gradientCheckpointing: s.gradientCheckpointing, baseStorage: storage,
+                                        optimizer: s.optimizerChoice, gradientAccumulation: s.gradientAccumulation,
+                                        bf16Unquantized: s.bf16Base)
+    }
+
+    /// Throws `TrainingError.insufficientMemory` (with its estimate by component and settings
+    /// that would fit) when the estimate exceeds `available` bytes.
+    public func checkMemory(available: Int) throws {
+        let e = memoryEstimate()
+        guard e.required > available else { return }
+        let s = configuration
+        var advice: [MemoryAdvice] = []
+        func tip(_ changes: [(String, String?)], _ change: (inout TrainingConfiguration) -> Void) {
+            var t = s
+            change(&t)
+            advice.append(MemoryAdvice(changes: changes.map { MemoryAdvice.Change(key: $0.0, value: $0.1) },
+                                       requiredBytes: memoryEstimate(t).required))
+        }
+        if s.method != .qlora { tip([("method", "qlora")]) { $0.fineTuningMethod = .qlora(.nf4) } }
+        if !s.gradientCheckpointing { tip([("grad-checkpoint", nil)]) { $0.gradientCheckpointing = true } }
+        if s.batchSize > 1 {
+            let accumulation = s.batchSize * s.gradientAccumulation
+            tip([("batch-size", "1"), ("grad-accumulation", "\(accumulation)")]) { $0.gradientAccumulation = accumulation; $0.batchSize = 1 }
+        }
+        let breakdown = MemoryComponent.allCases.filter { e.bytesAtPeak($0) > 0 }.map { ($0.rawValue, e.bytesAtPeak($0)) }
+        throw TrainingError.insufficientMemory(required: e.required, available: available, breakdown: breakdown, advice: advice)
+    }
+
+    // MARK: Running
+
+    /// Loads the model and data, trains until the end or until `shouldStop` returns true after
+    /// a step (then checkpoints), and exports the result. Events arrive on the calling thread.
+    public func run(shouldStop: () -> Bool = { false }, onEvent: (Event) -> Void = { _ in }) throws -> Result {
+        let c = configuration
+        let t0 = Date()
+        let options = c.loadOptions()
+        let network: LlamaModel
+        var loaded: LoadedModel?
+        let modelName: String
+        switch model {
+        case let .source(source):
+            let l = try ModelLoader.load(source, options: options)
+            (loaded, network, modelName) = (l, l.model, source.path)
+            onEvent(.modelLoaded(path: source.path, format: source.format, seconds: Date().timeIntervalSince(t0)))
+            if case let .qlora(.fourBit(type, _, _)) = c.fineTuningMethod, case let .ggml(_, linear?) = source.storage, linear.isQuantized {
+                onEvent(.note("the GGUF's linears are already \(linear) blocks; re-quantizing them to \(type.rawValue.uppercased()) "
+                    + "rounds twice (SmolLM2 Q4_1 → NF4: base validation loss +6 % on examples/veloria). quant keep trains on the file's own blocks."))
+            }
+        case let .random(config, name):
+            network = try LlamaModel.random(config, seed: 0, linearQuantizer: options.linearQuantizer,
+                                            unquantizedDType: options.unquantizedDType)
+            modelName = name
+            onEvent(.modelLoaded(path: name, format: nil, seconds: Date().timeIntervalSince(t0)))
+        }
+        BlockCache.shared.purge()
+
+        let stream: any BatchStream
+        let validation: [TrainingBatch]
+        switch data {
+        case let .path(path):
+            guard let loaded else { throw TrainingError.noData("a dataset needs a model with a tokenizer, not random weights") }
+            let dataOptions = DatasetOptions(maxSequenceLength: min(c.maxSequenceLength, network.configuration.maxPositions),
+                                             trainOnInputs: c.trainOnInputs, packing: c.packing)
+            let splits = try DatasetSplits.load(path: path, model: loaded, options: dataOptions)
+            onEvent(.dataLoaded(train: splits.train.stats, valid: splits.valid?.stats, maxSequenceLength: dataOptions.maxSequenceLength))
+            stream = try BatchIterator(dataset: splits.train, batchSize: c.batchSize, seed: c.seed)
+            validation = try splits.valid.map { try BatchIterator.evaluationBatches($0, batchSize: c.batchSize) } ?? []
+        case let .batches(s, v):
+            (stream, validation) = (s, v)
+        }
+
+        var adapter: LoRAAdapter?
+        if c.method.usesAdapter {
+            if let checkpoint = resumeCheckpoint {
+                adapter = try LoRAAdapter.load(from: checkpoint.appendingPathComponent(Checkpoint.adapterFolder), for: network, trainable: true)
+            } else {
+                adapter = try LoRAAdapter.create(for: network, configuration: c.lora, seed: c.seed)
+            }
+            try adapter!.attach(to: network)
+        }
+        let trainer = try Trainer(model: network, adapter: adapter, configuration: c, train: stream, validation: validation,
+                                  runDirectory: layout.root, baseModelName: modelName, checkpoints: writesArtifacts)
+        guard writesArtifacts else {
+            let outcome = try trainer.run(resumeFrom: resumeCheckpoint, shouldStop: shouldStop) { onEvent(.training($0)) }
+            return Result(outcome: outcome, output: nil, summary: nil, records: [], network: network, loaded: loaded, adapter: adapter)
+        }
+        try FileManager.default.createDirectory(at: layout.root, withIntermediateDirectories: true)
+        try AtomicFile.write(try c.savedJSON(baseModel: modelName), to: layout.configuration)
+        let metrics = try openMetrics()
+        let outcome = try trainer.run(resumeFrom: resumeCheckpoint, shouldStop: shouldStop) { event in
+            switch event {
+            case let .step(r):
+                try? metrics.append(MetricRecord(step: r.step, epoch: Double(r.epoch), kind: MetricRecord.train, loss: r.loss,
+                                                 learningRate: Double(r.learningRate), tokensPerSecond: r.tokensPerSecond,
+                                                 elapsedSeconds: r.elapsedSeconds, peakRSSBytes: r.peakRSSBytes,
+                                                 gradientNorm: Double(r.gradientNorm)))
+            case let .evaluation(step, loss, _):
+                try? metrics.append(MetricRecord(step: step, kind: MetricRecord.valid, loss: loss, elapsedSeconds: 0))
+            case .started, .checkpoint: break
+            }
+            onEvent(.training(event))
+        }
+        try? metrics.synchronize()
+        let records = (try? MetricsLog.read(from: layout.metrics)) ?? []
+        if outcome.interrupted {
+            return Result(outcome: outcome, output: nil, summary: nil, records: records, network: network, loaded: loaded, adapter: adapter)
+        }
+
+        let output: URL
+        if let adapter {
+            output = layout.adapter
+            try adapter.save(to: output, baseModel: modelName)
+        } else {
+            output = layout.model
+            guard let loaded else { throw TrainingError.noData("a model built from random weights has no tokenizer to export with") }
+            try ModelExport.writeFolder(weights: network.parameters.mapValues(\.value), configuration: network.configuration,
+                                        source: loaded, to: output)
+        }
+        let summary = RunSummary(
+            title: layout.root.lastPathComponent, model: modelName, method: c.fineTuningMethod.displayName, dataset: dataName,
+            date: t0, steps: outcome.steps,
+            epochs: Double(outcome.steps * c.gradientAccumulation) / Double(max(1, stream.batchesPerEpoch)),
+            trainableParameters: trainer.parameterSummary.trainable, totalParameters: trainer.parameterSummary.total,
+            finalTrainLoss: outcome.lastTrainLoss, finalValidLoss: outcome.lastValidLoss, bestValidLoss: outcome.bestValidLoss,
+            tokensPerSecond: Double(outcome.tokensSeen) / max(outcome.elapsedSeconds, 1e-9), peakRSSBytes: MemoryStats.peakResidentBytes,
+            wallSeconds: outcome.elapsedSeconds, outputPath: output.path, reportPath: layout.report.path,
+            settings: c.settings.map { RunSummary.Setting($0.key, $0.value.description) })
+        try AtomicFile.write(Data(TrainingReport.html(records: records, summary: summary).utf8), to: layout.report)
+        return Result(outcome: outcome, output: output, summary: summary, records: records, network: network, loaded: loaded, adapter: adapter)
+    }
+
+    /// The metrics log: a fresh one, or, resuming, the records up to the checkpoint's step
+    /// (the steps after it run again).
+    func openMetrics() throws -> MetricsLog {
+        guard let checkpoint = resumeCheckpoint else { return try MetricsLog(url: layout.metrics, truncate: true) }
+        let statePath = checkpoint.appendingPathComponent(Checkpoint.stateFile)
+        let state: TrainerState
+        do { state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: statePath)) } catch {
+            throw TrainingError.invalidCheckpoint(path: statePath.path, reason: "unreadable: \(error)")
+        }
+        let kept = ((try? MetricsLog.read(from: layout.metrics)) ?? []).filter { $0.step <= state.step }
+        let log = try MetricsLog(url: layout.metrics, truncate: true)
+        for r in kept { try log.append(r) }
+        return log
+    }
+}

@@ -1,0 +1,197 @@
+// Where settings come from and how they combine. A run's saved config.json, a YAML --config
+// file and the command line each give a `TrainingSettings` — the keys that source sets,
+// checked against TrainingConfiguration's types as it is read, so a mistake names the source
+// (file:line for YAML). `TrainingConfiguration.resolve` lays them over the defaults in one
+// fixed order (saved run < file < command line) and validates the result once.
+import Foundation
+import Yams
+
+/// Where a set of settings came from.
+public enum SettingsSource: Sendable, Equatable, CustomStringConvertible {
+    /// A run's saved config.json (resuming), at this path.
+    case savedRun(path: String)
+    /// A YAML settings file.
+    case file(path: String)
+    /// The command line.
+    case commandLine
+    /// Code that built the settings, named as given.
+    case program(String)
+
+    public var description: String {
+        switch self {
+        case let .savedRun(path), let .file(path): path
+        case .commandLine: "the command line"
+        case let .program(name): name
+        }
+    }
+}
+
+/// The settings one source gives: a key → value map over TrainingConfiguration's keys.
+public struct TrainingSettings: Sendable, Equatable {
+    /// Where these settings came from.
+    public let source: SettingsSource
+    /// The values by setting name (`learning-rate`, `rank`, …).
+    public private(set) var values: [String: SettingValue]
+    /// The line of each key in a YAML file (1-based).
+    let lines: [String: Int]
+
+    /// Settings from `values`; throws naming the source when a key is unknown or a value
+    /// does not fit its setting's type.
+    public init(_ values: [String: SettingValue], source: SettingsSource) throws {
+        try self.init(values: values, source: source, lines: [:])
+    }
+
+    init(values: [String: SettingValue], source: SettingsSource, lines: [String: Int]) throws {
+        self.source = source
+        self.values = values
+        self.lines = lines
+        let known = Set(TrainingConfiguration.CodingKeys.allCases.map(\.rawValue))
+        for key in values.keys.sorted() where !known.contains(key) {
+            throw TrainingError.invalidSetting(key: key, source: location(of: key), reason: "is unknown (known: "
+                + TrainingConfiguration.CodingKeys.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+        }
+        _ = try TrainingConfiguration().overlaid(by: [self])  // each value decodes into its field
+    }
+
+    /// Settings from a YAML mapping of setting names to values.
+    public init(yaml text: String, path: String) throws {
+        let source = SettingsSource.file(path: path)
+        let parsed: Any?
+        do { parsed = try Yams.load(yaml: text) } catch {
+            throw TrainingError.invalidSetting(key: "(file)", source: path, reason: "is not valid YAML: \(error)")
+        }
+        guard let root = (parsed ?? [String: Any]()) as? [String: Any] else {
+            throw TrainingError.invalidSetting(key: "(file)", source: path, reason: "must be a mapping of setting names to values")
+        }
+        var lines: [String: Int] = [:]
+        if let node = try? Yams.compose(yaml: text), let mapping = node.mapping {
+            for (k, _) in mapping { if let name = k.string, let mark = k.mark { lines[name] = mark.line } }
+        }
+        var values: [String: SettingValue] = [:]
+        for (k, v) in root {
+            guard let s = SettingValue(v) else {
+                throw TrainingError.invalidSetting(key: k, source: lines[k].map { "\(path):\($0)" } ?? path, reason: "has a value of unsupported form")
+            }
+            values[k] = s
+        }
+        try self.init(values: values, source: source, lines: lines)
+    }
+
+    /// Settings from a run's saved config.json (its `base-model` entry is not a setting).
+    public init(savedRun data: Data, path: String) throws {
+        let object: [String: SettingValue]
+        do { object = try JSONDecoder().decode([String: SettingValue].self, from: data) } catch {
+            throw TrainingError.invalidCheckpoint(path: path, reason: "not a JSON object of settings: \(error)")
+        }
+        try self.init(values: object.filter { $0.key != TrainingRun.baseModelKey }, source: .savedRun(path: path), lines: [:])
+    }
+
+    /// Where `key` was set: "run.yaml:3", a saved run's path, "the command line".
+    public func location(of key: String) -> String {
+        if case let .file(path) = source, let line = lines[key] { return "\(path):\(line)" }
+        return source.description
+    }
+}
+
+extension TrainingConfiguration {
+    /// The configuration from the defaults overlaid by a saved run's settings, then a
+    /// settings file's, then the command line's (later sources win), validated once.
+    public static func resolve(savedRun: TrainingSettings? = nil, file: TrainingSettings? = nil,
+                               commandLine: TrainingSettings? = nil) throws -> TrainingConfiguration {
+        let layers = [savedRun, file, commandLine].compactMap { $0 }
+        let c = try TrainingConfiguration().overlaid(by: layers)
+        try c.validate { key in layers.last { $0.values[key.rawValue] != nil }?.location(of: key.rawValue) }
+        return c
+    }
+
+    /// This configuration with each layer's values replacing its own, in order (not validated).
+    public func overlaid(by layers: [TrainingSettings]) throws -> TrainingConfiguration {
+        var merged = try settingValues(all: true)
+        var origin: [String: TrainingSettings] = [:]
+        for layer in layers {
+            for (k, v) in layer.values {
+                if case .null = v { merged[k] = nil } else { merged[k] = v }
+                origin[k] = layer
+            }
+        }
+        do {
+            return try JSONDecoder().decode(TrainingConfiguration.self, from: JSONEncoder().encode(merged))
+        } catch let error as DecodingError {
+            let key = Self.failingKey(error) ?? "?"
+            let location = origin[key].map { $0.location(of: key) }
+            let expected = Self.expectation(key)
+            throw TrainingError.invalidSetting(key: key, source: location,
+                                               reason: "expected \(expected), got \(merged[key].map { "\($0)" } ?? "nothing")")
+        }
+    }
+
+    /// Sets one setting by name from a Swift, YAML or JSON value; `source` names where it came from.
+    public mutating func set(_ key: String, _ value: Any, source: String) throws {
+        guard let v = SettingValue(value) else {
+            throw TrainingError.invalidSetting(key: key, source: source, reason: "has a value of unsupported form: \(value)")
+        }
+        self = try overlaid(by: [try TrainingSettings([key: v], source: .program(source))])
+    }
+
+    /// Every setting with its value, in declaration order (QLoRA keys only for QLoRA, bf16-base
+    /// only for adapter methods, patterns only when set): the run's saved config and report.
+    public var settings: [(key: String, value: SettingValue)] {
+        guard let all = try? settingValues(all: false) else { return [] }
+        return CodingKeys.allCases.compactMap { k in all[k.rawValue].map { (k.rawValue, $0) } }
+    }
+
+    /// The settings as a JSON object, `base-model` added (the run's config.json).
+    public func savedJSON(baseModel: String) throws -> Data {
+        var object = try settingValues(all: false)
+        object[TrainingRun.baseModelKey] = .string(baseModel)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(object)
+    }
+
+    /// The encoded settings; without `all`, those that do not apply to this method are left out.
+    func settingValues(all: Bool) throws -> [String: SettingValue] {
+        var values = try JSONDecoder().decode([String: SettingValue].self, from: JSONEncoder().encode(self))
+        guard !all else { return values }
+        for k in CodingKeys.allCases {
+            let applies: Bool = switch k {
+            case .quantization, .quantizationBlockSize, .doubleQuantization: method == .qlora
+            case .bf16Base: method != .full
+            case .rankPattern: !rankPattern.isEmpty
+            case .alphaPattern: !alphaPattern.isEmpty
+            default: true
+            }
+            if !applies { values[k.rawValue] = nil }
+        }
+        return values
+    }
+
+    static func failingKey(_ error: DecodingError) -> String? {
+        let path: [CodingKey] = switch error {
+        case let .typeMismatch(_, c), let .valueNotFound(_, c), let .keyNotFound(_, c), let .dataCorrupted(c): c.codingPath
+        @unknown default: []
+        }
+        if case let .keyNotFound(key, c) = error, c.codingPath.isEmpty { return key.stringValue }
+        return path.first?.stringValue
+    }
+
+    /// What a setting accepts, for error messages.
+    static func expectation(_ key: String) -> String {
+        guard let k = CodingKeys(rawValue: key) else { return "a known setting" }
+        return switch k {
+        case .method: TrainingMethod.allCases.map(\.rawValue).joined(separator: ", ")
+        case .quantization: BaseQuantization.allCases.map(\.rawValue).joined(separator: ", ")
+        case .optimizer: OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")
+        case .schedule: ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")
+        case .loraInit: "kaiming or gaussian"
+        case .targets: "a list or comma-separated module names"
+        case .layers: "a list or comma-separated layer numbers"
+        case .rankPattern, .alphaPattern: "a map or name=value pairs"
+        case .useRSLoRA, .optimizerStateOnDisk, .gradientCheckpointing, .packing, .trainOnInputs, .freezeEmbeddings,
+             .doubleQuantization, .bf16Base: "true or false"
+        case .rank, .gradientAccumulation, .epochs, .maxSteps, .batchSize, .maxSequenceLength, .seed, .saveEvery, .evalEvery,
+             .keepCheckpoints, .quantizationBlockSize: "an integer"
+        case .alpha, .dropout, .learningRate, .beta1, .beta2, .eps, .weightDecay, .warmup, .maxGradientNorm: "a number"
+        }
+    }
+}
