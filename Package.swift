@@ -60,6 +60,8 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Llama", "ModelFormats", "Quantization", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "lorikeetTests", dependencies: ["lorikeet", "FineTuning", "Llama", "ModelFormats", "TensorCore"],
+                    swiftSettings: cpuFlags),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
     ]

@@ -29,6 +29,8 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("ignore-memory-check"), help: "Train even when the estimate says the run will not fit in available memory.")
     var ignoreMemoryCheck = false
     @OptionGroup var compute: ComputeOptions
+    @Option(name: .customLong("stop-after"), help: ArgumentHelp("Stop as Ctrl-C does once this many steps are done (tests).", visibility: .hidden))
+    var stopAfter: Int?
     @OptionGroup(title: "Training settings") var settings: TrainingFlags
 
     func run() throws {
@@ -51,7 +53,9 @@ struct Train: ParsableCommand {
         }
         let stop = StopSignal()
         let progress = ProgressLine(quiet: quiet)
-        let result = try run.run(shouldStop: { stop.requested }) { event in
+        var step = 0
+        let result = try run.run(shouldStop: { stop.requested || stopAfter.map { step >= $0 } == true }) { event in
+            if case let .training(.step(r)) = event { step = r.step }
             switch event {
             case let .modelLoaded(path, format, seconds):
                 say("model \(path) (\(format?.rawValue ?? "random")) loaded in \(String(format: "%.1f", seconds)) s")

@@ -50,8 +50,8 @@ final class EstimateTests: XCTestCase {
     private let allLinear = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"])
 
     func testPhasesAddUpAndTotalIsTheLargestPhase() throws {
-        for (method, storage) in [(EstimateMethod.full, BaseStorage.bf16), (.lora, .bf16), (.qlora(), .bf16),
-                                  (.qloraKeep, .gguf(bitsPerWeight: 4.5))] {
+        for (method, storage) in [(FineTuningMethod.full, BaseStorage.bf16), (.lora, .bf16), (.qlora(.nf4), .bf16),
+                                  (.qlora(.keep), .gguf(bitsPerWeight: 4.5))] {
             let e = MemoryEstimator.estimate(configuration: smol, method: method, lora: allLinear, batchSize: 4,
                                              sequenceLength: 256, baseStorage: storage)
             for phase in e.phases {
@@ -83,7 +83,7 @@ final class EstimateTests: XCTestCase {
     }
 
     func testCheckpointingLowersActivationsAndTheTotal() {
-        for method in [EstimateMethod.full, .lora, .qlora()] {
+        for method in [FineTuningMethod.full, .lora, .qlora(.nf4)] {
             let plain = MemoryEstimator.estimate(configuration: smol, method: method, lora: allLinear, batchSize: 4,
                                                  sequenceLength: 512, gradientCheckpointing: false)
             let ckpt = MemoryEstimator.estimate(configuration: smol, method: method, lora: allLinear, batchSize: 4,
@@ -97,11 +97,11 @@ final class EstimateTests: XCTestCase {
         for name in ["smollm2-135m", "llama-2-7b", "llama-3-8b", "qwen2.5-0.5b"] {
             let c = try NamedConfigurations.configuration(named: name)
             for storage in [BaseStorage.bf16, .f32, .gguf(bitsPerWeight: 4.5)] {
-                func estimate(_ m: EstimateMethod) -> MemoryEstimate {
+                func estimate(_ m: FineTuningMethod) -> MemoryEstimate {
                     MemoryEstimator.estimate(configuration: c, method: m, lora: allLinear, batchSize: 1, sequenceLength: 512,
                                              gradientCheckpointing: true, baseStorage: storage)
                 }
-                let (q, l, f) = (estimate(.qlora()), estimate(.lora), estimate(.full))
+                let (q, l, f) = (estimate(.qlora(.nf4)), estimate(.lora), estimate(.full))
                 XCTAssertLessThan(q.required, l.required, name)
                 XCTAssertLessThan(l.required, f.required, name)
                 XCTAssertLessThan(l.total, f.total, name)
@@ -131,8 +131,8 @@ final class EstimateTests: XCTestCase {
     }
 
     func testFourBitSize() {
-        XCTAssertEqual(EstimateMethod.fourBitBitsPerWeight(blockSize: 64, doubleQuant: true), 4.127, accuracy: 0.001)
-        XCTAssertEqual(EstimateMethod.fourBitBitsPerWeight(blockSize: 64, doubleQuant: false), 4.5, accuracy: 1e-9)
+        XCTAssertEqual(FineTuningMethod.fourBitBitsPerWeight(blockSize: 64, doubleQuant: true), 4.127, accuracy: 0.001)
+        XCTAssertEqual(FineTuningMethod.fourBitBitsPerWeight(blockSize: 64, doubleQuant: false), 4.5, accuracy: 1e-9)
     }
 
     func testSevenBillionQLoRAIsPlausible() throws {
@@ -141,7 +141,7 @@ final class EstimateTests: XCTestCase {
         // resident but reclaimable; the head (524 MB in f32) and the largest linear (180 MB) are
         // widened a 128 MiB slab at a time.
         let c = try NamedConfigurations.configuration(named: "llama-2-7b")
-        let e = MemoryEstimator.estimate(configuration: c, method: .qlora(), lora: LoRAConfiguration(rank: 16, alpha: 32),
+        let e = MemoryEstimator.estimate(configuration: c, method: .qlora(.nf4), lora: LoRAConfiguration(rank: 16, alpha: 32),
                                          batchSize: 1, sequenceLength: 512, gradientCheckpointing: true, baseStorage: .bf16)
         let gb = 1e9
         XCTAssertEqual(Double(e.bytes(.baseWeights)) / gb, 3.34, accuracy: 0.02)
@@ -159,7 +159,7 @@ final class EstimateTests: XCTestCase {
     /// (r 16, alpha 32, all-linear for LoRA) at commit c9f00fa (LoRA 256×4 re-measured at 871348b:
     /// 1,895,804,928), and one `lorikeet train --method full
     /// --packing --max-seq-length 128 --batch-size 2 --max-steps 3` on examples/veloria.
-    private let measured: [(method: EstimateMethod, seq: Int, batch: Int, checkpointing: Bool, harness: TrainingHarness, bytes: Int)] = [
+    private let measured: [(method: FineTuningMethod, seq: Int, batch: Int, checkpointing: Bool, harness: TrainingHarness, bytes: Int)] = [
         (.lora, 256, 4, false, .benchTrain, 1_893_179_392),
         (.lora, 256, 4, true, .benchTrain, 950_280_192),
         (.full, 256, 4, false, .benchTrain, 3_458_826_240),
@@ -167,8 +167,8 @@ final class EstimateTests: XCTestCase {
         (.full, 128, 2, false, .benchTrain, 2_959_851_520),
         (.full, 128, 2, false, .trainer, 2_556_755_968),
         // At commit 871348b (QLoRA with --quant keep), `--method qlora --quant keep`.
-        (.qloraKeep, 256, 4, false, .benchTrain, 1_482_551_296),
-        (.qloraKeep, 256, 4, true, .benchTrain, 534_212_608),
+        (.qlora(.keep), 256, 4, false, .benchTrain, 1_482_551_296),
+        (.qlora(.keep), 256, 4, true, .benchTrain, 534_212_608),
     ]
 
     func testSmolLM2EstimatesStayWithinTheCalibratedBand() {
@@ -186,7 +186,7 @@ final class EstimateTests: XCTestCase {
     func testOtherShapesStayWithinTheCalibratedBand() throws {
         // Peak RSS of `lorikeet bench train --init random --model NAME --steps 1 --json` (seeded f32
         // weights built in memory, no file, no tokenizer), same machine, at commit 871348b + this work.
-        let runs: [(name: String, method: EstimateMethod, seq: Int, batch: Int, checkpointing: Bool, bytes: Int)] = [
+        let runs: [(name: String, method: FineTuningMethod, seq: Int, batch: Int, checkpointing: Bool, bytes: Int)] = [
             ("qwen2.5-0.5b", .lora, 128, 2, false, 2_865_987_584),
             ("qwen2.5-0.5b", .full, 128, 1, false, 10_213_699_584),
             ("llama-3.2-1b", .lora, 256, 1, true, 5_447_356_416),

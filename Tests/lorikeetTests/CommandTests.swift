@@ -1,0 +1,202 @@
+// The command-line tool driven in-process (ArgumentParser's parse on argument arrays) on a
+// tiny random Llama with a real BPE tokenizer: train → stop as Ctrl-C does → resume
+// bit-identical → eval → merge → generate; the precedence of flags over YAML over a saved run;
+// the memory check with the optimizer the run really uses; every setting has one flag.
+import XCTest
+import Foundation
+@testable import lorikeet
+import TensorCore
+import ModelFormats
+import Llama
+import FineTuning
+
+final class CommandTests: XCTestCase {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var work: URL!
+    var model: URL { work.appendingPathComponent("tiny") }
+    var data: URL { work.appendingPathComponent("data") }
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("lorikeet-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        // A tiny random model (2 layers, width 64) whose vocabulary is the GPT-2-style test tokenizer's.
+        let tokenizerJSON = Self.repoRoot.appendingPathComponent("Tests/TokenizersTests/Fixtures/bpe_gpt2.json")
+        let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: tokenizerJSON)) as! [String: Any]
+        let vocab = ((spec["model"] as! [String: Any])["vocab"] as! [String: Int]).values.max()! + 1
+        let addedMax = (spec["added_tokens"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int }.max() ?? 0
+        let config = LlamaConfiguration(vocabularySize: max(vocab, addedMax + 1), hiddenSize: 64, intermediateSize: 128, layerCount: 2,
+                                        attentionHeads: 4, kvHeads: 2, headDim: 16, rmsNormEps: 1e-5, ropeTheta: 10_000,
+                                        maxPositions: 256, tieWordEmbeddings: false, eosTokenIDs: [])
+        let network = try LlamaModel.random(config, seed: 5, std: 0.05)
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        try ModelExport.writeNetwork(weights: network.parameters.mapValues(\.value), configuration: config, into: model)
+        try FileManager.default.copyItem(at: tokenizerJSON, to: model.appendingPathComponent("tokenizer.json"))
+        let sentences = ["the quick brown fox jumps over the lazy dog", "a lorikeet is a small colourful parrot",
+                         "port amarel is the capital of veloria", "swift code runs on the cpu", "loss falls as the model learns"]
+        let train = (0..<24).map { "{\"text\": \"\(sentences[$0 % sentences.count]) \($0)\"}" }.joined(separator: "\n")
+        let valid = (0..<4).map { "{\"text\": \"\(sentences[$0])\"}" }.joined(separator: "\n")
+        try train.write(to: data.appendingPathComponent("train.jsonl"), atomically: true, encoding: .utf8)
+        try valid.write(to: data.appendingPathComponent("valid.jsonl"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    /// Parses and runs a subcommand of `lorikeet` as the shell would, returning what it printed.
+    @discardableResult
+    func lorikeet(_ arguments: [String]) throws -> String {
+        var command = try Lorikeet.parseAsRoot(arguments)
+        return try captureStandardOutput { try command.run() }
+    }
+
+    func trainArguments(_ run: URL) -> [String] {
+        ["train", "--model", model.path, "--data", data.path, "--out", run.path, "--quiet", "--threads", "2",
+         "--rank", "4", "--alpha", "8", "--targets", "all-linear", "--dropout", "0.1", "--learning-rate", "1e-2",
+         "--batch-size", "4", "--max-steps", "8", "--save-every", "3", "--warmup", "2", "--seed", "7"]
+    }
+
+    func losses(_ run: URL) throws -> [Double] {
+        try MetricsLog.read(from: run.appendingPathComponent("metrics.jsonl")).filter { $0.kind == MetricRecord.train }.map(\.loss)
+    }
+
+    func testTrainStopResumeEvalMergeGenerate() throws {
+        // Uninterrupted.
+        let straight = work.appendingPathComponent("straight")
+        try lorikeet(trainArguments(straight))
+        let reference = try losses(straight)
+        XCTAssertEqual(reference.count, 8)
+
+        // Stopped after step 4 (the Ctrl-C path: checkpoint, then leave), then resumed from the saved settings only.
+        let stopped = work.appendingPathComponent("stopped")
+        let out = try lorikeet(trainArguments(stopped) + ["--stop-after", "4"])
+        XCTAssertTrue(out.contains("stopped at step 4"), out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stopped.appendingPathComponent("adapter").path))
+        XCTAssertEqual(try losses(stopped).count, 4)
+        try lorikeet(["train", "--model", model.path, "--data", data.path, "--out", stopped.path, "--quiet", "--resume"])
+        XCTAssertEqual(try losses(stopped), reference, "resumed losses must be bit-identical")
+        let adapter = stopped.appendingPathComponent("adapter")
+        XCTAssertEqual(try Data(contentsOf: adapter.appendingPathComponent("adapter_model.safetensors")),
+                       try Data(contentsOf: straight.appendingPathComponent("adapter/adapter_model.safetensors")))
+
+        // Eval: the adapter lowers the loss on text it trained on.
+        let validFile = data.appendingPathComponent("valid.jsonl").path
+        func evalLoss(_ extra: [String]) throws -> Double {
+            let json = try lorikeet(["eval", "--model", model.path, "--data", validFile, "--json"] + extra)
+            let obj = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+            return obj["loss"] as! Double
+        }
+        let base = try evalLoss([]), tuned = try evalLoss(["--adapter", adapter.path])
+        XCTAssertLessThan(tuned, base * 0.9, "eval loss \(base) → \(tuned)")
+
+        // Merge, then the merged model generates what base + adapter generates (greedy).
+        let merged = work.appendingPathComponent("merged")
+        try lorikeet(["merge", "--model", model.path, "--adapter", adapter.path, "--out", merged.path])
+        XCTAssertEqual(try evalLoss(["--model", merged.path]).rounded(toPlaces: 4), tuned.rounded(toPlaces: 4))
+        func generated(_ extra: [String]) throws -> [Int] {
+            let json = try lorikeet(["generate", "--prompt", "the quick brown", "--max-tokens", "8", "--json"] + extra)
+            let obj = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+            return obj["tokens"] as! [Int]
+        }
+        let viaAdapter = try generated(["--model", model.path, "--adapter", adapter.path])
+        XCTAssertEqual(viaAdapter.count, 8)
+        XCTAssertEqual(try generated(["--model", merged.path]), viaAdapter)
+    }
+
+    func testFlagsWinOverYAMLWhichWinsOverTheSavedRun() throws {
+        let yaml = work.appendingPathComponent("run.yaml")
+        try "rank: 3\nlearning-rate: 0.5\nbatch-size: 2\n".write(to: yaml, atomically: true, encoding: .utf8)
+        let saved = try TrainingSettings(savedRun: Data(#"{"rank": 9, "batch-size": 5, "seed": 42, "base-model": "x"}"#.utf8), path: "saved/config.json")
+        let train = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", model.path, "--data", data.path,
+                                                            "--learning-rate", "0.1", "--config", yaml.path]) as? Train)
+        let file = try TrainingSettings(yaml: String(contentsOf: yaml, encoding: .utf8), path: yaml.path)
+        let c = try TrainingConfiguration.resolve(savedRun: saved, file: file, commandLine: try train.settings.settings())
+        XCTAssertEqual(c.learningRate, 0.1)  // flag over YAML
+        XCTAssertEqual(c.rank, 3)            // YAML over saved
+        XCTAssertEqual(c.batchSize, 2)
+        XCTAssertEqual(c.seed, 42)           // saved over defaults
+        XCTAssertEqual(c.maxSequenceLength, TrainingConfiguration().maxSequenceLength)
+
+        // A bad YAML value names its file and line; an unknown key is named; a bad flag value names the command line.
+        let bad = "rank: 3\nwarmup: 0\nbatch-size: many\n"
+        XCTAssertThrowsError(try TrainingSettings(yaml: bad, path: "run.yaml")) { XCTAssertTrue("\($0)".contains("run.yaml:3"), "\($0)") }
+        XCTAssertThrowsError(try TrainingSettings(yaml: "learning_rate: 1\n", path: "run.yaml")) {
+            XCTAssertTrue("\($0)".contains("learning_rate") && "\($0)".contains("run.yaml:1"), "\($0)")
+        }
+        let negative = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", "m", "--data", "d", "--learning-rate", "-1"]) as? Train)
+        XCTAssertThrowsError(try TrainingConfiguration.resolve(commandLine: try negative.settings.settings())) {
+            XCTAssertTrue("\($0)".contains("the command line") && "\($0)".contains("learning-rate"), "\($0)")
+        }
+        // The saved run's own keys decode back to the same configuration.
+        var round = TrainingConfiguration()
+        round.rank = 12
+        round.rankPattern = ["down_proj": 4]
+        round.fineTuningMethod = .qlora(.fourBit(.fp4, blockSize: 128, doubleQuant: false))
+        let again = try TrainingConfiguration.resolve(savedRun: TrainingSettings(savedRun: round.savedJSON(baseModel: "m"), path: "c.json"))
+        XCTAssertEqual(again, round)
+    }
+
+    func testEverySettingHasOneFlag() throws {
+        let keys = Set(TrainingConfiguration.CodingKeys.allCases.map(\.rawValue))
+        var mapped: [String] = []
+        for child in Mirror(reflecting: TrainingFlags()).children {
+            let key = try XCTUnwrap(TrainingFlags.key(forProperty: child.label ?? ""), "\(child.label ?? "?") names no setting")
+            mapped.append(key)
+        }
+        XCTAssertEqual(mapped.count, Set(mapped).count, "two flags for one setting")
+        XCTAssertEqual(Set(mapped), keys, "settings without a flag: \(keys.subtracting(mapped))")
+        // Each flag, given, reaches its setting under its own name.
+        let given = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", "m", "--data", "d", "--use-rslora", "--no-double-quant",
+                                                            "--lr-schedule", "linear", "--max-grad-norm", "0.5"]) as? Train)
+        let s = try given.settings.settings()
+        XCTAssertEqual(s.values, ["use-rslora": .bool(true), "double-quant": .bool(false), "lr-schedule": .string("linear"),
+                                  "max-grad-norm": .double(0.5)])
+    }
+
+    func testMemoryCheckUsesTheRunsOptimizer() throws {
+        func run(_ flags: [String]) throws -> TrainingRun {
+            let t = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", model.path, "--data", data.path, "--targets", "all-linear"] + flags) as? Train)
+            return try TrainingRun(model: .source(ModelSource.open(model.path)), data: .path(data.path), directory: work.appendingPathComponent("m"),
+                                   commandLine: try t.settings.settings())
+        }
+        let adamw = try run([]), eightBit = try run(["--optimizer", "adamw8bit"]), onDisk = try run(["--optimizer-state-on-disk"])
+        let trainable = adamw.memoryEstimate().trainableParameters
+        XCTAssertEqual(adamw.memoryEstimate().bytes(.optimizerState), 8 * trainable)
+        XCTAssertEqual(eightBit.memoryEstimate().bytes(.optimizerState), Int((Double(trainable) * 2 * (1 + 4.0 / 256)).rounded()))
+        XCTAssertEqual(onDisk.memoryEstimate().bytes(.optimizerState), 0)
+        XCTAssertLessThan(eightBit.memoryEstimate().required, adamw.memoryEstimate().required)
+        XCTAssertThrowsError(try eightBit.checkMemory(available: 1 << 20)) { error in
+            guard case let TrainingError.insufficientMemory(required, _, _, advice) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(required, eightBit.memoryEstimate().required)
+            XCTAssertTrue(advice.contains { $0.changes.first?.key == "method" }, "\(advice)")
+        }
+        XCTAssertNoThrow(try eightBit.checkMemory(available: 1 << 40))
+    }
+}
+
+/// Runs `body` with file descriptor 1 sent to a temporary file; returns what was written.
+func captureStandardOutput(_ body: () throws -> Void) throws -> String {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("stdout-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: url.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: url) }
+    let file = try FileHandle(forWritingTo: url)
+    fflush(nil)
+    let saved = dup(1)
+    dup2(file.fileDescriptor, 1)
+    defer {
+        fflush(nil)
+        dup2(saved, 1)
+        close(saved)
+        try? file.close()
+    }
+    try body()
+    fflush(nil)
+    return String(decoding: try Data(contentsOf: url), as: UTF8.self)
+}
+
+extension Double {
+    func rounded(toPlaces n: Int) -> Double {
+        let p = pow(10, Double(n))
+        return (self * p).rounded() / p
+    }
+}
