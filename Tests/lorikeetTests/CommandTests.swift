@@ -52,8 +52,8 @@ final class CommandTests: XCTestCase {
 
     func trainArguments(_ run: URL) -> [String] {
         ["train", "--model", model.path, "--data", data.path, "--out", run.path, "--quiet", "--threads", "2",
-         "--rank", "4", "--alpha", "8", "--targets", "all-linear", "--dropout", "0.1", "--learning-rate", "1e-2",
-         "--batch-size", "4", "--max-steps", "8", "--save-every", "3", "--warmup", "2", "--seed", "7"]
+         "--rank", "4", "--alpha", "8", "--targets", "all-linear", "--dropout", "0.1", "--learning-rate", "3e-2",
+         "--batch-size", "4", "--max-steps", "12", "--save-every", "5", "--warmup", "2", "--seed", "7"]
     }
 
     func losses(_ run: URL) throws -> [Double] {
@@ -65,14 +65,14 @@ final class CommandTests: XCTestCase {
         let straight = work.appendingPathComponent("straight")
         try lorikeet(trainArguments(straight))
         let reference = try losses(straight)
-        XCTAssertEqual(reference.count, 8)
+        XCTAssertEqual(reference.count, 12)
 
         // Stopped after step 4 (the Ctrl-C path: checkpoint, then leave), then resumed from the saved settings only.
         let stopped = work.appendingPathComponent("stopped")
-        let out = try lorikeet(trainArguments(stopped) + ["--stop-after", "4"])
-        XCTAssertTrue(out.contains("stopped at step 4"), out)
+        let out = try lorikeet(trainArguments(stopped) + ["--stop-after", "6"])
+        XCTAssertTrue(out.contains("stopped at step 6"), out)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stopped.appendingPathComponent("adapter").path))
-        XCTAssertEqual(try losses(stopped).count, 4)
+        XCTAssertEqual(try losses(stopped).count, 6)
         try lorikeet(["train", "--model", model.path, "--data", data.path, "--out", stopped.path, "--quiet", "--resume"])
         XCTAssertEqual(try losses(stopped), reference, "resumed losses must be bit-identical")
         let adapter = stopped.appendingPathComponent("adapter")
@@ -123,7 +123,7 @@ final class CommandTests: XCTestCase {
         XCTAssertThrowsError(try TrainingSettings(yaml: "learning_rate: 1\n", path: "run.yaml")) {
             XCTAssertTrue("\($0)".contains("learning_rate") && "\($0)".contains("run.yaml:1"), "\($0)")
         }
-        let negative = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", "m", "--data", "d", "--learning-rate", "-1"]) as? Train)
+        let negative = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", "m", "--data", "d", "--learning-rate=-1"]) as? Train)
         XCTAssertThrowsError(try TrainingConfiguration.resolve(commandLine: try negative.settings.settings())) {
             XCTAssertTrue("\($0)".contains("the command line") && "\($0)".contains("learning-rate"), "\($0)")
         }
