@@ -19,8 +19,8 @@ let package = Package(
     name: "Lorikeet",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "Lorikeet", targets: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning"]),
-        .executable(name: "lorikeet", targets: ["lorikeet"]),
+        .library(name: "Lorikeet", targets: ["Lorikeet"]),
+        .executable(name: "lorikeet", targets: ["LorikeetCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,7 +41,10 @@ let package = Package(
         .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama",
                                                    .product(name: "Yams", package: "Yams")],
                 swiftSettings: cpuFlags),
-        .executableTarget(name: "lorikeet", dependencies: [
+        // `import Lorikeet`: every public module at once.
+        .target(name: "Lorikeet", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning"]),
+        // The `lorikeet` command (the only code that prints); the executable product keeps that name.
+        .executableTarget(name: "LorikeetCLI", dependencies: [
             "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
@@ -60,7 +63,7 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Llama", "ModelFormats", "Quantization", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "lorikeetTests", dependencies: ["lorikeet", "FineTuning", "Llama", "ModelFormats", "TensorCore"],
+        .testTarget(name: "LorikeetCLITests", dependencies: ["LorikeetCLI", "FineTuning", "Llama", "ModelFormats", "TensorCore"],
                     swiftSettings: cpuFlags),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),

@@ -104,8 +104,23 @@ public final class TrainingRun {
     /// Prepares a run in `directory`. Settings are resolved in one order — the checkpoint's
     /// saved settings when resuming, then `file`, then `commandLine` — and validated once. A
     /// QLoRA run over a bitsandbytes 4-bit folder trains on its codes (`quant: keep`).
-    public init(model: ModelInput, data: DataInput, directory: URL, file: TrainingSettings? = nil,
-                commandLine: TrainingSettings? = nil, resume: Resume = .none, writesArtifacts: Bool = true) throws {
+    public convenience init(model: ModelInput, data: DataInput, directory: URL, file: TrainingSettings? = nil,
+                            commandLine: TrainingSettings? = nil, resume: Resume = .none, writesArtifacts: Bool = true) throws {
+        try self.init(model: model, data: data, directory: directory, resume: resume, writesArtifacts: writesArtifacts) { saved in
+            try TrainingConfiguration.resolve(savedRun: saved, file: file, commandLine: commandLine)
+        }
+    }
+
+    /// Prepares a run in `directory` with `configuration` as given (validated); resuming
+    /// continues from the checkpoint's weights, optimizer state and data position.
+    public convenience init(model: ModelInput, data: DataInput, directory: URL, configuration: TrainingConfiguration,
+                            resume: Resume = .none, writesArtifacts: Bool = true) throws {
+        try configuration.validate()
+        try self.init(model: model, data: data, directory: directory, resume: resume, writesArtifacts: writesArtifacts) { _ in configuration }
+    }
+
+    init(model: ModelInput, data: DataInput, directory: URL, resume: Resume, writesArtifacts: Bool,
+         configure: (TrainingSettings?) throws -> TrainingConfiguration) throws {
         layout = Layout(root: directory)
         self.model = model
         self.data = data
@@ -132,7 +147,7 @@ public final class TrainingRun {
             }
             saved = try TrainingSettings(savedRun: bytes, path: url.path)
         }
-        var c = try TrainingConfiguration.resolve(savedRun: saved, file: file, commandLine: commandLine)
+        var c = try configure(saved)
         if case let .source(source) = model, c.method == .qlora, let folder = source.fourBitFolder {
             let asked = c.quantization
             if asked != .keep, asked.rawValue != folder.type.rawValue {

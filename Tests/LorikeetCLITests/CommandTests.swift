@@ -4,7 +4,7 @@
 // the memory check with the optimizer the run really uses; every setting has one flag.
 import XCTest
 import Foundation
-@testable import lorikeet
+@testable import LorikeetCLI
 import TensorCore
 import ModelFormats
 import Llama
@@ -46,7 +46,7 @@ final class CommandTests: XCTestCase {
     /// Parses and runs a subcommand of `lorikeet` as the shell would, returning what it printed.
     @discardableResult
     func lorikeet(_ arguments: [String]) throws -> String {
-        var command = try Lorikeet.parseAsRoot(arguments)
+        var command = try LorikeetCommand.parseAsRoot(arguments)
         return try captureStandardOutput { try command.run() }
     }
 
@@ -107,7 +107,7 @@ final class CommandTests: XCTestCase {
         let yaml = work.appendingPathComponent("run.yaml")
         try "rank: 3\nlearning-rate: 0.5\nbatch-size: 2\n".write(to: yaml, atomically: true, encoding: .utf8)
         let saved = try TrainingSettings(savedRun: Data(#"{"rank": 9, "batch-size": 5, "seed": 42, "base-model": "x"}"#.utf8), path: "saved/config.json")
-        let train = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", model.path, "--data", data.path,
+        let train = try XCTUnwrap(try LorikeetCommand.parseAsRoot(["train", "--model", model.path, "--data", data.path,
                                                             "--learning-rate", "0.1", "--config", yaml.path]) as? Train)
         let file = try TrainingSettings(yaml: String(contentsOf: yaml, encoding: .utf8), path: yaml.path)
         let c = try TrainingConfiguration.resolve(savedRun: saved, file: file, commandLine: try train.settings.settings())
@@ -123,7 +123,7 @@ final class CommandTests: XCTestCase {
         XCTAssertThrowsError(try TrainingSettings(yaml: "learning_rate: 1\n", path: "run.yaml")) {
             XCTAssertTrue("\($0)".contains("learning_rate") && "\($0)".contains("run.yaml:1"), "\($0)")
         }
-        let negative = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", "m", "--data", "d", "--learning-rate=-1"]) as? Train)
+        let negative = try XCTUnwrap(try LorikeetCommand.parseAsRoot(["train", "--model", "m", "--data", "d", "--learning-rate=-1"]) as? Train)
         XCTAssertThrowsError(try TrainingConfiguration.resolve(commandLine: try negative.settings.settings())) {
             XCTAssertTrue("\($0)".contains("the command line") && "\($0)".contains("learning-rate"), "\($0)")
         }
@@ -146,7 +146,7 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(mapped.count, Set(mapped).count, "two flags for one setting")
         XCTAssertEqual(Set(mapped), keys, "settings without a flag: \(keys.subtracting(mapped))")
         // Each flag, given, reaches its setting under its own name.
-        let given = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", "m", "--data", "d", "--use-rslora", "--no-double-quant",
+        let given = try XCTUnwrap(try LorikeetCommand.parseAsRoot(["train", "--model", "m", "--data", "d", "--use-rslora", "--no-double-quant",
                                                             "--lr-schedule", "linear", "--max-grad-norm", "0.5"]) as? Train)
         let s = try given.settings.settings()
         XCTAssertEqual(s.values, ["use-rslora": .bool(true), "double-quant": .bool(false), "lr-schedule": .string("linear"),
@@ -155,7 +155,7 @@ final class CommandTests: XCTestCase {
 
     func testMemoryCheckUsesTheRunsOptimizer() throws {
         func run(_ flags: [String]) throws -> TrainingRun {
-            let t = try XCTUnwrap(try Lorikeet.parseAsRoot(["train", "--model", model.path, "--data", data.path, "--targets", "all-linear"] + flags) as? Train)
+            let t = try XCTUnwrap(try LorikeetCommand.parseAsRoot(["train", "--model", model.path, "--data", data.path, "--targets", "all-linear"] + flags) as? Train)
             return try TrainingRun(model: .source(ModelSource.open(model.path)), data: .path(data.path), directory: work.appendingPathComponent("m"),
                                    commandLine: try t.settings.settings())
         }

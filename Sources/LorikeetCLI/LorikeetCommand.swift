@@ -3,7 +3,7 @@ import ArgumentParser
 import TensorCore
 
 @main
-struct Lorikeet: ParsableCommand {
+struct LorikeetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lorikeet",
         abstract: "Fine-tune Llama-family language models on the CPU.",
