@@ -61,14 +61,14 @@ struct BenchTrain: ParsableCommand {
                                   directory: scratch, commandLine: settings, writesArtifacts: false)
         var loadSeconds = 0.0, stepTimes: [Date] = []
         var trainableParameters = 0
-        let result = try run.run(onEvent: { event in
+        let result = try run.run { event in
             switch event {
             case let .modelLoaded(_, _, seconds): loadSeconds = seconds
             case let .training(.started(_, _, parameters)): trainableParameters = parameters.trainable
             case .training(.step): stepTimes.append(Date())  // after each update; the first is the warm-up
             default: break
             }
-        })
+        }
         let seconds = stepTimes.last!.timeIntervalSince(stepTimes.first!) / Double(steps)
         let tokensPerSecond = Double(seq * batch) / seconds
         let m = run.configuration.fineTuningMethod

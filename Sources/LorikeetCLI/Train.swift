@@ -54,7 +54,7 @@ struct Train: ParsableCommand {
         let stop = StopSignal()
         let progress = ProgressLine(quiet: quiet)
         var step = 0
-        let result = try run.run(shouldStop: { stop.requested || stopAfter.map { step >= $0 } == true }) { event in
+        let result = try run.run { event in
             if case let .training(.step(r)) = event { step = r.step }
             switch event {
             case let .modelLoaded(path, format, seconds):
@@ -77,6 +77,8 @@ struct Train: ParsableCommand {
                 progress.finishLine()
                 say("step \(step): checkpoint \(url.path)")
             }
+        } shouldStop: {
+            stop.requested || stopAfter.map { step >= $0 } == true
         }
         progress.finishLine()
         guard let summary = result.summary else {

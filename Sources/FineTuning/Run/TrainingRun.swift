@@ -208,7 +208,7 @@ public final class TrainingRun {
 
     /// Loads the model and data, trains until the end or until `shouldStop` returns true after
     /// a step (then checkpoints), and exports the result. Events arrive on the calling thread.
-    public func run(shouldStop: () -> Bool = { false }, onEvent: (Event) -> Void = { _ in }) throws -> Result {
+    public func run(onEvent: (Event) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Result {
         let c = configuration
         let t0 = Date()
         let options = c.loadOptions()
