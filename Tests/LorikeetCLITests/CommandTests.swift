@@ -177,7 +177,7 @@ final class CommandTests: XCTestCase {
 /// Runs `body` with file descriptor 1 sent to a temporary file; returns what was written.
 func captureStandardOutput(_ body: () throws -> Void) throws -> String {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("stdout-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: url.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: url.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: url) }
     let file = try FileHandle(forWritingTo: url)
     fflush(nil)

@@ -43,13 +43,13 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// lora, qlora or full.
     public var method: TrainingMethod = .lora
     /// LoRA: default rank r.
-    public var rank = 8
+    public var rank = LoRAConfiguration().rank
     /// LoRA: default alpha (scale = alpha / r, or alpha / √r with rsLoRA).
-    public var alpha: Float = 16
+    public var alpha = LoRAConfiguration().alpha
     /// LoRA: dropout on the adapter's input during training.
     public var dropout: Float = 0
     /// LoRA: module names (q_proj … down_proj) or all-linear.
-    @CommaSeparated public var targets: [String] = ["q_proj", "v_proj"]
+    @CommaSeparated public var targets: [String] = LoRAConfiguration().targets
     /// LoRA: only these decoder layers (nil: all).
     @OptionalCommaSeparated public var layers: [Int]? = nil
     /// LoRA: per-module ranks, regex key → r (PEFT's rank_pattern).
