@@ -31,9 +31,15 @@ public enum ModelExport {
                 try TokenizerExport.write(try ModelLoader.tokenizerData(gguf: gguf), to: dir,
                                           modelMaxLength: configuration.maxPositions)
             } else {
-                let src = URL(fileURLWithPath: source.path)
-                for f in tokenizerFiles where FileManager.default.fileExists(atPath: src.appendingPathComponent(f).path) {
-                    try FileManager.default.copyItem(at: src.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+                // The tokenizer files the source already read are written from memory; the rest are copied.
+                let read = ["tokenizer.json": source.source.tokenizerJSON, "tokenizer_config.json": source.source.tokenizerConfigJSON]
+                let src = source.source.url
+                for f in tokenizerFiles {
+                    if let bytes = read[f] ?? nil {
+                        try bytes.write(to: dir.appendingPathComponent(f))
+                    } else if read[f] == nil, FileManager.default.fileExists(atPath: src.appendingPathComponent(f).path) {
+                        try FileManager.default.copyItem(at: src.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+                    }
                 }
             }
         }

@@ -157,7 +157,7 @@ public enum ModelLoader {
         let model = try loadNetwork(source, options: options)
         let url = source.url
         let jsonURL = url.appendingPathComponent("tokenizer.json")
-        guard let json = try? Data(contentsOf: jsonURL) else { throw TokenizerError.fileNotFound(path: jsonURL.path) }
+        guard let json = source.tokenizerJSON else { throw TokenizerError.fileNotFound(path: jsonURL.path) }
         let tokenizer = try TokenizerLoader.load(tokenizerJSON: json, config: source.tokenizerConfigJSON, fileName: jsonURL.path)
         var template: ChatTemplate?
         var bos: String?, eos: String?

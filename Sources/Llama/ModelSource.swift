@@ -1,8 +1,8 @@
 // A model path inspected once: which format it is, its configuration, how its weights are
-// stored and where its tokenizer comes from. The files it opened (the mapped GGUF, the mapped
-// safetensors shards, config.json and tokenizer_config.json bytes) stay inside it, so the
-// estimator, the loader, training, merge and export read what it found instead of opening the
-// files again to ask what they are.
+// stored and where its tokenizer comes from. What it opened (the mapped GGUF or safetensors
+// shards, the bytes of config.json, tokenizer.json and tokenizer_config.json) stays inside it,
+// so the estimator, the loader, training, merge and export read what it found instead of
+// opening the files again to ask what they are.
 import Foundation
 import TensorCore
 import ModelFormats
@@ -75,6 +75,8 @@ public struct ModelSource: @unchecked Sendable {
     public let gguf: GGUFFile?
     /// The mapped safetensors shards (folder sources).
     public let safetensors: SafetensorsFolder?
+    /// The bytes of tokenizer.json (folder sources that have one).
+    public let tokenizerJSON: Data?
     /// The bytes of tokenizer_config.json (folder sources that have one).
     public let tokenizerConfigJSON: Data?
 
@@ -116,7 +118,8 @@ public struct ModelSource: @unchecked Sendable {
         let perWeight = count > 0 ? Double(bytes) / Double(count) : 2
         let storage: Storage = fourBit.map { .bitsAndBytes4Bit($0, bytesPerWeight: perWeight) } ?? .dense(bytesPerWeight: perWeight)
         return ModelSource(path: path, format: .safetensorsFolder, configuration: configuration, storage: storage, gguf: nil,
-                           safetensors: folder, tokenizerConfigJSON: try? Data(contentsOf: url.appendingPathComponent("tokenizer_config.json")))
+                           safetensors: folder, tokenizerJSON: try? Data(contentsOf: url.appendingPathComponent("tokenizer.json")),
+                           tokenizerConfigJSON: try? Data(contentsOf: url.appendingPathComponent("tokenizer_config.json")))
     }
 
     static func openGGUF(_ path: String) throws -> ModelSource {
@@ -127,6 +130,6 @@ public struct ModelSource: @unchecked Sendable {
         let storage = Storage.ggml(bytesPerWeight: Double(fileBytes) / Double(max(configuration.parameterCount, 1)),
                                    linearType: gguf.info(linear)?.type)
         return ModelSource(path: path, format: .gguf, configuration: configuration, storage: storage, gguf: gguf,
-                           safetensors: nil, tokenizerConfigJSON: nil)
+                           safetensors: nil, tokenizerJSON: nil, tokenizerConfigJSON: nil)
     }
 }
