@@ -47,11 +47,12 @@ struct Train: ParsableCommand {
             do { try run.checkMemory(available: available) } catch let TrainingError.insufficientMemory(required, available, breakdown, advice) {
                 throw CommandFailure((["this run needs about \(MemoryStats.formatBytes(required)) but \(MemoryStats.formatBytes(available)) is available:"]
                     + breakdown.map { "  \($0.component): \(MemoryStats.formatBytes($0.bytes))" }
-                    + ["try " + advice.map { $0.text(spelling: { "--" + $0 }) }.joined(separator: ", or ") + "; --ignore-memory-check trains anyway"])
+                    + [(advice.isEmpty ? "" : "try " + advice.map { $0.text(spelling: { "--" + $0 }) }.joined(separator: ", or ") + "; ")
+                        + "--ignore-memory-check trains anyway"])
                     .joined(separator: "\n"))
             }
         }
-        let stop = StopSignal()
+        var stop: StopSignal?  // armed once training starts: until then Ctrl-C leaves at once
         let progress = ProgressLine(quiet: quiet)
         var step = 0
         let result = try run.run { event in
@@ -66,6 +67,7 @@ struct Train: ParsableCommand {
                     + (st.truncated > 0 ? ", \(st.truncated) truncated to \(maxLength) tokens" : "")
                     + (valid.map { ", valid: \($0.examples) examples" } ?? ""))
             case let .training(.started(total, start, params)):
+                stop = StopSignal()
                 say(params.description)
                 say(start > 0 ? "resuming at step \(start) of \(total)" : "training \(total) steps")
             case let .training(.step(r)):
@@ -78,7 +80,7 @@ struct Train: ParsableCommand {
                 say("step \(step): checkpoint \(url.path)")
             }
         } shouldStop: {
-            stop.requested || stopAfter.map { step >= $0 } == true
+            stop?.requested == true || stopAfter.map { step >= $0 } == true
         }
         progress.finishLine()
         guard let summary = result.summary else {

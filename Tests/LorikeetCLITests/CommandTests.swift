@@ -134,6 +134,12 @@ final class CommandTests: XCTestCase {
         round.fineTuningMethod = .qlora(.fourBit(.fp4, blockSize: 128, doubleQuant: false))
         let again = try TrainingConfiguration.resolve(savedRun: TrainingSettings(savedRun: round.savedJSON(baseModel: "m"), path: "c.json"))
         XCTAssertEqual(again, round)
+        XCTAssertEqual(try JSONDecoder().decode(TrainingConfiguration.self, from: round.savedJSON(baseModel: "m")), round)
+        // Quoted numbers and switches read as what their setting takes.
+        let quoted = try TrainingSettings(yaml: "learning-rate: \"2e-4\"\npacking: \"yes\"\n", path: "q.yaml")
+        let q = try TrainingConfiguration.resolve(file: quoted)
+        XCTAssertEqual(q.learningRate, 2e-4)
+        XCTAssertTrue(q.packing)
     }
 
     func testEverySettingHasOneFlag() throws {

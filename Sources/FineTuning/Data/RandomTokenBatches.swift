@@ -17,15 +17,19 @@ public struct RandomTokenBatches: BatchStream, Sendable {
         batch = TrainingBatch(inputIDs: ids, targets: targets, batchSize: batchSize, length: length, tokenCount: n)
     }
 
+    /// One batch is one epoch.
     public var batchesPerEpoch: Int { 1 }
 
+    /// The batch again; the epoch counts the batches served.
     public mutating func next() -> (batch: TrainingBatch, epoch: Int) {
         served += 1
         return (batch, served - 1)
     }
 
+    /// The number of batches served.
     public var cursor: Data { Data(String(served).utf8) }
 
+    /// Continues from a saved count.
     public mutating func restore(_ cursor: Data) throws {
         guard let n = Int(String(decoding: cursor, as: UTF8.self)) else {
             throw TrainingError.invalidCheckpoint(path: "trainer_state.json", reason: "data_cursor is not a random-batch count")

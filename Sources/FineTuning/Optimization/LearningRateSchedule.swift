@@ -5,7 +5,12 @@ import Foundation
 
 /// The shape of the learning rate over training.
 public enum ScheduleKind: String, Codable, Sendable, CaseIterable {
-    case constant, linear, cosine
+    /// The peak rate after warmup, to the end.
+    case constant
+    /// Linear decay from the peak to 0 at the last step.
+    case linear
+    /// A half-cosine from the peak to 0 at the last step.
+    case cosine
 }
 
 /// A learning-rate schedule.

@@ -34,7 +34,7 @@ public final class TrainingRun {
     }
 
     /// Where the model comes from.
-    public enum ModelInput: @unchecked Sendable {
+    public enum ModelInput {
         /// A model folder or GGUF file, inspected once.
         case source(ModelSource)
         /// A named shape with seeded random weights (benchmarks of big shapes).
@@ -42,7 +42,7 @@ public final class TrainingRun {
     }
 
     /// Where the training batches come from.
-    public enum DataInput: @unchecked Sendable {
+    public enum DataInput {
         /// A folder with train.jsonl [valid.jsonl], or one .jsonl file.
         case path(String)
         /// Ready batches (benchmarks, tests), with optional validation batches.
@@ -107,7 +107,10 @@ public final class TrainingRun {
     public convenience init(model: ModelInput, data: DataInput, directory: URL, file: TrainingSettings? = nil,
                             commandLine: TrainingSettings? = nil, resume: Resume = .none, writesArtifacts: Bool = true) throws {
         try self.init(model: model, data: data, directory: directory, resume: resume, writesArtifacts: writesArtifacts) { saved in
-            try TrainingConfiguration.resolve(savedRun: saved, file: file, commandLine: commandLine)
+            let c = try TrainingConfiguration.resolve(savedRun: saved, file: file, commandLine: commandLine)
+            // Where `quant` was set, if anywhere (a 4-bit folder then has to agree with it).
+            let quant = TrainingConfiguration.CodingKeys.quantization.rawValue
+            return (c, [saved, file, commandLine].last { $0?.values[quant] != nil }??.location(of: quant))
         }
     }
 
@@ -116,11 +119,13 @@ public final class TrainingRun {
     public convenience init(model: ModelInput, data: DataInput, directory: URL, configuration: TrainingConfiguration,
                             resume: Resume = .none, writesArtifacts: Bool = true) throws {
         try configuration.validate()
-        try self.init(model: model, data: data, directory: directory, resume: resume, writesArtifacts: writesArtifacts) { _ in configuration }
+        try self.init(model: model, data: data, directory: directory, resume: resume, writesArtifacts: writesArtifacts) { _ in
+            (configuration, configuration.quantization == .keep ? nil : "the configuration")
+        }
     }
 
     init(model: ModelInput, data: DataInput, directory: URL, resume: Resume, writesArtifacts: Bool,
-         configure: (TrainingSettings?) throws -> TrainingConfiguration) throws {
+         configure: (TrainingSettings?) throws -> (TrainingConfiguration, quantSetBy: String?)) throws {
         layout = Layout(root: directory)
         self.model = model
         self.data = data
@@ -147,15 +152,21 @@ public final class TrainingRun {
             }
             saved = try TrainingSettings(savedRun: bytes, path: url.path)
         }
-        var c = try configure(saved)
+        var (c, quantSetBy) = try configure(saved)
         if case let .source(source) = model, c.method == .qlora, let folder = source.fourBitFolder {
             let asked = c.quantization
-            if asked != .keep, asked.rawValue != folder.type.rawValue {
-                throw TrainingError.invalidSetting(key: "quant", source: nil, reason: "asks for \(asked.rawValue.uppercased()) but "
+            if let quantSetBy, asked != .keep, asked.rawValue != folder.type.rawValue {
+                throw TrainingError.invalidSetting(key: "quant", source: quantSetBy, reason: "asks for \(asked.rawValue.uppercased()) but "
                     + "\(source.path) is already quantized to \(folder.type.rawValue.uppercased()); train on it with quant keep "
                     + "(or \(folder.type.rawValue)), or start from the unquantized model")
             }
             c.quantization = .keep
+        }
+        if case .random = model {
+            if c.method == .full && writesArtifacts {
+                throw TrainingError.invalidSetting(key: "method", source: nil, reason: "full needs a model with a tokenizer to export; random weights have none")
+            }
+            if case .path = data { throw TrainingError.noData("a dataset needs a model with a tokenizer, not random weights") }
         }
         configuration = c
     }

@@ -18,7 +18,12 @@ public enum SettingValue: Codable, Equatable, Sendable, CustomStringConvertible 
     public init?(_ any: Any) {
         switch any {
         case let v as SettingValue: self = v
-        case let v as Bool: self = .bool(v)
+        case let v as Bool where type(of: any) == Bool.self: self = .bool(v)
+        case let n as NSNumber:
+            // JSONSerialization's numbers: a bool is "c"; integral values stay integers.
+            if String(cString: n.objCType) == "c" { self = .bool(n.boolValue) }
+            else if let i = Int(exactly: n.doubleValue), !["f", "d"].contains(String(cString: n.objCType)) { self = .int(i) }
+            else { self = .double(n.doubleValue) }
         case let v as Int: self = .int(v)
         case let v as UInt64: guard let i = Int(exactly: v) else { return nil }; self = .int(i)
         case let v as Double: self = .double(v)
@@ -78,9 +83,12 @@ public enum SettingValue: Codable, Equatable, Sendable, CustomStringConvertible 
 /// A list setting that also reads a comma-separated string ("q_proj, v_proj"), as flags give it.
 @propertyWrapper
 public struct CommaSeparated<Element: Codable & LosslessStringConvertible & Sendable & Equatable>: Codable, Equatable, Sendable {
+    /// The list.
     public var wrappedValue: [Element]
+    /// Wraps `wrappedValue`.
     public init(wrappedValue: [Element]) { self.wrappedValue = wrappedValue }
 
+    /// Reads a list, or one comma-separated string.
     public init(from decoder: Decoder) throws {
         wrappedValue = try Self.decodeList(decoder)
     }
@@ -97,6 +105,7 @@ public struct CommaSeparated<Element: Codable & LosslessStringConvertible & Send
         }
     }
 
+    /// Writes the value itself.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(wrappedValue)
@@ -106,14 +115,18 @@ public struct CommaSeparated<Element: Codable & LosslessStringConvertible & Send
 /// An optional list setting (absent = nil) that also reads a comma-separated string.
 @propertyWrapper
 public struct OptionalCommaSeparated<Element: Codable & LosslessStringConvertible & Sendable & Equatable>: Codable, Equatable, Sendable {
+    /// The list, or nil.
     public var wrappedValue: [Element]?
+    /// Wraps `wrappedValue`.
     public init(wrappedValue: [Element]?) { self.wrappedValue = wrappedValue }
 
+    /// Reads null, a list, or one comma-separated string.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         wrappedValue = c.decodeNil() ? nil : try CommaSeparated<Element>.decodeList(decoder)
     }
 
+    /// Writes the value itself.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(wrappedValue)
@@ -123,9 +136,12 @@ public struct OptionalCommaSeparated<Element: Codable & LosslessStringConvertibl
 /// A map setting that also reads "name=value" pairs separated by commas ("down_proj=4,o_proj=8").
 @propertyWrapper
 public struct NameValuePairs<Value: Codable & LosslessStringConvertible & Sendable & Equatable>: Codable, Equatable, Sendable {
+    /// The map.
     public var wrappedValue: [String: Value]
+    /// Wraps `wrappedValue`.
     public init(wrappedValue: [String: Value]) { self.wrappedValue = wrappedValue }
 
+    /// Reads a map, or "name=value" pairs separated by commas.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let map = try? c.decode([String: Value].self) { wrappedValue = map; return }
@@ -140,6 +156,7 @@ public struct NameValuePairs<Value: Codable & LosslessStringConvertible & Sendab
         wrappedValue = out
     }
 
+    /// Writes the value itself.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(wrappedValue)
@@ -156,6 +173,6 @@ extension KeyedDecodingContainer {
 extension KeyedEncodingContainer {
     /// A nil optional list is left out, as synthesized Codable leaves out nil optionals.
     public mutating func encode<E>(_ value: OptionalCommaSeparated<E>, forKey key: Key) throws {
-        if value.wrappedValue != nil { try encodeIfPresent(value, forKey: key) }
+        try encodeIfPresent(value.wrappedValue, forKey: key)
     }
 }

@@ -47,7 +47,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// LoRA: default alpha (scale = alpha / r, or alpha / √r with rsLoRA).
     public var alpha = LoRAConfiguration().alpha
     /// LoRA: dropout on the adapter's input during training.
-    public var dropout: Float = 0
+    public var dropout = LoRAConfiguration().dropout
     /// LoRA: module names (q_proj … down_proj) or all-linear.
     @CommaSeparated public var targets: [String] = LoRAConfiguration().targets
     /// LoRA: only these decoder layers (nil: all).
@@ -57,9 +57,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// LoRA: per-module alphas, regex key → alpha (PEFT's alpha_pattern).
     @NameValuePairs public var alphaPattern: [String: Float] = [:]
     /// LoRA: scale by alpha/√r (rsLoRA).
-    public var useRSLoRA = false
+    public var useRSLoRA = LoRAConfiguration().useRSLoRA
     /// LoRA: initialisation of A.
-    public var loraInit: LoRAInitialization = .kaiming
+    public var loraInit = LoRAConfiguration().initialization
     /// adamw or adamw8bit.
     public var optimizer: OptimizerKind = .adamw
     /// Keep AdamW's moments in a memory-mapped file the OS can page out (32-bit AdamW only).
@@ -214,9 +214,13 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard keepCheckpoints >= 1 else { throw bad(.keepCheckpoints, "must be ≥ 1") }
         guard beta1 >= 0, beta1 < 1 else { throw bad(.beta1, "must be in [0, 1)") }
         guard beta2 >= 0, beta2 < 1 else { throw bad(.beta2, "must be in [0, 1)") }
+        guard seed <= UInt64(Int.max) else { throw bad(.seed, "must be at most \(Int.max)") }
         if method.usesAdapter {
+            guard rank > 0 else { throw bad(.rank, "must be positive") }
+            guard dropout >= 0, dropout < 1 else { throw bad(.dropout, "must be in [0, 1)") }
             do { try lora.validate() } catch let LoRAError.invalidConfiguration(why) {
-                throw TrainingError.invalidSetting(key: "LoRA", source: nil, reason: why)
+                let key: CodingKeys = why.contains("pattern") ? (why.contains("rank") ? .rankPattern : .alphaPattern) : .targets
+                throw TrainingError.invalidSetting(key: key.rawValue, source: origin(key), reason: why)
             }
         }
         if optimizerStateOnDisk && optimizer != .adamw { throw bad(.optimizerStateOnDisk, "works with optimizer adamw") }
@@ -244,6 +248,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// peak, and setting changes that would need less.
     case insufficientMemory(required: Int, available: Int, breakdown: [(component: String, bytes: Int)], advice: [MemoryAdvice])
 
+    /// The error as one line (or, for memory, the estimate and advice on the lines after).
     public var description: String {
         switch self {
         case let .invalidSetting(key, source, reason): (source.map { "\($0): " } ?? "") + "setting '\(key)' \(reason)"
@@ -257,6 +262,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         }
     }
 
+    /// Errors are equal when they read the same.
     public static func == (lhs: TrainingError, rhs: TrainingError) -> Bool { lhs.description == rhs.description }
 }
 
@@ -264,7 +270,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 public struct MemoryAdvice: Sendable, Equatable {
     /// One setting and its new value (nil for a switch turned on).
     public struct Change: Sendable, Equatable {
+        /// The setting's name.
         public var key: String
+        /// Its new value; nil for a switch turned on.
         public var value: String?
     }
     /// The changes, applied together.

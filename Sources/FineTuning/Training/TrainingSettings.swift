@@ -110,7 +110,7 @@ extension TrainingConfiguration {
         var origin: [String: TrainingSettings] = [:]
         for layer in layers {
             for (k, v) in layer.values {
-                if case .null = v { merged[k] = nil } else { merged[k] = v }
+                merged[k] = Self.scalar(v, for: k)
                 origin[k] = layer
             }
         }
@@ -120,8 +120,10 @@ extension TrainingConfiguration {
             let key = Self.failingKey(error) ?? "?"
             let location = origin[key].map { $0.location(of: key) }
             let expected = Self.expectation(key)
+            var detail = ""
+            if case let .dataCorrupted(context) = error { detail = " (\(context.debugDescription))" }
             throw TrainingError.invalidSetting(key: key, source: location,
-                                               reason: "expected \(expected), got \(merged[key].map { "\($0)" } ?? "nothing")")
+                                               reason: "expected \(expected), got \(merged[key].map { "\($0)" } ?? "null")\(detail)")
         }
     }
 
@@ -140,9 +142,10 @@ extension TrainingConfiguration {
         return CodingKeys.allCases.compactMap { k in all[k.rawValue].map { (k.rawValue, $0) } }
     }
 
-    /// The settings as a JSON object, `base-model` added (the run's config.json).
+    /// Every setting as a JSON object, `base-model` added (the run's config.json; it decodes
+    /// back with `TrainingSettings(savedRun:path:)`, or as a `TrainingConfiguration`).
     public func savedJSON(baseModel: String) throws -> Data {
-        var object = try settingValues(all: false)
+        var object = try settingValues(all: true)
         object[TrainingRun.baseModelKey] = .string(baseModel)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -164,6 +167,22 @@ extension TrainingConfiguration {
             if !applies { values[k.rawValue] = nil }
         }
         return values
+    }
+
+    /// A number or switch given as a string ("2e-4", "yes"), as YAML quoting or hand-written
+    /// JSON may give it, read as the number or switch its setting takes; anything else as given.
+    static func scalar(_ value: SettingValue, for key: String) -> SettingValue {
+        guard case let .string(text) = value else { return value }
+        let t = text.trimmingCharacters(in: .whitespaces)
+        switch expectation(key) {
+        case "an integer": return Int(t).map { .int($0) } ?? value
+        case "a number": return Double(t).map { .double($0) } ?? value
+        case "true or false":
+            if ["true", "yes", "on", "1"].contains(t.lowercased()) { return .bool(true) }
+            if ["false", "no", "off", "0"].contains(t.lowercased()) { return .bool(false) }
+            return value
+        default: return value
+        }
     }
 
     static func failingKey(_ error: DecodingError) -> String? {
