@@ -44,16 +44,6 @@ public struct BaseStorage: Sendable, Equatable {
     }
 }
 
-/// Which program drives the steps: they differ in what is alive during the optimizer update.
-public enum TrainingHarness: String, Sendable, Equatable {
-    /// `lorikeet train` (Trainer): the step's tape is released before the optimizer update.
-    case trainer
-    /// `lorikeet bench train`: the tape is still alive during `optimizer.step`, so its leaves
-    /// share every trainable tensor and the in-place update copies each one (copy on write):
-    /// one more copy of the trainable weights at that moment.
-    case benchTrain
-}
-
 /// A part of the process's memory.
 public enum MemoryComponent: String, Sendable, CaseIterable, Codable {
     case baseWeights = "base weights"

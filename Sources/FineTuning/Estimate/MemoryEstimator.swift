@@ -33,14 +33,13 @@ public enum MemoryEstimator {
     ///   - optimizer: the optimizer's state per trainable weight.
     ///   - gradientAccumulation: micro-batches per update; above 1 every gradient is alive
     ///     during the later micro-batches' forward and backward.
-    ///   - harness: the Trainer, or `bench train` (which copies trainable weights in the update).
     ///   - bf16Unquantized: LoRA/QLoRA with `bf16-base`: embeddings, head and norms that load
     ///     wider than bf16 are held as owned bf16 copies (their file pages, if any, stay counted).
     public static func estimate(configuration c: LlamaConfiguration, method: FineTuningMethod,
                                 lora: LoRAConfiguration = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"]),
                                 batchSize: Int, sequenceLength: Int, gradientCheckpointing: Bool = false,
                                 baseStorage: BaseStorage = .bf16, optimizer: OptimizerChoice = .adamw,
-                                gradientAccumulation: Int = 1, harness: TrainingHarness = .trainer,
+                                gradientAccumulation: Int = 1,
                                 bf16Unquantized: Bool = false) -> MemoryEstimate {
         let f = 4  // bytes per f32
         let d = c.hiddenSize, q = c.attentionHeads * c.headDim, kv = c.kvHeads * c.headDim, ff = c.intermediateSize
@@ -143,9 +142,8 @@ public enum MemoryEstimator {
             + (gradientCheckpointing ? n * d * f : 0)
 
         // BlockCache keeps freed blocks that the next allocations cannot reuse: after an update,
-        // the gradients (and bench train's superseded weights) freed by zeroGrad; during the update,
-        // the activations freed by backward.
-        let freedWeightShaped = (adapted ? cacheableAdapterBytes : trainable * f) * (harness == .benchTrain ? 2 : 1)
+        // the gradients freed by zeroGrad; during the update, the activations freed by backward.
+        let freedWeightShaped = (adapted ? cacheableAdapterBytes : trainable * f)
         let cacheForward = min(blockCacheLimit, freedWeightShaped)
         let cacheUpdate = min(blockCacheLimit, activations)
 
@@ -153,7 +151,6 @@ public enum MemoryEstimator {
         let adapterBytes = adapterParams * f
         let gradients = trainable * f
         let optimizerState = Int((Double(trainable) * optimizer.residentBytesPerWeight).rounded())
-        let benchCopy = harness == .benchTrain ? trainable * f : 0
 
         var phases: [MemoryEstimate.Phase] = []
         // Loading: a GGUF is dequantized whole (every tensor in f32) before any re-encoding, so
@@ -173,11 +170,11 @@ public enum MemoryEstimator {
             .activations: activations, .lossBuffers: loss, .backwardTransient: transient, .widenScratch: scratch,
             .allocatorCache: cacheForward, .process: process,
         ]))
-        // The update: all gradients, the state, and bench train's copy of the trainable weights.
+        // The update: all gradients and the state.
         phases.append(MemoryEstimate.Phase(name: "optimizer step", parts: [
-            .baseWeights: Int(base) + (adapted ? 0 : benchCopy), .mappedFile: Int(hot), .coldMappedFile: Int(cold),
-            .adapters: adapterBytes + (adapted ? benchCopy : 0), .gradients: gradients, .optimizerState: optimizerState,
-            .widenScratch: harness == .benchTrain ? scratch : 0, .allocatorCache: cacheUpdate, .process: process,
+            .baseWeights: Int(base), .mappedFile: Int(hot), .coldMappedFile: Int(cold),
+            .adapters: adapterBytes, .gradients: gradients, .optimizerState: optimizerState,
+            .widenScratch: 0, .allocatorCache: cacheUpdate, .process: process,
         ]))
         return MemoryEstimate(method: method, parameterCount: params, trainableParameters: trainable, phases: phases)
     }
