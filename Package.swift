@@ -2,17 +2,6 @@
 // Lorikeet: fine-tune Llama-family models on the CPU, in Swift.
 import PackageDescription
 
-// Release builds default to plain SSE2 on x86-64: no AVX2, FMA or F16C, which makes
-// SIMD `addingProduct` a library call per lane and Float16 conversion a call per element.
-// Package.swift is compiled for the host, so `#if arch` picks the flags for native builds.
-#if arch(x86_64)
-let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
-let cpuCFlags: [CSetting] = [.unsafeFlags(["-march=x86-64-v3"])]
-#else
-let cpuFlags: [SwiftSetting] = []
-let cpuCFlags: [CSetting] = []
-#endif
-
 let blasDependency: Target.Dependency = .target(name: "CBLAS", condition: .when(platforms: [.linux, .android]))
 
 let package = Package(
@@ -30,36 +19,25 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: nil,
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "TensorCore", dependencies: [blasDependency],
-                swiftSettings: cpuFlags,
                 linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
-        .target(name: "Quantization", dependencies: ["TensorCore"], swiftSettings: cpuFlags),
-        .target(name: "ModelFormats", dependencies: ["TensorCore", "Quantization"], swiftSettings: cpuFlags),
-        .target(name: "Tokenizers", swiftSettings: cpuFlags),
-        .target(name: "ChatTemplates", swiftSettings: cpuFlags),
-        .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates"],
-                swiftSettings: cpuFlags),
-        .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama"],
-                swiftSettings: cpuFlags),
+        .target(name: "Quantization", dependencies: ["TensorCore"]),
+        .target(name: "ModelFormats", dependencies: ["TensorCore", "Quantization"]),
+        .target(name: "Tokenizers"),
+        .target(name: "ChatTemplates"),
+        .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates"]),
+        .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama"]),
         .executableTarget(name: "lorikeet", dependencies: [
             "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
-        ], swiftSettings: cpuFlags),
-        .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport",
-                swiftSettings: cpuFlags),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"],
-                    swiftSettings: cpuFlags),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"],
-                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "TestSupport"],
-                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"],
-                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Quantization", "TestSupport"],
-                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Llama", "ModelFormats", "Quantization", "TestSupport"],
-                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates", "TestSupport"],
-                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        ]),
+        .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Quantization", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Llama", "ModelFormats", "Quantization", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
