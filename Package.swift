@@ -2,6 +2,10 @@
 // Lorikeet: fine-tune Llama-family models on the CPU, in Swift.
 import PackageDescription
 
+// No unsafeFlags, so a dependent can pin Lorikeet by version. A release build then targets
+// the architecture's baseline (SSE2 on x86-64); the hot kernels live in CKernels, compiled
+// there once per instruction set with target attributes and picked at run time.
+
 let blasDependency: Target.Dependency = .target(name: "CBLAS", condition: .when(platforms: [.linux, .android]))
 
 let package = Package(
@@ -18,9 +22,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: nil,
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "TensorCore", dependencies: [blasDependency],
+        .target(name: "CKernels"),
+        .target(name: "TensorCore", dependencies: [blasDependency, "CKernels"],
                 linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
-        .target(name: "Quantization", dependencies: ["TensorCore"]),
+        .target(name: "Quantization", dependencies: ["TensorCore", "CKernels"]),
         .target(name: "ModelFormats", dependencies: ["TensorCore", "Quantization"]),
         .target(name: "Tokenizers"),
         .target(name: "ChatTemplates"),
