@@ -31,7 +31,7 @@ struct BenchKernels: ParsableCommand {
             print(String(decoding: try enc.encode(rows), as: UTF8.self))
             return
         }
-        print("threads: \(Parallel.threadCount), tokens: \(tokens)")
+        print("threads: \(Parallel.threadCount), tokens: \(tokens), kernels: \(SIMDLevel.active)")
         print(pad("kernel", 26) + pad("shape", 34) + lpad("ours", 10) + lpad("raw sgemm", 11) + lpad("ratio", 8) + "  unit")
         for r in rows {
             let raw = r.rawSgemm.map { String(format: "%.1f", $0) } ?? "-"
