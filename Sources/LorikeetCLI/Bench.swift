@@ -31,7 +31,7 @@ struct BenchKernels: ParsableCommand {
             print(String(decoding: try enc.encode(rows), as: UTF8.self))
             return
         }
-        print("threads: \(Parallel.threadCount), tokens: \(tokens)")
+        print("threads: \(Parallel.threadCount), tokens: \(tokens), kernels: \(SIMDLevel.active)")
         print(pad("kernel", 26) + pad("shape", 34) + lpad("ours", 10) + lpad("raw sgemm", 11) + lpad("ratio", 8) + "  unit")
         for r in rows {
             let raw = r.rawSgemm.map { String(format: "%.1f", $0) } ?? "-"
@@ -41,7 +41,8 @@ struct BenchKernels: ParsableCommand {
     }
 
     /// Widening a frozen 4-bit weight into f32 (what QLoRA pays before each product), GB/s of
-    /// f32 written, for SmolLM2's MLP shape and Llama-2-7B's.
+    /// f32 written, for SmolLM2's MLP shape and Llama-2-7B's; GGUF block widening and the
+    /// 8-bit optimizer state's round trip.
     func dequantizationRows(minSeconds: Double) -> [KernelBenchmarkRow] {
         var out: [KernelBenchmarkRow] = []
         var g = SeededGenerator(seed: 1)
@@ -53,6 +54,32 @@ struct BenchKernels: ParsableCommand {
             let seconds = KernelBenchmark.measure(minSeconds) { m.unpack(rows: 0..<rows, into: buffer) }
             out.append(KernelBenchmarkRow(kernel: "NF4 widen (double quant)", shape: "\(rows)×\(cols)",
                                           ours: Double(rows * cols * 4) / seconds / 1e9, rawSgemm: nil, unit: "GB/s"))
+        }
+        // GGML blocks as a GGUF model stores them (widened at load, or per product with
+        // --quant keep). Random bytes below 0x40 keep every f16 scale finite.
+        let (rows, cols) = (1536, 576)
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
+        defer { buffer.deallocate() }
+        for type in [GGMLType.q4_0, .q4_1, .q8_0, .q4_K, .q6_K, .f16] {
+            guard let bytes = type.byteCount(elements: rows * cols) else { continue }
+            let raw = (0..<bytes).map { _ in UInt8(truncatingIfNeeded: g.next()) & 0x3F }
+            let seconds = raw.withUnsafeBytes { src in
+                KernelBenchmark.measure(minSeconds) { try? type.dequantize(src, count: rows * cols, into: buffer) }
+            }
+            out.append(KernelBenchmarkRow(kernel: "GGUF \(type) widen", shape: "\(rows)×\(cols)",
+                                          ours: Double(rows * cols * 4) / seconds / 1e9, rawSgemm: nil, unit: "GB/s"))
+        }
+        // AdamW8bit's round trip of one moment: dequantize the 8-bit state, quantize it back.
+        let state = Tensor.randomNormal([rows * cols], std: 0.01, using: &g).floats
+        if let q = try? Blockwise8Bit(quantizing: state) {
+            var codes = q.codes, absmax = q.absmax
+            let seconds = KernelBenchmark.measure(minSeconds) {
+                q.dequantize(into: buffer)
+                Blockwise8Bit.quantize(UnsafeBufferPointer(start: buffer, count: rows * cols), codebook: .signed, blockSize: 256,
+                                       codes: &codes, absmax: &absmax)
+            }
+            out.append(KernelBenchmarkRow(kernel: "8-bit state round trip", shape: "\(rows)×\(cols)",
+                                          ours: Double(rows * cols * 10) / seconds / 1e9, rawSgemm: nil, unit: "GB/s"))
         }
         return out
     }

@@ -1,8 +1,10 @@
 // Dequantizing GGML data to Float32: whole buffers or a contiguous range of rows, so a
 // caller can widen a big matrix in row slabs into a reused scratch buffer. Large jobs are
-// split across cores by blocks. The plain twin is `dequantizeReference` (GGMLReference).
+// split across cores by blocks. The block kernels are C (CKernels, picked per CPU); the
+// plain twin is `dequantizeReference` (GGMLReference).
 
 import TensorCore
+internal import CKernels
 
 extension GGMLType {
     /// Types this module can dequantize.
@@ -71,23 +73,24 @@ extension GGMLType {
         return bytes
     }
 
-    /// Decodes `blocks` whole blocks (fast kernels); the type must be dequantizable.
+    /// Decodes `blocks` whole blocks (the C kernels of CKernels; layouts in their comments,
+    /// from ggml-common.h); the type must be dequantizable.
     func dequantizeBlocks(_ src: UnsafeRawPointer, blocks: Int, into dst: UnsafeMutablePointer<Float>) {
         switch self {
-        case .f32: GGMLKernels.f32(src, count: blocks, into: dst)
-        case .f16: GGMLKernels.f16(src, count: blocks, into: dst)
-        case .bf16: GGMLKernels.bf16(src, count: blocks, into: dst)
-        case .q4_0: GGMLKernels.q4_0(src, blocks: blocks, into: dst)
-        case .q4_1: GGMLKernels.q4_1(src, blocks: blocks, into: dst)
-        case .q5_0: GGMLKernels.q5_0(src, blocks: blocks, into: dst)
-        case .q5_1: GGMLKernels.q5_1(src, blocks: blocks, into: dst)
-        case .q8_0: GGMLKernels.q8_0(src, blocks: blocks, into: dst)
-        case .q2_K: GGMLKernels.q2_K(src, blocks: blocks, into: dst)
-        case .q3_K: GGMLKernels.q3_K(src, blocks: blocks, into: dst)
-        case .q4_K: GGMLKernels.q4_K(src, blocks: blocks, into: dst)
-        case .q5_K: GGMLKernels.q5_K(src, blocks: blocks, into: dst)
-        case .q6_K: GGMLKernels.q6_K(src, blocks: blocks, into: dst)
-        case .q8_K: GGMLKernels.q8_K(src, blocks: blocks, into: dst)
+        case .f32: UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: blocks * 4)  // src may be unaligned
+        case .f16: lk_f16_to_f32(src, dst, blocks)
+        case .bf16: lk_bf16_to_f32(src, dst, blocks)
+        case .q4_0: lk_ggml_q4_0(src, blocks, dst)
+        case .q4_1: lk_ggml_q4_1(src, blocks, dst)
+        case .q5_0: lk_ggml_q5_0(src, blocks, dst)
+        case .q5_1: lk_ggml_q5_1(src, blocks, dst)
+        case .q8_0: lk_ggml_q8_0(src, blocks, dst)
+        case .q2_K: lk_ggml_q2_k(src, blocks, dst)
+        case .q3_K: lk_ggml_q3_k(src, blocks, dst)
+        case .q4_K: lk_ggml_q4_k(src, blocks, dst)
+        case .q5_K: lk_ggml_q5_k(src, blocks, dst)
+        case .q6_K: lk_ggml_q6_k(src, blocks, dst)
+        case .q8_K: lk_ggml_q8_k(src, blocks, dst)
         default: preconditionFailure("dequantizeBlocks called for \(self)")
         }
     }

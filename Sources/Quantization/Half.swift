@@ -1,6 +1,7 @@
-// IEEE half (f16) and bfloat16 bit patterns to Float32, as stored in GGML blocks. The fast
-// path uses the hardware conversion (F16C on x86-64 with the package's cpu flags); the
-// reference decodes sign, exponent and mantissa by hand so the two can be checked.
+// IEEE half (f16) and bfloat16 bit patterns to Float32, one value at a time (block scales,
+// Q8_0's scale when quantizing). The fast path is Swift's Float16 conversion (an instruction
+// where the build targets one, else compiler-rt's exact routine); the reference decodes sign,
+// exponent and mantissa by hand so the two can be checked. Bulk conversion is in CKernels.
 
 enum Half {
     /// Float value of an f16 bit pattern (hardware conversion where available).

@@ -1,9 +1,11 @@
 // Dequantization checks: the fast kernels against gguf-py's values (fixtures from
 // scripts/make_ggml_fixtures.py), the plain reference twins against the same values, and
-// fast against reference on random blocks, whole buffers and row ranges.
+// fast against reference on random blocks, whole buffers and row ranges; the fast kernels in
+// every SIMD variant this machine can run.
 import Foundation
 import XCTest
 import TensorCore
+import TestSupport
 @testable import Quantization
 
 final class GGMLDequantizeTests: XCTestCase {
@@ -39,27 +41,52 @@ final class GGMLDequantizeTests: XCTestCase {
     }
 
     func testAgainstGGUFPy() throws {
-        for type in GGMLType.dequantizable.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let (raw, expected) = try fixture(type)
-            XCTAssertEqual(type.byteCount(elements: expected.count), raw.count, "\(type) fixture size")
-            let (fast, ref) = try decode(type, raw, count: expected.count)
-            assertClose(fast, expected, "\(type) fast vs gguf-py")
-            assertClose(ref, expected, "\(type) reference vs gguf-py")
+        try forEachSIMDLevel { level in
+            for type in GGMLType.dequantizable.sorted(by: { $0.rawValue < $1.rawValue }) {
+                let (raw, expected) = try fixture(type)
+                XCTAssertEqual(type.byteCount(elements: expected.count), raw.count, "\(type) fixture size")
+                let (fast, ref) = try decode(type, raw, count: expected.count)
+                assertClose(fast, expected, "\(type) fast vs gguf-py (\(level))")
+                assertClose(ref, expected, "\(type) reference vs gguf-py")
+            }
         }
     }
 
     func testFastMatchesReferenceOnRandomBlocks() throws {
+        try forEachSIMDLevel { level in
+            var rng = SystemRandomNumberGenerator()
+            for type in GGMLType.dequantizable {
+                // Enough blocks to cross the parallel threshold, so the split path runs too.
+                let count = type.blockSize == 1 ? 70_000 : type.blockSize * 300
+                var raw = (0..<type.byteCount(elements: count)!).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                sanitizeScales(type, &raw)
+                let (fast, ref) = try decode(type, raw, count: count)
+                for i in 0..<count where !(fast[i] == ref[i] || (fast[i].isNaN && ref[i].isNaN)
+                                           || abs(fast[i] - ref[i]) <= 1e-6 * max(abs(ref[i]), 1e-3)) {
+                    XCTFail("\(type) element \(i): fast \(fast[i]) vs reference \(ref[i]) (\(level))")
+                    break
+                }
+            }
+        }
+    }
+
+    /// Dequantizing is multiplies and adds in a fixed order, so every SIMD variant must give
+    /// the same bits (NaN included), whatever the scales are.
+    func testSIMDVariantsAgreeBitForBit() throws {
         var rng = SystemRandomNumberGenerator()
         for type in GGMLType.dequantizable {
-            // Enough blocks to cross the parallel threshold, so the split path runs too.
-            let count = type.blockSize == 1 ? 70_000 : type.blockSize * 300
-            var raw = (0..<type.byteCount(elements: count)!).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            sanitizeScales(type, &raw)
-            let (fast, ref) = try decode(type, raw, count: count)
-            for i in 0..<count where !(fast[i] == ref[i] || (fast[i].isNaN && ref[i].isNaN)
-                                       || abs(fast[i] - ref[i]) <= 1e-6 * max(abs(ref[i]), 1e-3)) {
-                XCTFail("\(type) element \(i): fast \(fast[i]) vs reference \(ref[i])")
-                break
+            let count = type.blockSize == 1 ? 70_001 : type.blockSize * 301
+            let raw = (0..<type.byteCount(elements: count)!).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            var results: [(SIMDLevel, [UInt32])] = []
+            try forEachSIMDLevel { level in
+                var out = [Float](repeating: 0, count: count)
+                try raw.withUnsafeBytes { src in
+                    try out.withUnsafeMutableBufferPointer { try type.dequantize(src, count: count, into: $0.baseAddress!) }
+                }
+                results.append((level, out.map(\.bitPattern)))
+            }
+            for (level, bits) in results.dropFirst() {
+                XCTAssertTrue(bits == results[0].1, "\(type): \(level) differs from \(results[0].0)")
             }
         }
     }

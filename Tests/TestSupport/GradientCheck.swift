@@ -16,9 +16,17 @@ public struct GradientCheck {
 
     public init() {}
 
-    /// Checks gradients of every input in `inputs` for the computation `body`.
+    /// Checks gradients of every input in `inputs` for the computation `body`, in every SIMD
+    /// variant of the kernels this machine has.
     public func check(_ inputs: [Tensor], seed: UInt64 = 7, file: StaticString = #filePath, line: UInt = #line,
                       _ body: (Tape, [Var]) throws -> Var) throws {
+        try forEachSIMDLevel { level in
+            try check(inputs, seed: seed, variant: "\(level)", file: file, line: line, body)
+        }
+    }
+
+    private func check(_ inputs: [Tensor], seed: UInt64, variant: String, file: StaticString, line: UInt,
+                       _ body: (Tape, [Var]) throws -> Var) throws {
         // Analytic gradients.
         let tape = Tape()
         let vars = inputs.map { tape.input($0, requiresGrad: true) }
@@ -54,7 +62,7 @@ public struct GradientCheck {
                 picked.append(analytic[k][i])
                 i += stride
             }
-            assertClose(picked, numeric, rtol: rtol, atol: atol, "gradient of input \(k)", file: file, line: line)
+            assertClose(picked, numeric, rtol: rtol, atol: atol, "gradient of input \(k) (\(variant) kernels)", file: file, line: line)
         }
     }
 }

@@ -122,6 +122,55 @@ public enum KernelBenchmark {
                                      gradScale: 1 / Float(t), loss: &loss, grad: gp.baseAddress!)
             }
         } }
+        rows += optimizerAndWidening(tokens: t, minSeconds: minSeconds)
+        return rows
+    }
+
+    /// AdamW, rotary embedding, axpy and the f16/bf16 widen/narrow kernels (what a step pays
+    /// outside the products and the rows above), GB/s of memory touched.
+    static func optimizerAndWidening(tokens t: Int, minSeconds: Double) -> [KernelBenchmarkRow] {
+        var rows: [KernelBenchmarkRow] = []
+        func add(_ name: String, _ shape: String, bytes: Int, _ body: () -> Void) {
+            let s = measure(minSeconds, body)
+            rows.append(KernelBenchmarkRow(kernel: name, shape: shape, ours: Double(bytes) / s / 1e9, rawSgemm: nil, unit: "GB/s"))
+        }
+        let (d, hidden, heads, hd) = (576, 1536, 9, 64)
+        let n = d * hidden
+        var w = Tensor.filled([n]), g = Tensor.filled([n]), m = Tensor(zeros: [n]), v = Tensor(zeros: [n])
+        w.withUnsafeMutableFloats { wp in g.withUnsafeMutableFloats { gp in m.withUnsafeMutableFloats { mp in v.withUnsafeMutableFloats { vp in
+            add("AdamW step", "\(hidden)×\(d)", bytes: 7 * n * 4) {
+                Kernels.adamw(w: wp.baseAddress!, g: gp.baseAddress!, m: mp.baseAddress!, v: vp.baseAddress!, n,
+                              lr: 1e-5, config: AdamWConfig(), bc1: 0.1, bc2: 0.001)
+            }
+            add("axpy dst += a·src", "\(hidden)×\(d)", bytes: 3 * n * 4) {
+                Kernels.accumulate(mp.baseAddress!, gp.baseAddress!, n, alpha: 1e-3)
+            }
+        } } } }
+        let table = RopeTable(inverseFrequencies: RopeTable.defaultInverseFrequencies(headDim: hd, base: 10_000), maxPositions: t)
+        let positions = (0..<t).map { Int32($0) }
+        var x = Tensor.filled([t, heads, hd]), y = Tensor(zeros: [t, heads, hd])
+        x.withUnsafeMutableFloats { xp in y.withUnsafeMutableFloats { yp in
+            add("rope fwd", "\(t)×\(heads)×\(hd)", bytes: 2 * t * heads * hd * 4) {
+                Kernels.rope(x: xp.baseAddress!, y: yp.baseAddress!, positions: positions, tokens: t, heads: heads, headDim: hd,
+                             table: table, layout: .halfSplit, inverse: false)
+            }
+        } }
+        let weight = Tensor.filled([hidden, d])
+        var out = Tensor(zeros: [hidden, d])
+        for dtype in [DType.f16, .bf16] {
+            let narrow = weight.narrowed(to: dtype)
+            out.withUnsafeMutableFloats { op in narrow.withUnsafeBytes { src in
+                add("widen \(dtype) → f32", "\(hidden)×\(d)", bytes: n * 6) {
+                    Kernels.widen(src, dtype: dtype, into: op.baseAddress!, count: n)
+                }
+            } }
+            var narrowOut = Tensor(zeros: [hidden, d], dtype: dtype)
+            weight.withUnsafeFloats { src in narrowOut.withUnsafeMutableBytes { dst in
+                add("narrow f32 → \(dtype)", "\(hidden)×\(d)", bytes: n * 6) {
+                    Kernels.narrow(src, into: dst, dtype: dtype)
+                }
+            } }
+        }
         return rows
     }
 

@@ -5,6 +5,7 @@
 // q: [B, Tq, Hq, hd]   k, v: [B, Tk, Hkv, hd]   out: [B, Tq, Hq, hd]   lse: [B, Hq, Tq]
 // Query i sees key j when j ≤ i + queryOffset (causal) and, with segments, when both
 // tokens belong to the same packed example.
+internal import CKernels
 
 /// Sizes and masking of one attention call.
 struct AttentionShape {
@@ -117,21 +118,8 @@ extension Kernels {
                     Parallel.forRanges(rows, work: rows * keyEnd * 4) { r in
                         for ii in r {
                             dRow[ii] = vdot(dOut + rowOff + ii * ld, out + rowOff + ii * ld, hd)
-                            let pr = p + ii * keyEnd, dpr = dp + ii * keyEnd
-                            let lv = F8(repeating: lseRow[ii]), dv8 = F8(repeating: dRow[ii])
-                            var j = 0
-                            while j + 8 <= keyEnd {
-                                let pv = vexp(load8(pr, j) - lv)
-                                store8(pv, pr, j)
-                                store8(pv * (load8(dpr, j) - dv8), dpr, j)
-                                j += 8
-                            }
-                            while j < keyEnd {
-                                let pv = sexp(pr[j] - lseRow[ii])
-                                pr[j] = pv
-                                dpr[j] = pv * (dpr[j] - dRow[ii])
-                                j += 1
-                            }
+                            // P = exp(S − lse) in place; dS = P ⊙ (dP − rowsum(dO ⊙ O)).
+                            lk_softmax_backward_row(p + ii * keyEnd, dp + ii * keyEnd, keyEnd, lseRow[ii], dRow[ii])
                         }
                     }
                     // dV += Pᵀ·dO ; dQ = scale·dS·K ; dK += scale·dSᵀ·Q

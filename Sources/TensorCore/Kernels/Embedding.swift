@@ -1,6 +1,7 @@
 // Embedding lookup and its scatter-add backward, and seeded dropout masks.
 // table: [V, D], ids: [N] → out: [N, D]. Dropout draws its mask from a counter-based
 // hash of (seed, element index), so recomputing a checkpointed block reproduces it.
+internal import CKernels
 
 extension Kernels {
     static func embedding(table: UnsafePointer<Float>, ids: UnsafePointer<Int32>, out: UnsafeMutablePointer<Float>,
@@ -14,10 +15,8 @@ extension Kernels {
     static func embeddingBackward(dOut: UnsafePointer<Float>, ids: UnsafePointer<Int32>, dTable: UnsafeMutablePointer<Float>,
                                   count: Int, dim: Int) {
         for i in 0..<count {
-            let dst = dTable + Int(ids[i]) * dim, src = dOut + i * dim
-            var j = 0
-            while j + 8 <= dim { store8(load8(dst, j) + load8(src, j), dst, j); j += 8 }
-            while j < dim { dst[j] += src[j]; j += 1 }
+            let dst = dTable + Int(ids[i]) * dim
+            lk_add(dst, dOut + i * dim, dst, dim)
         }
     }
 

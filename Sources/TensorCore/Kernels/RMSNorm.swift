@@ -1,25 +1,16 @@
 // RMSNorm over the last axis: y = x · rstd · w, rstd = 1/sqrt(mean(x²) + eps), as in
 // Llama (weight multiplies after normalising, no mean subtraction, no bias).
-// x: [N, D], w: [D], rstd: [N] saved for backward.
+// x: [N, D], w: [D], rstd: [N] saved for backward. Rows are C kernels (CKernels); the
+// Double-precision `rmsnormReference` is their twin.
+internal import CKernels
 
 extension Kernels {
     static func rmsnorm(x: UnsafePointer<Float>, w: UnsafePointer<Float>?, eps: Float,
                         y: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>?, rows: Int, dim: Int) {
         Parallel.forRanges(rows, work: rows * dim) { r in
             for row in r {
-                let xr = x + row * dim, yr = y + row * dim
-                let ms = vdot(xr, xr, dim) / Float(dim)
-                let s = 1 / (ms + eps).squareRoot()
+                let s = lk_rmsnorm_row(x + row * dim, w, eps, y + row * dim, dim)
                 rstd?[row] = s
-                let sv = F8(repeating: s)
-                var i = 0
-                if let w {
-                    while i + 8 <= dim { store8(load8(xr, i) * sv * load8(w, i), yr, i); i += 8 }
-                    while i < dim { yr[i] = xr[i] * s * w[i]; i += 1 }
-                } else {
-                    while i + 8 <= dim { store8(load8(xr, i) * sv, yr, i); i += 8 }
-                    while i < dim { yr[i] = xr[i] * s; i += 1 }
-                }
             }
         }
     }
@@ -38,27 +29,11 @@ extension Kernels {
             for t in tr {
                 let lo = t * chunk, hi = min(rows, lo + chunk)
                 if lo >= hi { continue }
-                let acc = partial + t * dim
+                let acc = dw != nil ? partial + t * dim : nil
                 let g = UnsafeMutablePointer<Float>.allocate(capacity: dim)
                 defer { g.deallocate() }
                 for row in lo..<hi {
-                    let xr = x + row * dim, dyr = dy + row * dim
-                    let s = rstd[row]
-                    if let w { for i in 0..<dim { g[i] = dyr[i] * w[i] } } else { g.update(from: dyr, count: dim) }
-                    if let dx {
-                        let dxr = dx + row * dim
-                        let c = vdot(g, xr, dim) / Float(dim) * s * s
-                        let sv = F8(repeating: s), cv = F8(repeating: -c)
-                        var i = 0
-                        while i + 8 <= dim { store8(load8(g, i).addingProduct(load8(xr, i), cv) * sv, dxr, i); i += 8 }
-                        while i < dim { dxr[i] = (g[i] - xr[i] * c) * s; i += 1 }
-                    }
-                    if dw != nil {
-                        let sv = F8(repeating: s)
-                        var i = 0
-                        while i + 8 <= dim { store8(load8(acc, i).addingProduct(load8(dyr, i) * load8(xr, i), sv), acc, i); i += 8 }
-                        while i < dim { acc[i] += dyr[i] * xr[i] * s; i += 1 }
-                    }
+                    lk_rmsnorm_backward_row(x + row * dim, w, rstd[row], dy + row * dim, dx.map { $0 + row * dim }, acc, g, dim)
                 }
             }
         }
@@ -75,5 +50,24 @@ extension Kernels {
             let s = 1 / (ss / Double(dim) + Double(eps)).squareRoot()
             for i in 0..<dim { y[row * dim + i] = Float(Double(x[row * dim + i]) * s * Double(w?[i] ?? 1)) }
         }
+    }
+
+    /// Plain twin of `rmsnormBackward` in Double: dx is overwritten, dw accumulated into.
+    static func rmsnormBackwardReference(x: UnsafePointer<Float>, w: UnsafePointer<Float>?, rstd: UnsafePointer<Float>,
+                                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>,
+                                         rows: Int, dim: Int) {
+        var dwSum = [Double](repeating: 0, count: dim)
+        for row in 0..<rows {
+            let s = Double(rstd[row])
+            var gx = 0.0
+            for i in 0..<dim { gx += Double(dy[row * dim + i]) * Double(w?[i] ?? 1) * Double(x[row * dim + i]) }
+            let c = gx / Double(dim) * s * s
+            for i in 0..<dim {
+                let g = Double(dy[row * dim + i]) * Double(w?[i] ?? 1)
+                dx[row * dim + i] = Float((g - Double(x[row * dim + i]) * c) * s)
+                dwSum[i] += Double(dy[row * dim + i]) * Double(x[row * dim + i]) * s
+            }
+        }
+        for i in 0..<dim { dw[i] = Float(Double(dw[i]) + dwSum[i]) }
     }
 }

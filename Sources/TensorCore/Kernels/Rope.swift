@@ -1,7 +1,9 @@
 // Rotary position embedding. x: [N, H, hd] where N = B·T tokens, each with its own
 // position id (so packed sequences can restart positions). Pair i of a head rotates by
 // angle pos·invFreq[i]. Two pairings: Hugging Face's half split (i, i + hd/2) and the
-// interleaved (2i, 2i+1) of the original paper / GGML "normal" mode.
+// interleaved (2i, 2i+1) of the original paper / GGML "normal" mode. The per-token
+// rotation is a C kernel (CKernels); `ropeReference` (Double, libm cos/sin) is its twin.
+internal import CKernels
 
 /// Which elements of a head form a rotary pair.
 public enum RopeLayout: String, Sendable {
@@ -57,38 +59,9 @@ extension Kernels {
                 Parallel.forRanges(tokens, work: tokens * heads * headDim * 2) { r in
                     for t in r {
                         let pos = Int(positions[t])
-                        let c = cp + pos * half
-                        let s = sp + pos * half
-                        for h in 0..<heads {
-                            let xr = x + (t * heads + h) * headDim
-                            let yr = y + (t * heads + h) * headDim
-                            switch layout {
-                            case .halfSplit:
-                                var i = 0
-                                while i + 8 <= half {
-                                    let x1 = load8(xr, i), x2 = load8(xr, i + half)
-                                    let cv = load8(c, i)
-                                    let sv = inverse ? -load8(s, i) : load8(s, i)
-                                    store8(x1 * cv - x2 * sv, yr, i)
-                                    store8(x2 * cv + x1 * sv, yr, i + half)
-                                    i += 8
-                                }
-                                while i < half {
-                                    let x1 = xr[i], x2 = xr[i + half]
-                                    let sv = inverse ? -s[i] : s[i]
-                                    yr[i] = x1 * c[i] - x2 * sv
-                                    yr[i + half] = x2 * c[i] + x1 * sv
-                                    i += 1
-                                }
-                            case .interleaved:
-                                for i in 0..<half {
-                                    let x1 = xr[2 * i], x2 = xr[2 * i + 1]
-                                    let sv = inverse ? -s[i] : s[i]
-                                    yr[2 * i] = x1 * c[i] - x2 * sv
-                                    yr[2 * i + 1] = x2 * c[i] + x1 * sv
-                                }
-                            }
-                        }
+                        let offset = t * heads * headDim
+                        lk_rope_token(x + offset, y + offset, cp + pos * half, sp + pos * half, heads, headDim,
+                                      layout == .interleaved ? 1 : 0, inverse ? 1 : 0)
                     }
                 }
             }

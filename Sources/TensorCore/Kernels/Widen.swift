@@ -1,6 +1,8 @@
 // Widening f16/bf16 storage to Float32 and narrowing back (round to nearest even).
 // Frozen weights stored narrow are widened into a reused scratch buffer right before
-// their matrix product; the widened copy is never kept.
+// their matrix product; the widened copy is never kept. The f16/bf16 loops are C kernels
+// (CKernels: F16C where the CPU has it, exact integer conversion otherwise).
+internal import CKernels
 
 /// Low-level kernels. Each fast kernel has a plain twin named `…Reference` beside it.
 enum Kernels {
@@ -11,19 +13,9 @@ enum Kernels {
         case .f32:
             dst.update(from: base.assumingMemoryBound(to: Float.self), count: count)
         case .bf16:
-            let s = base.assumingMemoryBound(to: UInt16.self)
-            Parallel.forRanges(count, work: count) { r in
-                for i in r { dst[i] = Float(bitPattern: UInt32(s[i]) << 16) }
-            }
+            Parallel.forRanges(count, work: count) { r in lk_bf16_to_f32(base + 2 * r.lowerBound, dst + r.lowerBound, r.count) }
         case .f16:
-            #if arch(x86_64) || arch(arm64)
-            let s = base.assumingMemoryBound(to: Float16.self)
-            Parallel.forRanges(count, work: count) { r in
-                for i in r { dst[i] = Float(s[i]) }
-            }
-            #else
-            fatalError("Float16 is unavailable on this architecture")
-            #endif
+            Parallel.forRanges(count, work: count) { r in lk_f16_to_f32(base + 2 * r.lowerBound, dst + r.lowerBound, r.count) }
         case .f64:
             let s = base.assumingMemoryBound(to: Double.self)
             for i in 0..<count { dst[i] = Float(s[i]) }
@@ -43,17 +35,15 @@ enum Kernels {
     static func narrow(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableRawBufferPointer, dtype: DType) {
         switch dtype {
         case .bf16:
-            let d = dst.baseAddress!.assumingMemoryBound(to: UInt16.self)
-            for i in 0..<src.count { d[i] = bf16Bits(src[i]) }
+            if let s = src.baseAddress { lk_f32_to_bf16(s, dst.baseAddress!, src.count) }
         case .f16:
-            let d = dst.baseAddress!.assumingMemoryBound(to: Float16.self)
-            for i in 0..<src.count { d[i] = Float16(src[i]) }
+            if let s = src.baseAddress { lk_f32_to_f16(s, dst.baseAddress!, src.count) }
         default:
             preconditionFailure("narrow to \(dtype)")
         }
     }
 
-    /// bf16 bit pattern of `x`, round to nearest even.
+    /// bf16 bit pattern of `x`, round to nearest even: the scalar twin of `narrow` to bf16.
     @inline(__always)
     static func bf16Bits(_ x: Float) -> UInt16 {
         if x.isNaN { return 0x7FC0 }

@@ -1,7 +1,9 @@
 // Optimizer primitives over a list of Parameters: AdamW (decoupled weight decay, bias
 // correction, the exact update order of torch.optim.AdamW), SGD with momentum, and
 // global-norm gradient clipping (torch.nn.utils.clip_grad_norm_). State is keyed by
-// parameter name so a checkpoint can save and restore it.
+// parameter name so a checkpoint can save and restore it. The AdamW body is a C kernel
+// (CKernels); `adamwReference` in Double is its twin.
+internal import CKernels
 
 /// Hyper-parameters of AdamW.
 public struct AdamWConfig: Sendable, Codable, Equatable {
@@ -167,29 +169,9 @@ extension Kernels {
     /// w ← w − (lr/bc1) · m / (sqrt(v)/sqrt(bc2) + eps)   (torch.optim.AdamW's order).
     static func adamw(w: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
                       v: UnsafeMutablePointer<Float>, _ n: Int, lr: Float, config c: AdamWConfig, bc1: Float, bc2: Float) {
-        let decay = F8(repeating: 1 - lr * c.weightDecay)
-        let b1 = F8(repeating: c.beta1), b2 = F8(repeating: c.beta2)
-        let ob1 = F8(repeating: 1 - c.beta1), ob2 = F8(repeating: 1 - c.beta2)
-        let stepSize = F8(repeating: -lr / bc1), sbc2 = F8(repeating: 1 / bc2.squareRoot()), eps = F8(repeating: c.eps)
         Parallel.forRanges(n, work: n * 4) { r in
-            var i = r.lowerBound
-            while i + 8 <= r.upperBound {
-                let gv = load8(g, i)
-                let mv = (b1 * load8(m, i)).addingProduct(ob1, gv)
-                let vv = (b2 * load8(v, i)).addingProduct(ob2 * gv, gv)
-                store8(mv, m, i); store8(vv, v, i)
-                let denom = vv.squareRoot() * sbc2 + eps
-                store8((load8(w, i) * decay).addingProduct(stepSize, mv / denom), w, i)
-                i += 8
-            }
-            while i < r.upperBound {
-                let gi = g[i]
-                m[i] = c.beta1 * m[i] + (1 - c.beta1) * gi
-                v[i] = c.beta2 * v[i] + (1 - c.beta2) * gi * gi
-                let denom = v[i].squareRoot() / bc2.squareRoot() + c.eps
-                w[i] = w[i] * (1 - lr * c.weightDecay) - (lr / bc1) * m[i] / denom
-                i += 1
-            }
+            let o = r.lowerBound
+            lk_adamw(w + o, g + o, m + o, v + o, r.count, lr, c.beta1, c.beta2, c.eps, c.weightDecay, bc1, bc2)
         }
     }
 

@@ -1,0 +1,142 @@
+// Picks the kernel variant once, at first use, and forwards every lk_* entry point to it.
+// x86-64 features come from CPUID and XGETBV directly (AVX2, FMA, F16C, and the OS saving
+// YMM state), which works the same with libgcc or compiler-rt and on Linux or macOS.
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "KernelTable.h"
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+static const char *const level_names[LK_SIMD_LEVEL_COUNT] = {"portable", "avx2"};
+
+static const lk_kernel_table *const tables[LK_SIMD_LEVEL_COUNT] = {
+    &lk_kernels_portable,
+#if defined(__x86_64__)
+    &lk_kernels_avx2,
+#else
+    NULL,
+#endif
+};
+
+#if defined(__x86_64__)
+static int cpu_has_avx2_fma_f16c(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const unsigned fma = 1u << 12, osxsave = 1u << 27, avx = 1u << 28, f16c = 1u << 29;
+    if ((c & (fma | osxsave | avx | f16c)) != (fma | osxsave | avx | f16c)) return 0;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 0x6) != 0x6) return 0;                 // the OS saves XMM and YMM state
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 5)) != 0;                          // AVX2
+}
+#endif
+
+int lk_simd_level_supported(int level) {
+    if (level == LK_SIMD_PORTABLE) return 1;
+#if defined(__x86_64__)
+    if (level == LK_SIMD_AVX2) {
+        static _Atomic int cached = -1;                   // CPUID is slow under some hypervisors
+        int v = atomic_load_explicit(&cached, memory_order_relaxed);
+        if (v < 0) {
+            v = cpu_has_avx2_fma_f16c();
+            atomic_store_explicit(&cached, v, memory_order_relaxed);
+        }
+        return v;
+    }
+#endif
+    return 0;
+}
+
+const char *lk_simd_level_name(int level) {
+    return level >= 0 && level < LK_SIMD_LEVEL_COUNT ? level_names[level] : "unknown";
+}
+
+static int default_level(void) {
+    const char *wanted = getenv("LORIKEET_SIMD");
+    if (wanted) {
+        for (int level = 0; level < LK_SIMD_LEVEL_COUNT; level++) {
+            if (strcmp(wanted, level_names[level]) == 0 && lk_simd_level_supported(level)) return level;
+        }
+    }
+    for (int level = LK_SIMD_LEVEL_COUNT - 1; level > 0; level--) {
+        if (lk_simd_level_supported(level)) return level;
+    }
+    return LK_SIMD_PORTABLE;
+}
+
+// Tables are constant data, so a relaxed load is enough; racing first calls all store the
+// same level.
+static _Atomic int active_level = -1;
+
+static inline const lk_kernel_table *table(void) {
+    int level = atomic_load_explicit(&active_level, memory_order_relaxed);
+    if (__builtin_expect(level < 0, 0)) {
+        level = default_level();
+        atomic_store_explicit(&active_level, level, memory_order_relaxed);
+    }
+    return tables[level];
+}
+
+int lk_simd_level(void) {
+    (void)table();
+    return atomic_load_explicit(&active_level, memory_order_relaxed);
+}
+
+int lk_simd_set_level(int level) {
+    if (level < 0 || level >= LK_SIMD_LEVEL_COUNT || !lk_simd_level_supported(level)) return -1;
+    atomic_store_explicit(&active_level, level, memory_order_relaxed);
+    return 0;
+}
+
+float lk_exp(float x) { return table()->exp(x); }
+float lk_softmax_row(float *p, ptrdiff_t n) { return table()->softmax_row(p, n); }
+float lk_cross_entropy_row(const float *x, ptrdiff_t n, ptrdiff_t target, float grad_scale, float *grad) {
+    return table()->cross_entropy_row(x, n, target, grad_scale, grad);
+}
+void lk_softmax_backward_row(float *p, float *dp, ptrdiff_t n, float lse, float d) {
+    table()->softmax_backward_row(p, dp, n, lse, d);
+}
+void lk_silu(const float *x, float *out, ptrdiff_t n) { table()->silu(x, out, n); }
+void lk_silu_backward(const float *x, const float *dy, float *dx, ptrdiff_t n) { table()->silu_backward(x, dy, dx, n); }
+void lk_swiglu(const float *gate, const float *up, float *out, ptrdiff_t n) { table()->swiglu(gate, up, out, n); }
+void lk_swiglu_backward(const float *gate, const float *up, const float *dy, float *dgate, float *dup, ptrdiff_t n) {
+    table()->swiglu_backward(gate, up, dy, dgate, dup, n);
+}
+float lk_dot(const float *a, const float *b, ptrdiff_t n) { return table()->dot(a, b, n); }
+float lk_rmsnorm_row(const float *x, const float *w, float eps, float *y, ptrdiff_t n) {
+    return table()->rmsnorm_row(x, w, eps, y, n);
+}
+void lk_rmsnorm_backward_row(const float *x, const float *w, float rstd, const float *dy, float *dx, float *dw_acc,
+                             float *g, ptrdiff_t n) {
+    table()->rmsnorm_backward_row(x, w, rstd, dy, dx, dw_acc, g, n);
+}
+void lk_add(const float *a, const float *b, float *out, ptrdiff_t n) { table()->add(a, b, out, n); }
+void lk_mul(const float *a, const float *b, float *out, ptrdiff_t n) { table()->mul(a, b, out, n); }
+void lk_scale(const float *a, float s, float *out, ptrdiff_t n) { table()->scale(a, s, out, n); }
+void lk_axpy(float *dst, const float *src, ptrdiff_t n, float alpha) { table()->axpy(dst, src, n, alpha); }
+void lk_adamw(float *w, const float *g, float *m, float *v, ptrdiff_t n, float lr, float beta1, float beta2,
+              float eps, float weight_decay, float bc1, float bc2) {
+    table()->adamw(w, g, m, v, n, lr, beta1, beta2, eps, weight_decay, bc1, bc2);
+}
+void lk_rope_token(const float *x, float *y, const float *cos_row, const float *sin_row, ptrdiff_t heads,
+                   ptrdiff_t head_dim, int interleaved, int inverse) {
+    table()->rope_token(x, y, cos_row, sin_row, heads, head_dim, interleaved, inverse);
+}
+void lk_f16_to_f32(const void *src, float *dst, ptrdiff_t n) { table()->f16_to_f32(src, dst, n); }
+void lk_bf16_to_f32(const void *src, float *dst, ptrdiff_t n) { table()->bf16_to_f32(src, dst, n); }
+void lk_f32_to_f16(const float *src, void *dst, ptrdiff_t n) { table()->f32_to_f16(src, dst, n); }
+void lk_f32_to_bf16(const float *src, void *dst, ptrdiff_t n) { table()->f32_to_bf16(src, dst, n); }
+void lk_ggml_q4_0(const void *src, ptrdiff_t blocks, float *dst) { table()->q4_0(src, blocks, dst); }
+void lk_ggml_q4_1(const void *src, ptrdiff_t blocks, float *dst) { table()->q4_1(src, blocks, dst); }
+void lk_ggml_q5_0(const void *src, ptrdiff_t blocks, float *dst) { table()->q5_0(src, blocks, dst); }
+void lk_ggml_q5_1(const void *src, ptrdiff_t blocks, float *dst) { table()->q5_1(src, blocks, dst); }
+void lk_ggml_q8_0(const void *src, ptrdiff_t blocks, float *dst) { table()->q8_0(src, blocks, dst); }
+void lk_ggml_q2_k(const void *src, ptrdiff_t blocks, float *dst) { table()->q2_k(src, blocks, dst); }
+void lk_ggml_q3_k(const void *src, ptrdiff_t blocks, float *dst) { table()->q3_k(src, blocks, dst); }
+void lk_ggml_q4_k(const void *src, ptrdiff_t blocks, float *dst) { table()->q4_k(src, blocks, dst); }
+void lk_ggml_q5_k(const void *src, ptrdiff_t blocks, float *dst) { table()->q5_k(src, blocks, dst); }
+void lk_ggml_q6_k(const void *src, ptrdiff_t blocks, float *dst) { table()->q6_k(src, blocks, dst); }
+void lk_ggml_q8_k(const void *src, ptrdiff_t blocks, float *dst) { table()->q8_k(src, blocks, dst); }

@@ -1,0 +1,115 @@
+// Lorikeet's hot CPU kernels in C, each compiled more than once (portable, and on x86-64
+// also for AVX2+FMA+F16C) and picked once at run time from the CPU's features, so the
+// package needs no compiler flags: a Swift release build targets plain SSE2 on x86-64, where
+// SIMD multiply-adds are library calls. Internal plumbing: Swift wrappers in TensorCore and
+// Quantization call these; the Swift `…Reference` twins are what tests compare them with.
+// Every kernel mirrors the arithmetic (operation order, fused multiply-adds) of the Swift
+// code it replaced, so on an FMA machine results are bit for bit what they were.
+// Lengths are element counts; pointers need no alignment; the ranges a kernel reads and
+// writes may overlap only where a comment says so.
+#ifndef LORIKEET_CKERNELS_H
+#define LORIKEET_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#pragma clang assume_nonnull begin
+
+// MARK: Dispatch
+
+/// Kernel variants. LK_SIMD_PORTABLE is plain C for the baseline of the target (SSE2 on
+/// x86-64, NEON with FMA on arm64); LK_SIMD_AVX2 needs AVX2, FMA and F16C (x86-64-v3).
+enum { LK_SIMD_PORTABLE = 0, LK_SIMD_AVX2 = 1, LK_SIMD_LEVEL_COUNT = 2 };
+
+/// The variant in use. Chosen at first use: the best this CPU supports, or the one named
+/// by the environment variable LORIKEET_SIMD ("portable" or "avx2") when it is supported.
+int lk_simd_level(void);
+/// 1 when this build has `level` and the CPU (and OS) can run it, else 0.
+int lk_simd_level_supported(int level);
+/// Switches every kernel to `level` (for tests and benchmarks; not while kernels run).
+/// Returns 0, or -1 when the level is unsupported (nothing changes then).
+int lk_simd_set_level(int level);
+/// "portable", "avx2", or "unknown".
+const char *lk_simd_level_name(int level);
+
+// MARK: Exponential family (Cephes expf polynomial, ~1 ulp on [-87, 88])
+
+/// exp(x) with the polynomial the kernels use (below -87: 0; above 88: exp(88)).
+float lk_exp(float x);
+/// Softmax of p[0..<n] in place; returns the row's logsumexp.
+float lk_softmax_row(float *p, ptrdiff_t n);
+/// Cross-entropy of one row of logits x against class `target`: returns
+/// logsumexp(x) - x[target]; when grad is non-null writes (softmax(x) - onehot) * grad_scale
+/// there. grad may be x itself (in place).
+float lk_cross_entropy_row(const float *x, ptrdiff_t n, ptrdiff_t target, float grad_scale,
+                           float *_Nullable grad);
+/// Attention backward on one score row: p = exp(p - lse) (the probabilities, in place) and
+/// dp = p * (dp - d), where d = dot(dOut, out) of the row.
+void lk_softmax_backward_row(float *p, float *dp, ptrdiff_t n, float lse, float d);
+/// out = x * sigmoid(x).
+void lk_silu(const float *x, float *out, ptrdiff_t n);
+/// dx = dy * s * (1 + x * (1 - s)), s = sigmoid(x).
+void lk_silu_backward(const float *x, const float *dy, float *dx, ptrdiff_t n);
+/// out = silu(gate) * up.
+void lk_swiglu(const float *gate, const float *up, float *out, ptrdiff_t n);
+/// dgate = dy * up * silu'(gate), dup = dy * silu(gate); either output may be null, and
+/// dup may be gate itself.
+void lk_swiglu_backward(const float *gate, const float *up, const float *dy,
+                        float *_Nullable dgate, float *_Nullable dup, ptrdiff_t n);
+
+// MARK: Reductions, norms, elementwise
+
+/// Sum of a[i] * b[i] (two 8-lane accumulators, then the tail in order).
+float lk_dot(const float *a, const float *b, ptrdiff_t n);
+/// One RMSNorm row: y = x * rstd * w (w may be null: no weight); returns
+/// rstd = 1 / sqrt(mean(x^2) + eps).
+float lk_rmsnorm_row(const float *x, const float *_Nullable w, float eps, float *y, ptrdiff_t n);
+/// One RMSNorm backward row. g (n floats of scratch) receives dy * w; dx (if non-null) =
+/// rstd * (g - x * rstd^2 * mean(g * x)); dw_acc (if non-null) += dy * x * rstd.
+void lk_rmsnorm_backward_row(const float *x, const float *_Nullable w, float rstd, const float *dy,
+                             float *_Nullable dx, float *_Nullable dw_acc, float *g, ptrdiff_t n);
+/// out = a + b (out may alias a or b).
+void lk_add(const float *a, const float *b, float *out, ptrdiff_t n);
+/// out = a * b (out may alias a or b).
+void lk_mul(const float *a, const float *b, float *out, ptrdiff_t n);
+/// out = a * s (out may alias a).
+void lk_scale(const float *a, float s, float *out, ptrdiff_t n);
+/// dst += alpha * src.
+void lk_axpy(float *dst, const float *src, ptrdiff_t n, float alpha);
+/// One AdamW update of n weights in torch.optim.AdamW's order (bc1, bc2: bias corrections).
+void lk_adamw(float *w, const float *g, float *m, float *v, ptrdiff_t n, float lr, float beta1,
+              float beta2, float eps, float weight_decay, float bc1, float bc2);
+/// Rotary embedding of one token's heads x[heads][head_dim] into y, with the token's cos/sin
+/// rows (head_dim / 2 each). Pairs (i, i + head_dim/2), or (2i, 2i+1) when `interleaved`;
+/// `inverse` rotates by the negative angle (the backward).
+void lk_rope_token(const float *x, float *y, const float *cos_row, const float *sin_row,
+                   ptrdiff_t heads, ptrdiff_t head_dim, int interleaved, int inverse);
+
+// MARK: Half precision
+
+/// IEEE binary16 to float32 (exact; a NaN comes back quiet, as F16C converts it).
+void lk_f16_to_f32(const void *src, float *dst, ptrdiff_t n);
+/// bfloat16 to float32 (exact).
+void lk_bf16_to_f32(const void *src, float *dst, ptrdiff_t n);
+/// float32 to binary16, round to nearest even (F16C's results, NaN payloads included).
+void lk_f32_to_f16(const float *src, void *dst, ptrdiff_t n);
+/// float32 to bfloat16, round to nearest even; every NaN becomes 0x7FC0.
+void lk_f32_to_bf16(const float *src, void *dst, ptrdiff_t n);
+
+// MARK: GGML block dequantization (layouts: ggml-common.h); `blocks` whole blocks
+
+void lk_ggml_q4_0(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q4_1(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q5_0(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q5_1(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q8_0(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q2_k(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q3_k(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q4_k(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q5_k(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q6_k(const void *src, ptrdiff_t blocks, float *dst);
+void lk_ggml_q8_k(const void *src, ptrdiff_t blocks, float *dst);
+
+#pragma clang assume_nonnull end
+
+#endif
