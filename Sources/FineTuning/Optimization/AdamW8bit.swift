@@ -46,8 +46,8 @@ public final class AdamW8bit: Optimizer {
             st.m.withUnsafeBufferPointer { c in Blockwise8Bit.dequantize(codes: c, absmax: st.mAbsmax, codebook: .signed, blockSize: Self.blockSize, into: &m) }
             st.v.withUnsafeBufferPointer { c in Blockwise8Bit.dequantize(codes: c, absmax: st.vAbsmax, codebook: .unsigned, blockSize: Self.blockSize, into: &v) }
             p.value.withUnsafeMutableFloats { w in p.grad!.withUnsafeFloats { g in
-                AdamW.update(weights: w.baseAddress!, gradients: g.baseAddress!, m: &m, v: &v, count: n,
-                             learningRate: lr, config: config, step: stepCount)
+                UpdateKernels.adamw(weights: w.baseAddress!, gradients: g.baseAddress!, m: &m, v: &v, count: n,
+                                    learningRate: lr, config: config, step: stepCount)
             } }
             m.withUnsafeBufferPointer { Blockwise8Bit.quantize($0, codebook: .signed, blockSize: Self.blockSize, codes: &st.m, absmax: &st.mAbsmax) }
             v.withUnsafeBufferPointer { Blockwise8Bit.quantize($0, codebook: .unsigned, blockSize: Self.blockSize, codes: &st.v, absmax: &st.vAbsmax) }

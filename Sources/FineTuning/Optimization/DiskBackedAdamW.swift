@@ -88,8 +88,8 @@ public final class DiskBackedAdamW: Optimizer {
             let (m, v) = moments(p)
             let n = p.value.count
             p.value.withUnsafeMutableFloats { w in p.grad!.withUnsafeFloats { g in
-                AdamW.update(weights: w.baseAddress!, gradients: g.baseAddress!, m: m, v: v, count: n,
-                             learningRate: lr, config: config, step: stepCount)
+                UpdateKernels.adamw(weights: w.baseAddress!, gradients: g.baseAddress!, m: m, v: v, count: n,
+                                    learningRate: lr, config: config, step: stepCount)
             } }
             release(p)
         }

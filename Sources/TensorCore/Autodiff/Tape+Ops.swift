@@ -12,7 +12,7 @@ extension Tape {
         guard wv.rank == 2, xv.rank >= 1, xv.shape.last == wv.shape[1] else {
             throw TensorError.shapeMismatch(op: "linear", lhs: xv.shape, rhs: wv.shape)
         }
-        let (outF, inF) = (wv.shape[0], wv.shape[1])
+        let outF = wv.shape[0]
         if let bias, value(bias).shape != [outF] {
             throw TensorError.shapeMismatch(op: "linear bias", lhs: value(bias).shape, rhs: [outF])
         }

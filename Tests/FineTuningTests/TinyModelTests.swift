@@ -1,7 +1,8 @@
 // End-to-end engine check: a 2-layer Llama-shaped network of width 64 overfits one batch
 // with AdamW (loss falls by more than 90 % in 200 steps), with and without checkpointing.
 import XCTest
-@testable import TensorCore
+import TensorCore
+import FineTuning
 import TestSupport
 
 final class TinyModelTests: XCTestCase {
@@ -61,5 +62,23 @@ final class TinyModelTests: XCTestCase {
         assertClose(p.value.floats, [0.94, 1.92], rtol: 1e-6)
         sgd.step([p], learningRate: 0.1)  // buf = 0.9·g + g = 1.9·g
         assertClose(p.value.floats, [0.94 - 0.114, 1.92 - 0.152], rtol: 1e-5)
+    }
+
+    func testSGDStateRoundTripsThroughACheckpoint() throws {
+        let p = Parameter(name: "p", value: try Tensor(shape: [3], values: [1, 2, 3]))
+        let sgd = SGD(momentum: 0.9, weightDecay: 0.01)
+        p.grad = try Tensor(shape: [3], values: [0.5, -1, 2])
+        sgd.step([p], learningRate: 0.1)
+        let restored = SGD(momentum: 0.9, weightDecay: 0.01)
+        try restored.restore(stepCount: sgd.stepCount, tensors: Dictionary(uniqueKeysWithValues: sgd.stateTensors(for: [p])), for: [p])
+        let q = Parameter(name: "p", value: p.value.copied())
+        p.grad = try Tensor(shape: [3], values: [1, 1, -1])
+        q.grad = p.grad
+        sgd.step([p], learningRate: 0.1)
+        restored.step([q], learningRate: 0.1)
+        XCTAssertEqual(p.value.floats, q.value.floats, "the momentum buffer must survive the round trip")
+        XCTAssertEqual(restored.stepCount, 2)
+        let wrong = [("momentum.p", Tensor(zeros: [2]))]
+        XCTAssertThrowsError(try SGD(momentum: 0.9).restore(stepCount: 1, tensors: Dictionary(uniqueKeysWithValues: wrong), for: [p]))
     }
 }
