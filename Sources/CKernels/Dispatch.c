@@ -106,12 +106,12 @@ void lk_swiglu_backward(const float *gate, const float *up, const float *dy, flo
     table()->swiglu_backward(gate, up, dy, dgate, dup, n);
 }
 float lk_dot(const float *a, const float *b, ptrdiff_t n) { return table()->dot(a, b, n); }
-float lk_rmsnorm_row(const float *x, const float *w, float eps, float *y, ptrdiff_t n) {
-    return table()->rmsnorm_row(x, w, eps, y, n);
+void lk_rmsnorm_rows(const float *x, const float *w, float eps, float *y, float *rstd_out, ptrdiff_t rows, ptrdiff_t n) {
+    table()->rmsnorm_rows(x, w, eps, y, rstd_out, rows, n);
 }
-void lk_rmsnorm_backward_row(const float *x, const float *w, float rstd, const float *dy, float *dx, float *dw_acc,
-                             float *g, ptrdiff_t n) {
-    table()->rmsnorm_backward_row(x, w, rstd, dy, dx, dw_acc, g, n);
+void lk_rmsnorm_backward_rows(const float *x, const float *w, const float *rstd, const float *dy, float *dx,
+                              float *dw_acc, float *g, ptrdiff_t rows, ptrdiff_t n) {
+    table()->rmsnorm_backward_rows(x, w, rstd, dy, dx, dw_acc, g, rows, n);
 }
 void lk_add(const float *a, const float *b, float *out, ptrdiff_t n) { table()->add(a, b, out, n); }
 void lk_mul(const float *a, const float *b, float *out, ptrdiff_t n) { table()->mul(a, b, out, n); }
@@ -121,9 +121,9 @@ void lk_adamw(float *w, const float *g, float *m, float *v, ptrdiff_t n, float l
               float eps, float weight_decay, float bc1, float bc2) {
     table()->adamw(w, g, m, v, n, lr, beta1, beta2, eps, weight_decay, bc1, bc2);
 }
-void lk_rope_token(const float *x, float *y, const float *cos_row, const float *sin_row, ptrdiff_t heads,
-                   ptrdiff_t head_dim, int interleaved, int inverse) {
-    table()->rope_token(x, y, cos_row, sin_row, heads, head_dim, interleaved, inverse);
+void lk_rope(const float *x, float *y, const int32_t *positions, const float *cos_table, const float *sin_table,
+             ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t head_dim, int interleaved, int inverse) {
+    table()->rope(x, y, positions, cos_table, sin_table, tokens, heads, head_dim, interleaved, inverse);
 }
 void lk_f16_to_f32(const void *src, float *dst, ptrdiff_t n) { table()->f16_to_f32(src, dst, n); }
 void lk_bf16_to_f32(const void *src, float *dst, ptrdiff_t n) { table()->bf16_to_f32(src, dst, n); }

@@ -17,14 +17,16 @@ typedef struct lk_kernel_table {
     void (*swiglu)(const float *, const float *, float *, ptrdiff_t);
     void (*swiglu_backward)(const float *, const float *, const float *, float *, float *, ptrdiff_t);
     float (*dot)(const float *, const float *, ptrdiff_t);
-    float (*rmsnorm_row)(const float *, const float *, float, float *, ptrdiff_t);
-    void (*rmsnorm_backward_row)(const float *, const float *, float, const float *, float *, float *, float *, ptrdiff_t);
+    void (*rmsnorm_rows)(const float *, const float *, float, float *, float *, ptrdiff_t, ptrdiff_t);
+    void (*rmsnorm_backward_rows)(const float *, const float *, const float *, const float *, float *, float *, float *,
+                                  ptrdiff_t, ptrdiff_t);
     void (*add)(const float *, const float *, float *, ptrdiff_t);
     void (*mul)(const float *, const float *, float *, ptrdiff_t);
     void (*scale)(const float *, float, float *, ptrdiff_t);
     void (*axpy)(float *, const float *, ptrdiff_t, float);
     void (*adamw)(float *, const float *, float *, float *, ptrdiff_t, float, float, float, float, float, float, float);
-    void (*rope_token)(const float *, float *, const float *, const float *, ptrdiff_t, ptrdiff_t, int, int);
+    void (*rope)(const float *, float *, const int32_t *, const float *, const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                 int, int);
     void (*f16_to_f32)(const void *, float *, ptrdiff_t);
     void (*bf16_to_f32)(const void *, float *, ptrdiff_t);
     void (*f32_to_f16)(const float *, void *, ptrdiff_t);

@@ -61,13 +61,16 @@ void lk_swiglu_backward(const float *gate, const float *up, const float *dy,
 
 /// Sum of a[i] * b[i] (two 8-lane accumulators, then the tail in order).
 float lk_dot(const float *a, const float *b, ptrdiff_t n);
-/// One RMSNorm row: y = x * rstd * w (w may be null: no weight); returns
-/// rstd = 1 / sqrt(mean(x^2) + eps).
-float lk_rmsnorm_row(const float *x, const float *_Nullable w, float eps, float *y, ptrdiff_t n);
-/// One RMSNorm backward row. g (n floats of scratch) receives dy * w; dx (if non-null) =
-/// rstd * (g - x * rstd^2 * mean(g * x)); dw_acc (if non-null) += dy * x * rstd.
-void lk_rmsnorm_backward_row(const float *x, const float *_Nullable w, float rstd, const float *dy,
-                             float *_Nullable dx, float *_Nullable dw_acc, float *g, ptrdiff_t n);
+/// RMSNorm of `rows` rows of n: y = x * rstd * w (w may be null: no weight), and, when
+/// rstd_out is non-null, each row's rstd = 1 / sqrt(mean(x^2) + eps) there.
+void lk_rmsnorm_rows(const float *x, const float *_Nullable w, float eps, float *y,
+                     float *_Nullable rstd_out, ptrdiff_t rows, ptrdiff_t n);
+/// RMSNorm backward of `rows` rows of n. g (n floats of scratch) receives dy * w per row;
+/// dx (if non-null) = rstd * (g - x * rstd^2 * mean(g * x)); dw_acc (if non-null, n floats)
+/// += dy * x * rstd, summed over the rows in order.
+void lk_rmsnorm_backward_rows(const float *x, const float *_Nullable w, const float *rstd,
+                              const float *dy, float *_Nullable dx, float *_Nullable dw_acc,
+                              float *g, ptrdiff_t rows, ptrdiff_t n);
 /// out = a + b (out may alias a or b).
 void lk_add(const float *a, const float *b, float *out, ptrdiff_t n);
 /// out = a * b (out may alias a or b).
@@ -79,11 +82,13 @@ void lk_axpy(float *dst, const float *src, ptrdiff_t n, float alpha);
 /// One AdamW update of n weights in torch.optim.AdamW's order (bc1, bc2: bias corrections).
 void lk_adamw(float *w, const float *g, float *m, float *v, ptrdiff_t n, float lr, float beta1,
               float beta2, float eps, float weight_decay, float bc1, float bc2);
-/// Rotary embedding of one token's heads x[heads][head_dim] into y, with the token's cos/sin
-/// rows (head_dim / 2 each). Pairs (i, i + head_dim/2), or (2i, 2i+1) when `interleaved`;
-/// `inverse` rotates by the negative angle (the backward).
-void lk_rope_token(const float *x, float *y, const float *cos_row, const float *sin_row,
-                   ptrdiff_t heads, ptrdiff_t head_dim, int interleaved, int inverse);
+/// Rotary embedding of `tokens` tokens, each x[heads][head_dim], into y (y may be x): token
+/// t rotates by the cos/sin rows positions[t] of the tables (head_dim / 2 floats per row).
+/// Pairs (i, i + head_dim/2), or (2i, 2i+1) when `interleaved`; `inverse` rotates by the
+/// negative angle (the backward).
+void lk_rope(const float *x, float *y, const int32_t *positions, const float *cos_table,
+             const float *sin_table, ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t head_dim,
+             int interleaved, int inverse);
 
 // MARK: Half precision
 

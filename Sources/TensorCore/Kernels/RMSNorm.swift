@@ -8,10 +8,8 @@ extension Kernels {
     static func rmsnorm(x: UnsafePointer<Float>, w: UnsafePointer<Float>?, eps: Float,
                         y: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>?, rows: Int, dim: Int) {
         Parallel.forRanges(rows, work: rows * dim) { r in
-            for row in r {
-                let s = lk_rmsnorm_row(x + row * dim, w, eps, y + row * dim, dim)
-                rstd?[row] = s
-            }
+            let o = r.lowerBound
+            lk_rmsnorm_rows(x + o * dim, w, eps, y + o * dim, rstd.map { $0 + o }, r.count, dim)
         }
     }
 
@@ -32,9 +30,7 @@ extension Kernels {
                 let acc = dw != nil ? partial + t * dim : nil
                 let g = UnsafeMutablePointer<Float>.allocate(capacity: dim)
                 defer { g.deallocate() }
-                for row in lo..<hi {
-                    lk_rmsnorm_backward_row(x + row * dim, w, rstd[row], dy + row * dim, dx.map { $0 + row * dim }, acc, g, dim)
-                }
+                lk_rmsnorm_backward_rows(x + lo * dim, w, rstd + lo, dy + lo * dim, dx.map { $0 + lo * dim }, acc, g, hi - lo, dim)
             }
         }
         if let dw {

@@ -1,8 +1,8 @@
 // Rotary position embedding. x: [N, H, hd] where N = B·T tokens, each with its own
 // position id (so packed sequences can restart positions). Pair i of a head rotates by
 // angle pos·invFreq[i]. Two pairings: Hugging Face's half split (i, i + hd/2) and the
-// interleaved (2i, 2i+1) of the original paper / GGML "normal" mode. The per-token
-// rotation is a C kernel (CKernels); `ropeReference` (Double, libm cos/sin) is its twin.
+// interleaved (2i, 2i+1) of the original paper / GGML "normal" mode. The rotation is a C
+// kernel (CKernels); `ropeReference` (Double, libm cos/sin) is its twin.
 internal import CKernels
 
 /// Which elements of a head form a rotary pair.
@@ -52,17 +52,13 @@ extension Kernels {
     /// y = rope(x) (forward) or y = rope⁻¹(x) (`inverse`, the backward of the rotation).
     static func rope(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>,
                      tokens: Int, heads: Int, headDim: Int, table: RopeTable, layout: RopeLayout, inverse: Bool) {
-        let half = headDim / 2
         table.cos.withUnsafeBufferPointer { cosb in
             table.sin.withUnsafeBufferPointer { sinb in
                 let cp = cosb.baseAddress!, sp = sinb.baseAddress!
                 Parallel.forRanges(tokens, work: tokens * heads * headDim * 2) { r in
-                    for t in r {
-                        let pos = Int(positions[t])
-                        let offset = t * heads * headDim
-                        lk_rope_token(x + offset, y + offset, cp + pos * half, sp + pos * half, heads, headDim,
-                                      layout == .interleaved ? 1 : 0, inverse ? 1 : 0)
-                    }
+                    let offset = r.lowerBound * heads * headDim
+                    lk_rope(x + offset, y + offset, positions + r.lowerBound, cp, sp, r.count, heads, headDim,
+                            layout == .interleaved ? 1 : 0, inverse ? 1 : 0)
                 }
             }
         }
