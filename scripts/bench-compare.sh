@@ -6,8 +6,9 @@
 #   scripts/bench-compare.sh OLD_BIN NEW_BIN [MORE_BINS...]
 #
 # Environment: ROUNDS (3), MODEL (the SmolLM2 GGUF from scripts/fetch-smollm2.sh), STEPS (3),
-# SECONDS_PER_KERNEL (0.3), SKIP ("kernels", "train" and/or "generate" to leave out), OUT (a
-# folder for the raw JSON; a temporary one by default).
+# SECONDS_PER_KERNEL (0.3), THREADS (passed as --threads; default: every core), SKIP
+# ("kernels", "train" and/or "generate" to leave out), OUT (a folder for the raw JSON; a
+# temporary one by default). On a shared machine THREADS=1 is the steadier comparison.
 set -euo pipefail
 if [ "$#" -lt 2 ]; then
     echo "usage: $0 OLD_BIN NEW_BIN [MORE_BINS...]" >&2
@@ -18,6 +19,8 @@ rounds="${ROUNDS:-3}"
 steps="${STEPS:-3}"
 seconds="${SECONDS_PER_KERNEL:-0.3}"
 skip="${SKIP:-}"
+threads=()
+if [ -n "${THREADS:-}" ]; then threads=(--threads "$THREADS"); fi
 model="${MODEL:-$root/cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}"
 if [[ "$skip" != *train* || "$skip" != *generate* ]] && [ ! -s "$model" ]; then
     model="$(bash "$root/scripts/fetch-smollm2.sh")"
@@ -32,15 +35,15 @@ for round in $(seq 1 "$rounds"); do
         bin="${bins[$i]}"
         echo "round $round/$rounds, binary $i: $bin" >&2
         if [[ "$skip" != *kernels* ]]; then
-            "$bin" bench kernels --seconds "$seconds" --json > "$out/kernels.$i.$round.json"
+            "$bin" bench kernels ${threads[@]+"${threads[@]}"} --seconds "$seconds" --json > "$out/kernels.$i.$round.json"
         fi
         if [[ "$skip" != *train* ]]; then
             for method in lora qlora; do
-                "$bin" bench train --model "$model" --method "$method" --steps "$steps" --json > "$out/train-$method.$i.$round.json"
+                "$bin" bench train ${threads[@]+"${threads[@]}"} --model "$model" --method "$method" --steps "$steps" --json > "$out/train-$method.$i.$round.json"
             done
         fi
         if [[ "$skip" != *generate* ]]; then
-            "$bin" bench generate --model "$model" --json > "$out/generate.$i.$round.json"
+            "$bin" bench generate ${threads[@]+"${threads[@]}"} --model "$model" --json > "$out/generate.$i.$round.json"
         fi
     done
 done
