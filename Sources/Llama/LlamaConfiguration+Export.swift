@@ -2,6 +2,7 @@
 // rope_scaling spelling, float32 weights).
 import Foundation
 import TensorCore
+import ModelFormats
 
 extension LlamaConfiguration {
     /// The Hugging Face config.json for this configuration (weights stored as `dtype`), with
@@ -54,5 +55,19 @@ extension LlamaConfiguration {
             text.replaceSubrange(r.lowerBound...end, with: text[r.upperBound..<end])
         }
         return Data(text.utf8)
+    }
+}
+
+extension LlamaConfiguration {
+    /// llama.cpp's `general.architecture` for this model: "qwen2" for Qwen2, "llama" for
+    /// Llama and Mistral (llama.cpp runs Mistral as `llama`).
+    public var ggufArchitecture: String { modelType == "qwen2" ? "qwen2" : "llama" }
+
+    /// Whether llama.cpp's converter permutes the q/k rows of this architecture.
+    public var ggufPermutesQueryKey: Bool { ggufArchitecture == "llama" }
+
+    /// The head count the q/k row permutation uses for `projection`.
+    public func permutationHeads(_ projection: LlamaPermutation.Projection) -> Int {
+        projection == .query ? attentionHeads : kvHeads
     }
 }

@@ -8,7 +8,7 @@ struct LorikeetCommand: ParsableCommand {
         commandName: "lorikeet",
         abstract: "Fine-tune Llama-family language models on the CPU.",
         version: LorikeetVersion.string,
-        subcommands: [Train.self, Estimate.self, Generate.self, Chat.self, Eval.self, Merge.self, Quantize.self, Tokenize.self, Inspect.self, Bench.self]
+        subcommands: [Train.self, Estimate.self, Generate.self, Chat.self, Eval.self, Merge.self, Export.self, Quantize.self, Tokenize.self, Inspect.self, Bench.self]
     )
 }
 

@@ -1,6 +1,8 @@
 // Writing GGUF v3 files: metadata of every value type, tensor infos, then the data section
 // with each tensor padded to the alignment, as gguf.c and gguf-py lay it out. Tensors are
 // encoded (F32, F16, Q8_0, or raw GGML blocks) one at a time while writing; atomic rename.
+// A tensor can also be given as a closure that makes it at write time, so a whole model is
+// written with only one tensor in memory at a time.
 import Foundation
 import TensorCore
 import Quantization
@@ -11,6 +13,8 @@ public struct GGUFWriter {
     enum Source {
         case tensor(Tensor, GGMLType)
         case raw(GGMLTensor)
+        /// Made by the closure while the file is written, then encoded as the type.
+        case lazy(shape: [Int], GGMLType, () throws -> Tensor)
     }
 
     /// Data alignment; written as general.alignment when not the default 32.
@@ -38,17 +42,30 @@ public struct GGUFWriter {
     /// Adds a tensor to store as `type` (.f32, .f16 or .q8_0). Q8_0 needs an innermost axis
     /// that is a multiple of 32. Throws on duplicate names or unsupported types.
     public mutating func add(_ name: String, _ tensor: Tensor, as type: GGMLType = .f32) throws {
+        try Self.checkEncodable(name, shape: tensor.shape, type)
+        try addSource(name, .tensor(tensor, type))
+    }
+
+    /// Adds a tensor of `shape` that `make` produces only while the file is written (then it is
+    /// encoded as `type` and released). `make` must return exactly that shape.
+    public mutating func add(_ name: String, shape: [Int], as type: GGMLType = .f32, make: @escaping () throws -> Tensor) throws {
+        try Self.checkEncodable(name, shape: shape, type)
+        try addSource(name, .lazy(shape: shape, type, make))
+    }
+
+    /// Whether `type` can be written for a tensor of `shape`: an encodable type, at most four
+    /// axes, an innermost axis of whole blocks.
+    static func checkEncodable(_ name: String, shape: [Int], _ type: GGMLType) throws {
         guard [.f32, .f16, .q8_0].contains(type) else {
             throw FormatError.invalidTensor(file: "GGUFWriter", tensor: name, reason: "cannot encode as \(type) (F32, F16, Q8_0 only)")
         }
-        guard tensor.shape.count <= GGUFFile.maximumDimensions else {
-            throw FormatError.invalidShape(file: "GGUFWriter", tensor: name, reason: "\(tensor.shape.count) axes (at most 4)")
+        guard shape.count <= GGUFFile.maximumDimensions else {
+            throw FormatError.invalidShape(file: "GGUFWriter", tensor: name, reason: "\(shape.count) axes (at most 4)")
         }
-        guard (tensor.shape.last ?? 1) % type.blockSize == 0 else {
+        guard (shape.last ?? 1) % type.blockSize == 0 else {
             throw FormatError.invalidShape(file: "GGUFWriter", tensor: name,
-                                           reason: "innermost axis \(tensor.shape.last ?? 1) is not a multiple of \(type.blockSize) for \(type)")
+                                           reason: "innermost axis \(shape.last ?? 1) is not a multiple of \(type.blockSize) for \(type)")
         }
-        try addSource(name, .tensor(tensor, type))
     }
 
     /// Adds a tensor stored as it already is (e.g. quantized blocks read from another GGUF).
@@ -106,6 +123,7 @@ public struct GGUFWriter {
         switch source {
         case let .tensor(t, type): (type, t.shape)
         case let .raw(r): (r.type, r.shape)
+        case let .lazy(shape, type, _): (type, shape)
         }
     }
 
@@ -113,6 +131,12 @@ public struct GGUFWriter {
         switch source {
         case let .raw(r):
             try out.write(r.bytes)
+        case let .lazy(shape, type, make):
+            let t = try make()
+            guard t.shape == shape else {
+                throw FormatError.invalidShape(file: file, tensor: name, reason: "made with shape \(t.shape), declared \(shape)")
+            }
+            try encode(.tensor(t, type), name: name, out, file: file)
         case let .tensor(t, type):
             let f32 = t.widened()
             switch type {

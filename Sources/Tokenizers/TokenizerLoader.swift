@@ -141,7 +141,7 @@ public enum TokenizerLoader {
         }
     }
 
-    private static func preTokenizerSteps(_ c: ComponentJSON, file: String) throws -> [PreTokenizerStep] {
+    static func preTokenizerSteps(_ c: ComponentJSON, file: String) throws -> [PreTokenizerStep] {
         switch c.type {
         case "Sequence":
             return try (c.pretokenizers ?? []).flatMap { try preTokenizerSteps($0, file: file) }

@@ -31,7 +31,7 @@ extension LoRAAdapter {
     }
 
     /// Reads a PEFT LoRA adapter folder for `model`. Errors name the file and tensor.
-    public static func load(from url: URL, for model: LlamaModel, trainable: Bool = false) throws -> LoRAAdapter {
+    public static func loadPEFT(from url: URL, for model: LlamaModel, trainable: Bool = false) throws -> LoRAAdapter {
         let configURL = url.appendingPathComponent("adapter_config.json")
         let configFile = configURL.path
         guard let data = FileManager.default.contents(atPath: configFile) else {
