@@ -1,6 +1,7 @@
 // Writing GGUF v3 files: metadata of every value type, tensor infos, then the data section
 // with each tensor padded to the alignment, as gguf.c and gguf-py lay it out. Tensors are
-// encoded (F32, F16, Q8_0, or raw GGML blocks) one at a time while writing; atomic rename.
+// encoded (F32, F16, BF16, the GGML block types ggml's reference quantizers write, or raw
+// GGML blocks) one at a time while writing; atomic rename.
 // A tensor can also be given as a closure that makes it at write time, so a whole model is
 // written with only one tensor in memory at a time.
 import Foundation
@@ -39,8 +40,10 @@ public struct GGUFWriter {
         }
     }
 
-    /// Adds a tensor to store as `type` (.f32, .f16 or .q8_0). Q8_0 needs an innermost axis
-    /// that is a multiple of 32. Throws on duplicate names or unsupported types.
+    /// Adds a tensor to store as `type`: .f32, .f16, or one of `GGMLType.quantizable` (BF16,
+    /// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, encoded as ggml's reference quantizers
+    /// do). A block type needs an innermost axis that is a multiple of its block size (32, or
+    /// 256 for the k-quants). Throws on duplicate names or unsupported types.
     public mutating func add(_ name: String, _ tensor: Tensor, as type: GGMLType = .f32) throws {
         try Self.checkEncodable(name, shape: tensor.shape, type)
         try addSource(name, .tensor(tensor, type))
@@ -56,8 +59,10 @@ public struct GGUFWriter {
     /// Whether `type` can be written for a tensor of `shape`: an encodable type, at most four
     /// axes, an innermost axis of whole blocks.
     static func checkEncodable(_ name: String, shape: [Int], _ type: GGMLType) throws {
-        guard [.f32, .f16, .q8_0].contains(type) else {
-            throw FormatError.invalidTensor(file: "GGUFWriter", tensor: name, reason: "cannot encode as \(type) (F32, F16, Q8_0 only)")
+        guard type == .f32 || type == .f16 || type.canQuantize else {
+            let names = ([.f32, .f16] + GGMLType.quantizable.sorted { $0.rawValue < $1.rawValue }).map(\.name)
+            throw FormatError.invalidTensor(file: "GGUFWriter", tensor: name,
+                                            reason: "cannot encode as \(type) (\(names.joined(separator: ", ")) only)")
         }
         guard shape.count <= GGUFFile.maximumDimensions else {
             throw FormatError.invalidShape(file: "GGUFWriter", tensor: name, reason: "\(shape.count) axes (at most 4)")
@@ -144,7 +149,7 @@ public struct GGUFWriter {
             case .f16: try f32.narrowed(to: .f16).withUnsafeBytes { try out.write($0) }
             default:
                 do {
-                    let q = try f32.withUnsafeFloats { try GGMLType.quantizeQ8_0($0) }
+                    let q = try f32.withUnsafeFloats { try type.quantize($0) }
                     try out.write(q)
                 } catch let e as QuantizationError {
                     throw FormatError.invalidTensor(file: file, tensor: name, reason: e.description)

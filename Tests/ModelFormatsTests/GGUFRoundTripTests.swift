@@ -1,5 +1,6 @@
 // GGUF writer and reader together: every metadata value type (nested arrays and string
-// arrays included), F32/F16/Q8_0/raw tensors, shapes reversed to row-major, alignment.
+// arrays included), F32/F16/raw tensors and every quantized type, shapes reversed to
+// row-major, alignment.
 import Foundation
 import XCTest
 import TensorCore
@@ -37,7 +38,7 @@ final class GGUFRoundTripTests: XCTestCase {
         try w.add("h", q, as: .f16)
         try w.add("bias", bias)
         try w.add("raw", raw: try GGMLTensor(type: .q8_0, shape: [1, 32],
-                                             data: q.withUnsafeFloats { try GGMLType.quantizeQ8_0(UnsafeBufferPointer(rebasing: $0[0..<32])) }))
+                                             data: q.withUnsafeFloats { try GGMLType.q8_0.quantize(UnsafeBufferPointer(rebasing: $0[0..<32])) }))
         try w.write(to: url)
 
         let f = try GGUFFile(path: url.path)
@@ -78,6 +79,30 @@ final class GGUFRoundTripTests: XCTestCase {
         }
     }
 
+    func testEveryQuantizedTypeStoresGGMLBytes() throws {
+        let dir = try makeTemporaryDirectory(self)
+        let url = dir.appendingPathComponent("types.gguf")
+        let x: [Float] = (0..<(3 * 512)).map { i in
+            let wave = Float(sin(Double(i) * 0.37))
+            return wave * Float(i % 7 + 1) * 0.1
+        }
+        let t = try Tensor(shape: [3, 512], values: x)
+        let types = GGMLType.quantizable.sorted { $0.rawValue < $1.rawValue }
+        var w = GGUFWriter()
+        for type in types { try w.add(type.name, t, as: type) }
+        try w.write(to: url)
+        let f = try GGUFFile(path: url.path)
+        for type in types {
+            let raw = try f.rawTensor(named: type.name)
+            XCTAssertEqual(raw.type, type)
+            XCTAssertEqual(raw.shape, [3, 512])
+            XCTAssertEqual(Array(raw.bytes), try x.withUnsafeBufferPointer { try type.quantize($0) }, type.name)
+            let back = try f.tensor(named: type.name).floats
+            let err = zip(x, back).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(err, 0.1, type.name)
+        }
+    }
+
     func testCustomAlignmentAndWriterErrors() throws {
         let dir = try makeTemporaryDirectory(self)
         let url = dir.appendingPathComponent("al.gguf")
@@ -90,8 +115,11 @@ final class GGUFRoundTripTests: XCTestCase {
         assertFormatError(try w.add("q", Tensor(zeros: [2, 30]), as: .q8_0), "not whole Q8_0 blocks") {
             if case .invalidShape = $0 { true } else { false }
         }
-        assertFormatError(try w.add("q4", Tensor(zeros: [32]), as: .q4_0), "unsupported encoding") {
-            if case .invalidTensor = $0 { true } else { false }
+        assertFormatError(try w.add("q2", Tensor(zeros: [256]), as: .q2_K), "unsupported encoding") {
+            if case let .invalidTensor(_, t, _) = $0 { t == "q2" } else { false }
+        }
+        assertFormatError(try w.add("k", Tensor(zeros: [8, 32]), as: .q4_K), "not whole Q4_K super-blocks") {
+            if case let .invalidShape(_, t, reason) = $0 { t == "k" && reason.contains("256") } else { false }
         }
         try w.write(to: url)
         let f = try GGUFFile(path: url.path)

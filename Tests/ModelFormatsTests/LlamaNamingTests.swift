@@ -63,7 +63,7 @@ final class LlamaNamingTests: XCTestCase {
         XCTAssertEqual(try LlamaPermutation.permute(try LlamaPermutation.unpermute(t, heads: 2), heads: 2).floats, t.floats)
         // Raw blocks move like rows of floats.
         let x = (0..<(8 * 32)).map { Float($0 % 17) - 8 }
-        let q = try GGMLTensor(type: .q8_0, shape: [8, 32], data: try x.withUnsafeBufferPointer { try GGMLType.quantizeQ8_0($0) })
+        let q = try GGMLTensor(type: .q8_0, shape: [8, 32], data: try x.withUnsafeBufferPointer { try GGMLType.q8_0.quantize($0) })
         XCTAssertEqual(try LlamaPermutation.permute(q, heads: 2).dequantized().floats,
                        try LlamaPermutation.permute(try q.dequantized(), heads: 2).floats)
         XCTAssertThrowsError(try LlamaPermutation.permute(t, heads: 5))
