@@ -46,12 +46,6 @@ extension GGMLType {
         return out
     }
 
-    /// Quantizes `src` to Q8_0 blocks of 34 bytes; `GGMLType.q8_0.quantize(src)`.
-    @available(*, deprecated, message: "use GGMLType.q8_0.quantize(_:)")
-    public static func quantizeQ8_0(_ src: UnsafeBufferPointer<Float>) throws -> [UInt8] {
-        try GGMLType.q8_0.quantize(src)
-    }
-
     /// The reference twin of `quantize`: one block at a time, plain scalar code. Traps on
     /// unsupported types and partial blocks (tests only); takes non-finite values as given.
     func quantizeReference(_ src: [Float]) -> [UInt8] {
