@@ -1,7 +1,8 @@
 // Adapters written by PEFT (scripts/make_peft_fixtures.py, fixtures in Fixtures/peft):
 // Lorikeet loads them and computes the same logits, loss and lora_A/lora_B gradients as
 // PyTorch + PEFT on the tiny Llama; trainable-parameter counts equal PEFT's, including
-// for SmolLM2-135M's shapes.
+// for SmolLM2-135M's shapes. The same adapters converted to GGUF by llama.cpp's own
+// convert_lora_to_gguf.py (scripts/make_llamacpp_lora_fixtures.py) give PEFT's numbers too.
 import XCTest
 import Foundation
 import TensorCore
@@ -10,12 +11,14 @@ import Llama
 @testable import FineTuning
 
 final class PEFTParityTests: XCTestCase {
-    func check(_ name: String) throws {
+    /// Checks the fixture `name` against PEFT's reference, reading the adapter from `file` in
+    /// the fixture's folder (PEFT's own folder by default).
+    func check(_ name: String, file: String = "adapter") throws {
         let dir = TestModels.fixtures.appendingPathComponent("peft/\(name)")
         let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json"))) as! [String: Any]
         let ref = try SafetensorsFile(path: dir.appendingPathComponent("reference.safetensors").path)
         let model = try TestModels.tiny()
-        let adapter = try LoRAAdapter.load(from: dir.appendingPathComponent("adapter"), for: model, trainable: true)
+        let adapter = try LoRAAdapter.load(from: dir.appendingPathComponent(file), for: model, trainable: true)
         try adapter.attach(to: model)
         let counts = meta["nb_trainable_parameters"] as! [String: Int]
         XCTAssertEqual(adapter.parameterCount, counts["trainable"], "\(name) trainable")
@@ -52,6 +55,8 @@ final class PEFTParityTests: XCTestCase {
     func testBasicQV() throws { try check("basic") }
     func testRSLoRAWithRankAndAlphaPatterns() throws { try check("rslora_patterns") }
     func testLayersToTransform() throws { try check("layers") }
+    func testLlamaCppConvertedBasicQV() throws { try check("basic", file: "llamacpp.gguf") }
+    func testLlamaCppConvertedLayersToTransform() throws { try check("layers", file: "llamacpp.gguf") }
 
     func testTrainableCountsEqualPEFTForSmolLM2() throws {
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: TestModels.fixtures.appendingPathComponent("peft/smollm2_counts.json"))) as! [String: Any]
