@@ -19,7 +19,10 @@ extension TokenizerExport {
                 detail: "\(steps) has no llama.cpp tokenizer.ggml.pre name (GGUF export supports the GPT-2, SmolLM, Llama 3 "
                     + "and Qwen2 byte-level tokenizers; SentencePiece tokenizers are not written to GGUF yet)")
         }
-        guard spec.normalizer == nil || spec.normalizer?.type == "Sequence" && (spec.normalizer?.normalizers ?? []).isEmpty else {
+        // GGUF has no normalizer; NFC (Qwen2's) is dropped as convert_hf_to_gguf.py drops it: it only
+        // changes text that is not already in NFC.
+        let normalizers = spec.normalizer.map { $0.type == "Sequence" ? $0.normalizers ?? [] : [$0] } ?? []
+        guard normalizers.allSatisfy({ $0.type == "NFC" }) else {
             throw TokenizerError.unsupported(file: fileName, component: "normalizer",
                                              detail: "\(spec.normalizer!.type) (a byte-level GGUF tokenizer has none)")
         }
