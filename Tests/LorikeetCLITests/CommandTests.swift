@@ -103,6 +103,60 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try generated(["--model", merged.path]), viaAdapter)
     }
 
+    func testExportToLlamaCppOllamaAndMLXAndBack() throws {
+        let run = work.appendingPathComponent("run")
+        try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "6", "--seed", "7"])
+        let adapter = run.appendingPathComponent("adapter").path
+        let validFile = data.appendingPathComponent("valid.jsonl").path
+        func evalLoss(_ model: String, _ extra: [String] = []) throws -> Double {
+            let json = try lorikeet(["eval", "--model", model, "--data", validFile, "--json"] + extra)
+            return (try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any])["loss"] as! Double
+        }
+        let base = try evalLoss(model.path), tuned = try evalLoss(model.path, ["--adapter", adapter])
+        XCTAssertLessThan(tuned, base * 0.95)
+        func file(_ name: String) -> String { work.appendingPathComponent(name).path }
+
+        // A GGUF adapter and an mlx-lm folder compute the adapter's loss; both convert back to PEFT.
+        try lorikeet(["export", "--model", model.path, "--adapter", adapter, "--format", "gguf", "--out", file("a.gguf")])
+        XCTAssertEqual(try evalLoss(model.path, ["--adapter", file("a.gguf")]), tuned, accuracy: 1e-5 * tuned)
+        try lorikeet(["export", "--model", model.path, "--adapter", adapter, "--format", "mlx", "--out", file("mlx")])
+        XCTAssertEqual(try evalLoss(model.path, ["--adapter", file("mlx")]), tuned, accuracy: 1e-5 * tuned)
+        try lorikeet(["export", "--model", model.path, "--adapter", file("mlx"), "--format", "peft", "--out", file("peft")])
+        XCTAssertEqual(try evalLoss(model.path, ["--adapter", file("peft")]), tuned, accuracy: 1e-5 * tuned)
+
+        // Ollama: the folder base becomes model.gguf next to adapter.gguf; no chat template, so ChatML's TEMPLATE.
+        let printed = try lorikeet(["export", "--model", model.path, "--adapter", adapter, "--format", "ollama", "--out", file("ollama")])
+        XCTAssertTrue(printed.contains("ollama create run -f \(file("ollama"))/Modelfile"), printed)
+        let modelfile = try String(contentsOfFile: file("ollama/Modelfile"), encoding: .utf8)
+        XCTAssertTrue(modelfile.hasPrefix("FROM ./model.gguf\nADAPTER ./adapter.gguf\n"), modelfile)
+        XCTAssertTrue(modelfile.contains("PARAMETER stop \"<|im_end|>\""), modelfile)
+        XCTAssertTrue(modelfile.contains("TEMPLATE \"\"\"{{- range .Messages }}"), modelfile)
+        XCTAssertEqual(try evalLoss(file("ollama/model.gguf"), ["--adapter", file("ollama/adapter.gguf")]), tuned, accuracy: 2e-3 * tuned)
+
+        // Merged GGUFs load as models: f32 gives the adapter's loss and greedy tokens, q8_0 nearly.
+        try lorikeet(["merge", "--model", model.path, "--adapter", adapter, "--format", "gguf", "--quant", "f32", "--out", file("m32.gguf")])
+        XCTAssertEqual(try evalLoss(file("m32.gguf")), tuned, accuracy: 1e-5 * tuned)
+        func generated(_ extra: [String]) throws -> [Int] {
+            let json = try lorikeet(["generate", "--prompt", "the quick brown", "--max-tokens", "8", "--json"] + extra)
+            return (try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any])["tokens"] as! [Int]
+        }
+        XCTAssertEqual(try generated(["--model", file("m32.gguf")]), try generated(["--model", model.path, "--adapter", adapter]))
+        try lorikeet(["merge", "--model", model.path, "--adapter", adapter, "--format", "gguf", "--quant", "q8_0", "--out", file("m8.gguf")])
+        XCTAssertEqual(try evalLoss(file("m8.gguf")), tuned, accuracy: 2e-2 * tuned)
+        let m8 = try GGUFFile(path: file("m8.gguf"))
+        XCTAssertEqual(m8.info("blk.0.ffn_down.weight")?.type, .q8_0)
+        XCTAssertEqual(m8.info("blk.0.attn_norm.weight")?.type, .f32)
+        XCTAssertEqual(m8["general.file_type"], .uint32(7))
+        XCTAssertEqual(m8["tokenizer.ggml.pre"]?.string, "gpt-2")
+
+        // quantize: folder → GGUF (k-quant rows of 64 fall back to Q5_0 as llama-quantize does), and GGUF → folder.
+        let printedQ = try lorikeet(["quantize", "--model", model.path, "--format", "gguf", "--quant", "q4_k", "--out", file("q4k.gguf")])
+        XCTAssertTrue(printedQ.contains("Q5_0"), printedQ)
+        XCTAssertEqual(try evalLoss(file("q4k.gguf")), base, accuracy: 0.1 * base)
+        try lorikeet(["quantize", "--model", file("m32.gguf"), "--format", "safetensors", "--quant", "f32", "--out", file("back")])
+        XCTAssertEqual(try evalLoss(file("back")), tuned, accuracy: 1e-5 * tuned)
+    }
+
     func testFlagsWinOverYAMLWhichWinsOverTheSavedRun() throws {
         let yaml = work.appendingPathComponent("run.yaml")
         try "rank: 3\nlearning-rate: 0.5\nbatch-size: 2\n".write(to: yaml, atomically: true, encoding: .utf8)
