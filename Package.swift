@@ -31,6 +31,9 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: ["TensorCore", "Quantization"]),
         .target(name: "Tokenizers"),
         .target(name: "ChatTemplates"),
+        // Model references: `ollama:NAME[:TAG]` (the local Ollama store) and `hf:ORG/NAME` (the
+        // Hugging Face cache, downloading through the hub's HTTP API). Foundation only.
+        .target(name: "ModelStores"),
         .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates"]),
         .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama",
                                                    .product(name: "Yams", package: "Yams")]),
