@@ -34,11 +34,12 @@ let package = Package(
         // Model references: `ollama:NAME[:TAG]` (the local Ollama store) and `hf:ORG/NAME` (the
         // Hugging Face cache, downloading through the hub's HTTP API). Foundation only.
         .target(name: "ModelStores"),
-        .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates"]),
+        .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores"]),
         .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama",
                                                    .product(name: "Yams", package: "Yams")]),
         // `import Lorikeet`: every public module at once.
-        .target(name: "Lorikeet", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning"]),
+        .target(name: "Lorikeet", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores",
+                                                 "Llama", "FineTuning"]),
         // The `lorikeet` command (the only code that prints); the executable product keeps that name.
         .executableTarget(name: "LorikeetCLI", dependencies: [
             "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning",
