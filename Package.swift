@@ -42,7 +42,7 @@ let package = Package(
                                                  "Llama", "FineTuning"]),
         // The `lorikeet` command (the only code that prints); the executable product keeps that name.
         .executableTarget(name: "LorikeetCLI", dependencies: [
-            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning",
+            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores", "Llama", "FineTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),

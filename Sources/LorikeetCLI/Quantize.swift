@@ -62,7 +62,7 @@ struct Quantize: ParsableCommand {
         compute.apply()
         let storage = try storageDType(dtype)
         let outURL = try outputFolder(out, model: model.model)
-        let source = try ModelSource.open(model.model)
+        let source = try model.open()
         if source.fourBitFolder != nil {
             throw CommandFailure("\(model.model) is already a 4-bit folder; quantize the unquantized model instead")
         }
