@@ -31,14 +31,18 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: ["TensorCore", "Quantization"]),
         .target(name: "Tokenizers"),
         .target(name: "ChatTemplates"),
-        .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates"]),
+        // Model references: `ollama:NAME[:TAG]` (the local Ollama store) and `hf:ORG/NAME` (the
+        // Hugging Face cache, downloading through the hub's HTTP API). Foundation only.
+        .target(name: "ModelStores"),
+        .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores"]),
         .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama",
                                                    .product(name: "Yams", package: "Yams")]),
         // `import Lorikeet`: every public module at once.
-        .target(name: "Lorikeet", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning"]),
+        .target(name: "Lorikeet", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores",
+                                                 "Llama", "FineTuning"]),
         // The `lorikeet` command (the only code that prints); the executable product keeps that name.
         .executableTarget(name: "LorikeetCLI", dependencies: [
-            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "FineTuning",
+            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores", "Llama", "FineTuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
@@ -50,6 +54,7 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Quantization", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Llama", "ModelFormats", "Quantization", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LorikeetCLITests", dependencies: ["LorikeetCLI", "FineTuning", "Llama", "ModelFormats", "TensorCore"]),
+        .testTarget(name: "ModelStoresTests", dependencies: ["ModelStores", "Llama", "ModelFormats", "TensorCore", "TestSupport"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )

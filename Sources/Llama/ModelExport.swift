@@ -38,7 +38,9 @@ public enum ModelExport {
                     if let bytes = read[f] ?? nil {
                         try bytes.write(to: dir.appendingPathComponent(f))
                     } else if read[f] == nil, FileManager.default.fileExists(atPath: src.appendingPathComponent(f).path) {
-                        try FileManager.default.copyItem(at: src.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+                        // Resolved first: in a hub cache snapshot the file is a relative link into blobs/.
+                        try FileManager.default.copyItem(at: src.appendingPathComponent(f).resolvingSymlinksInPath(),
+                                                         to: dir.appendingPathComponent(f))
                     }
                 }
             }

@@ -72,7 +72,7 @@ public struct LoadOptions: @unchecked Sendable {
 
 /// Opens model folders and GGUF files.
 public enum ModelLoader {
-    /// Loads the model at `path`: a folder or a `.gguf` file.
+    /// Loads the model `path` names: a folder, a `.gguf` file, or an `ollama:` / `hf:` reference.
     public static func load(_ path: String, options: LoadOptions = LoadOptions()) throws -> LoadedModel {
         try load(ModelSource.open(path), options: options)
     }

@@ -1,12 +1,14 @@
-// A model path inspected once: which format it is, its configuration, how its weights are
-// stored and where its tokenizer comes from. What it opened (the mapped GGUF or safetensors
-// shards, the bytes of config.json, tokenizer.json and tokenizer_config.json) stays inside it,
-// so the estimator, the loader, training, merge and export read what it found instead of
-// opening the files again to ask what they are.
+// A model path (or an `ollama:` / `hf:` reference, resolved to one) inspected once: which
+// format it is, its configuration, how its weights are stored and where its tokenizer comes
+// from. What it opened (the mapped GGUF or safetensors shards, the bytes of config.json,
+// tokenizer.json and tokenizer_config.json) stays inside it, so the estimator, the loader,
+// training, merge and export read what it found instead of opening the files again to ask
+// what they are.
 import Foundation
 import TensorCore
 import ModelFormats
 import Quantization
+import ModelStores
 
 /// A bitsandbytes 4-bit folder's `quantization_config`, typed.
 public struct FourBitFolderConfiguration: Sendable, Equatable {
@@ -63,7 +65,7 @@ public struct ModelSource: @unchecked Sendable {
         }
     }
 
-    /// The path as given.
+    /// The folder or file opened: the path as given, or where a reference resolved to.
     public let path: String
     /// Folder or GGUF.
     public let format: Format
@@ -79,6 +81,15 @@ public struct ModelSource: @unchecked Sendable {
     public let tokenizerJSON: Data?
     /// The bytes of tokenizer_config.json (folder sources that have one).
     public let tokenizerConfigJSON: Data?
+    /// Where the model came from: a path, an Ollama manifest or a Hugging Face cache snapshot.
+    public internal(set) var origin: ModelOrigin = .path
+
+    /// The base model's name for adapter files (`base_model_name_or_path`): `ORG/NAME` for a
+    /// hub model, as PEFT expects, else the path.
+    public var baseModelName: String {
+        if case let .huggingFace(snapshot) = origin, snapshot.reference.file == nil { return snapshot.reference.repository }
+        return path
+    }
 
     /// The folder's URL (folder sources) or the file's.
     public var url: URL { URL(fileURLWithPath: path) }
@@ -89,9 +100,23 @@ public struct ModelSource: @unchecked Sendable {
         return nil
     }
 
-    /// Opens and inspects the model at `path`: a Hugging Face folder or a `.gguf` file.
-    /// Throws naming the path when it is missing or not a model Lorikeet reads.
-    public static func open(_ path: String) throws -> ModelSource {
+    /// Opens and inspects the model `reference` names: a Hugging Face folder or a `.gguf` file,
+    /// or `ollama:NAME[:TAG]` / `hf:ORG/NAME[/FILE.gguf][@REVISION]` (see `ModelResolver`;
+    /// `environment` locates the stores, `progress` hears about hub downloads). Throws naming
+    /// the path when it is missing or not a model Lorikeet reads.
+    public static func open(_ reference: String, environment: ModelStoreEnvironment = ModelStoreEnvironment(),
+                            progress: DownloadProgressHandler? = nil) throws -> ModelSource {
+        try open(ModelResolver(environment: environment, progress: progress).resolve(reference))
+    }
+
+    /// Opens a resolved model, keeping where it came from.
+    public static func open(_ resolved: ResolvedModel) throws -> ModelSource {
+        var source = try open(path: resolved.path)
+        source.origin = resolved.origin
+        return source
+    }
+
+    static func open(path: String) throws -> ModelSource {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ConfigurationError.invalid(field: "model", reason: "does not exist", source: path)

@@ -18,7 +18,7 @@ struct BenchGenerate: ParsableCommand {
     func run() throws {
         compute.apply()
         let t0 = Date()
-        let loaded = try ModelLoader.load(model.model)
+        let loaded = try ModelLoader.load(model.open())
         let load = Date().timeIntervalSince(t0)
         let text = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: promptTokens)
         let prompt = Array(loaded.tokenizer.encode(text, addSpecialTokens: false).prefix(promptTokens))

@@ -46,7 +46,7 @@ struct BenchTrain: ParsableCommand {
             modelName = "\(model.model) (random)"
             input = .random(try NamedConfigurations.configuration(named: model.model), name: modelName)
         } else {
-            let source = try ModelSource.open(model.model)
+            let source = try model.open()
             modelName = source.url.lastPathComponent
             input = .source(source)
         }

@@ -16,7 +16,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let loaded = try ModelLoader.load(model.model)
+        let loaded = try ModelLoader.load(model.open())
         let adapters = try adapter.load(into: loaded.model)
         var messages: [ChatMessage] = []
         func reset() {

@@ -14,7 +14,7 @@ struct Estimate: ParsableCommand {
         abstract: "Estimate the peak memory of a training run, by component, for full / LoRA / QLoRA.",
         discussion: "Known --config names: \(NamedConfigurations.names.joined(separator: ", ")).")
 
-    @Option(help: "A Hugging Face model folder or a .gguf file.") var model: String?
+    @Option(help: "A Hugging Face model folder, a .gguf file, ollama:NAME[:TAG] or hf:ORG/NAME[/FILE.gguf][@REVISION].") var model: String?
     @Option(name: .customLong("config"), help: "A named model shape instead of --model (shapes only; safetensors in --dtype assumed).")
     var configName: String?
     @Option(help: "With --config: the stored dtype of the assumed safetensors (bf16, f16 or f32).") var dtype = "bf16"
@@ -112,7 +112,7 @@ struct Estimate: ParsableCommand {
             let storage = BaseStorage(ownedBytesPerWeight: 0, mappedBytesPerWeight: Double(d.byteSize))
             return (try NamedConfigurations.configuration(named: configName), storage, "\(configName) (\(d.rawValue))")
         }
-        let source = try ModelSource.open(model!)
+        let source = try openModel(model!)
         return (source.configuration, BaseStorage(source), source.path)
     }
 

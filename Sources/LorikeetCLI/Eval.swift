@@ -24,7 +24,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let loaded = try ModelLoader.load(model.model)
+        let loaded = try ModelLoader.load(model.open())
         let adapters = try adapter.load(into: loaded.model)
         let limit = min(maxSeqLength ?? loaded.model.configuration.maxPositions, loaded.model.configuration.maxPositions)
         let encoder = DatasetEncoder(tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate,

@@ -21,7 +21,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let loaded = try ModelLoader.load(model.model)
+        let loaded = try ModelLoader.load(model.open())
         let adapters = try adapter.load(into: loaded.model)
         var text = prompt
         var addSpecial = true

@@ -5,7 +5,7 @@ import Foundation
 import FineTuning
 
 struct ModelOption: ParsableArguments {
-    @Option(name: .long, help: "A Hugging Face model folder or a .gguf file.")
+    @Option(name: .long, help: "A Hugging Face model folder, a .gguf file, ollama:NAME[:TAG] or hf:ORG/NAME[/FILE.gguf][@REVISION].")
     var model: String
 }
 

@@ -8,11 +8,13 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show architecture, sizes, dtypes / quantization types, tensors and metadata of a GGUF, safetensors file or model folder.")
 
-    @Argument(help: "A .gguf file, a .safetensors file or a model folder.") var path: String
+    @Argument(help: "A .gguf file, a .safetensors file, a model folder, ollama:NAME[:TAG] or hf:ORG/NAME[/FILE.gguf][@REVISION].")
+    var path: String
     @Option(name: .customLong("max-tensors"), help: "List at most this many tensors (0 = all).") var maxTensors = 40
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        if try inspectReference() { return }  // ollama: / hf: references (Inspect+Reference.swift)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CommandFailure("\(path) does not exist") }
         var report: [String: Any] = ["path": path]
@@ -50,6 +52,7 @@ struct Inspect: ParsableCommand {
         if json {
             report["tensors"] = tensors.map { ["name": $0.0, "type": $0.1, "shape": $0.2] as [String: Any] }
             report["metadata"] = Dictionary(metadata, uniquingKeysWith: { a, _ in a })
+            if let origin = Inspect.originJSON { report["origin"] = try JSONSerialization.jsonObject(with: origin) }
             print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
             return
         }

@@ -47,7 +47,7 @@ struct Merge: ParsableCommand {
         let storage = try storageDType(dtype)
         let outURL = try outputFolder(out, model: model.model)
         let quantize = requantize ? try fourBit.quantizer() : nil
-        let source = try ModelSource.open(model.model)
+        let source = try model.open()
         if requantize, let base = source.fourBitFolder {
             let (stored, storedDouble) = (base.type.rawValue, base.doubleQuant)
             guard stored == fourBit.fourBitName, storedDouble == fourBit.doubleQuant else {

@@ -86,7 +86,7 @@ struct Quantize: ParsableCommand {
         if format == "gguf" { return try runGGUF() }
         let storage = try storageDType(dtype)
         let outURL = try outputFolder(out, model: model.model)
-        let source = try ModelSource.open(model.model)
+        let source = try model.open()
         if source.fourBitFolder != nil {
             throw CommandFailure("\(model.model) is already a 4-bit folder; quantize the unquantized model instead")
         }

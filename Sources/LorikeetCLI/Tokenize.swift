@@ -23,7 +23,7 @@ struct Tokenize: ParsableCommand {
             guard let d = FileManager.default.contents(atPath: file!) else { throw CommandFailure("\(file!): cannot be read") }
             source = String(decoding: d, as: UTF8.self)
         }
-        let tokenizer = try loadTokenizerOnly(model.model)
+        let tokenizer = try loadTokenizerOnly(resolveModel(model.model).path)
         let ids = tokenizer.encode(source, addSpecialTokens: !noSpecial)
         if json {
             let obj: [String: Any] = ["ids": ids, "tokens": ids.map { tokenizer.token($0) ?? "" }, "count": ids.count]

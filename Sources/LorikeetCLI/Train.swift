@@ -41,7 +41,7 @@ struct Train: ParsableCommand {
             return try TrainingSettings(yaml: text, path: path)
         }
         let resumePoint: TrainingRun.Resume = resumeFrom.map { .checkpoint(URL(fileURLWithPath: $0)) } ?? (resume ? .latest : .none)
-        let run = try TrainingRun(model: .source(ModelSource.open(model.model)), data: .path(data), directory: URL(fileURLWithPath: out),
+        let run = try TrainingRun(model: .source(model.open()), data: .path(data), directory: URL(fileURLWithPath: out),
                                   file: file, commandLine: try settings.settings(), resume: resumePoint)
         if !ignoreMemoryCheck, let available = MemoryStats.availableBytes {
             do { try run.checkMemory(available: available) } catch let TrainingError.insufficientMemory(required, available, breakdown, advice) {

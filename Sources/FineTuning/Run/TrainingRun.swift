@@ -229,7 +229,7 @@ public final class TrainingRun {
         switch model {
         case let .source(source):
             let l = try ModelLoader.load(source, options: options)
-            (loaded, network, modelName) = (l, l.model, source.path)
+            (loaded, network, modelName) = (l, l.model, source.baseModelName)
             onEvent(.modelLoaded(path: source.path, format: source.format, seconds: Date().timeIntervalSince(t0)))
             if case let .qlora(.fourBit(type, _, _)) = c.fineTuningMethod, case let .ggml(_, linear?) = source.storage, linear.isQuantized {
                 onEvent(.note("the GGUF's linears are already \(linear) blocks; re-quantizing them to \(type.rawValue.uppercased()) "
