@@ -8,6 +8,7 @@ import Quantization
 import Llama
 import ModelFormats
 import FineTuning
+import ModelStores
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,7 +55,7 @@ struct Export: ParsableCommand {
         if outURL.standardizedFileURL.path == URL(fileURLWithPath: adapter).standardizedFileURL.path {
             throw ValidationError("--out must not be the adapter's own path")
         }
-        let source = try ModelSource.open(model.model)
+        let source = try model.open()
         let loaded = try ModelLoader.load(source, options: LoadOptions(keepGGUFBlocks: source.format == .gguf))
         let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), for: loaded.model)
         let c = loaded.model.configuration
@@ -96,7 +97,9 @@ struct Export: ParsableCommand {
         try AtomicFile.writeDirectory(at: outURL) { dir in
             noteFallback(try lora.saveGGUF(to: dir.appendingPathComponent("adapter.gguf"), base: c, baseName: baseName, type: try adapterType()))
             let from: String
-            if loaded.format == .gguf {
+            if case let .ollama(base) = loaded.source.origin {
+                from = base.name.description   // the model Ollama already has, by name
+            } else if loaded.format == .gguf {
                 from = loaded.source.url.standardizedFileURL.path
             } else {
                 let type = try FourBitOptions.parse(["--quant", baseQuant]).ggmlType()

@@ -3,12 +3,13 @@ import ArgumentParser
 import Foundation
 import ModelFormats
 import Llama
+import FineTuning
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show architecture, sizes, dtypes / quantization types, tensors and metadata of a GGUF, safetensors file or model folder.")
+        abstract: "Show architecture, sizes, dtypes / quantization types, tensors and metadata of a GGUF, safetensors file, model folder or adapter.")
 
-    @Argument(help: "A .gguf file, a .safetensors file, a model folder, ollama:NAME[:TAG] or hf:ORG/NAME[/FILE.gguf][@REVISION].")
+    @Argument(help: "A .gguf file (model or LoRA adapter), a .safetensors file, a model folder, an adapter folder (PEFT or mlx-lm), ollama:NAME[:TAG] or hf:ORG/NAME[/FILE.gguf][@REVISION].")
     var path: String
     @Option(name: .customLong("max-tensors"), help: "List at most this many tensors (0 = all).") var maxTensors = 40
     @Flag(help: "Print JSON.") var json = false
@@ -20,7 +21,15 @@ struct Inspect: ParsableCommand {
         var report: [String: Any] = ["path": path]
         var tensors: [(String, String, [Int])] = []
         var metadata: [(String, String)] = []
-        if isDir.boolValue {
+        if let format = AdapterFormat.detect(URL(fileURLWithPath: path)),
+           format != .gguf || (try? GGUFFile(path: path))?["general.type"]?.string == "adapter" {
+            let a = try Self.adapterReport(URL(fileURLWithPath: path), format)
+            report["format"] = a.format
+            report["adapter"] = Dictionary(a.settings, uniquingKeysWith: { x, _ in x })
+                .merging(Self.pairSummary(a.pairs).mapValues { Self.compact($0) }) { x, _ in x }
+            tensors = a.tensors
+            metadata = a.metadata.map { ($0.0, short($0.1)) }
+        } else if isDir.boolValue {
             let url = URL(fileURLWithPath: path)
             report["format"] = "folder"
             if let c = try? LlamaConfiguration(contentsOf: url.appendingPathComponent("config.json")) {
@@ -59,6 +68,9 @@ struct Inspect: ParsableCommand {
         print("\(path)")
         print("  format:       \(report["format"]!)")
         if let a = report["architecture"] { print("  architecture: \(a)") }
+        if let a = report["adapter"] as? [String: Any] {
+            for k in a.keys.sorted() { print("    \(k): \(a[k]!)") }
+        }
         if let c = report["configuration"] as? [String: Any] {
             for k in c.keys.sorted() { print("    \(k): \(c[k]!)") }
         }

@@ -80,7 +80,7 @@ struct Merge: ParsableCommand {
     func runGGUF() throws {
         let type = try fourBit.ggmlType()
         let outURL = try outputFolder(out, model: model.model)
-        let source = try ModelSource.open(model.model)
+        let source = try model.open()
         let loaded = try ModelLoader.load(source, options: LoadOptions(keepGGUFBlocks: source.format == .gguf))
         let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), for: loaded.model)
         let t0 = Date()

@@ -116,7 +116,7 @@ struct Quantize: ParsableCommand {
     func runGGUF() throws {
         let type = try fourBit.ggmlType()
         let outURL = try outputFolder(out, model: model.model)
-        let source = try ModelSource.open(model.model)
+        let source = try model.open()
         if source.fourBitFolder != nil {
             throw CommandFailure("\(model.model) is a bitsandbytes 4-bit folder; GGUF has no NF4 type, convert the unquantized model")
         }

@@ -77,6 +77,7 @@ public struct SafetensorsFile: @unchecked Sendable {
         var infos: [SafetensorsTensorInfo] = []
         for (key, value) in top {
             if key == "__metadata__" {
+                if value is NSNull { continue }   // mlx writes `"__metadata__": null`; the safetensors library reads it as none
                 guard let m = value as? [String: Any] else {
                     throw FormatError.invalidHeader(file: path, reason: "__metadata__ is not an object")
                 }

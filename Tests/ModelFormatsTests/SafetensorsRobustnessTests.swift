@@ -55,6 +55,14 @@ final class SafetensorsRobustnessTests: XCTestCase {
         }
     }
 
+    func testNullMetadataReadsAsNone() throws {
+        // mlx.core.save_safetensors writes this.
+        let p = try file(#"{"__metadata__":null,"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 128, 63])
+        let f = try SafetensorsFile(path: p)
+        XCTAssertEqual(f.metadata, [:])
+        XCTAssertEqual(try f.tensor("a").floats, [1])
+    }
+
     func testUnknownDType() throws {
         let p = try file(#"{"w":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
         assertFormatError(try SafetensorsFile(path: p), "F8") {
