@@ -9,9 +9,9 @@ struct ModelOption: ParsableArguments {
     var model: String
 }
 
-/// --adapter: LoRA adapters (PEFT folders) to load on top of the base.
+/// --adapter: LoRA adapters (PEFT or mlx-lm folders, GGUF files) to load on top of the base.
 struct AdapterOption: ParsableArguments {
-    @Option(name: .customLong("adapter"), help: "A LoRA adapter folder (PEFT layout); repeat to load several (the first is active).")
+    @Option(name: .customLong("adapter"), help: "A LoRA adapter: a PEFT folder, a GGUF LoRA file or an mlx-lm folder; repeat to load several (the first is active).")
     var adapters: [String] = []
 
     /// Loads every adapter for `model` and attaches the first; returns them by folder name.

@@ -130,6 +130,29 @@ final class AdapterExportTests: XCTestCase {
         assertClose(try logits(model, reloaded), expected, 1e-5, "reloaded mlx adapter")
     }
 
+    /// An adapter mlx_lm.lora trained and saved (scripts/check_mlx_adapters.py): on SmolLM2 it gives
+    /// the loss mlx-lm computed with it on the same ids.
+    func testMLXLMsOwnAdapterGivesMLXLMsLoss() throws {
+        let loaded = try DataTestSupport.smolLM2()
+        let dir = TestModels.fixtures.appendingPathComponent("mlx")
+        let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json"))) as! [String: Any]
+        let ids = (reference["ids"] as! [Int]).map(Int32.init)
+        let targets = Array(ids.dropFirst()) + [-100]
+        func loss() throws -> Double {
+            let tape = Tape(recordsGradients: false)
+            return Double(tape.value(try loaded.model.loss(tape, ids: ids, targets: targets, batch: 1, length: ids.count)).scalar)
+        }
+        let adapter = try LoRAAdapter.load(from: dir.appendingPathComponent("smollm2_adapter"), for: loaded.model)
+        XCTAssertEqual(adapter.layers.count, 14, "7 modules on the last 2 layers")
+        XCTAssertEqual(adapter.layers["model.layers.29.mlp.down_proj"]?.scale, 10)
+        let base = reference["base_loss"] as! Double, adapted = reference["adapted_loss"] as! Double
+        XCTAssertEqual(try loss(), base, accuracy: 1e-4 * base, "base")
+        try adapter.attach(to: loaded.model)
+        defer { loaded.model.adapters = [:] }
+        XCTAssertEqual(try loss(), adapted, accuracy: 1e-4 * adapted, "with mlx-lm's adapter")
+        XCTAssertGreaterThan(abs(adapted - base), 1e-3, "the fixture's adapter must change the loss")
+    }
+
     func testBadAdaptersAreRefusedByName() throws {
         let model = try TestModels.tiny()
         let dir = try TestModels.temporaryDirectory("bad-adapters")
