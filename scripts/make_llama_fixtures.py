@@ -295,17 +295,20 @@ TINY_COMMON = dict(
 )
 
 
-def init_random(model, seed: int) -> None:
+def init_random(model, seed: int, zero_centred_norms: bool = False) -> None:
     """Seeded init scaled so that activations and logits are O(1) (not degenerate).
 
     Linear weights ~ N(0, 1/fan_in), except lm_head ~ N(0, 4/fan_in); embeddings
     ~ N(0, 0.25^2). Either way the head gives logits with std ~ 2. Norm weights
-    ~ 1 + N(0, 0.1^2); biases ~ N(0, 0.2^2).
+    ~ 1 + N(0, 0.1^2) (Gemma's (1 + w) norms: w ~ N(0, 0.3^2)); biases ~ N(0, 0.2^2).
     """
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith("norm.weight"):
+            if name.endswith("norm.weight") and zero_centred_norms:
+                # Gemma norms scale by (1 + w): w ~ N(0, 0.3^2) keeps 1 + w in about [0.1, 1.9].
+                p.copy_(0.3 * torch.randn(p.shape, generator=g))
+            elif name.endswith("norm.weight"):
                 p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
             elif name.endswith(".bias"):
                 p.copy_(0.2 * torch.randn(p.shape, generator=g))
@@ -318,7 +321,7 @@ def init_random(model, seed: int) -> None:
 
 
 def tiny_specs():
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     return [
         ("tiny_llama", LlamaForCausalLM, LlamaConfig(
@@ -337,6 +340,21 @@ def tiny_specs():
             **TINY_COMMON, intermediate_size=176, rope_theta=10000.0,
             tie_word_embeddings=False, use_sliding_window=False,
         ), 13, [24, 40]),
+        # Gemma 3 text: explicit head_dim (32, not 64/4), query_pre_attn_scalar (20) that is
+        # not head_dim, a sliding window (8) shorter than every sequence on layers 0 and 1
+        # (local RoPE base 10000), a full-attention layer 2 (RoPE base 1e6, linear scaling 2),
+        # tied embeddings, GeGLU with tanh GELU, (1 + w) norms.
+        ("tiny_gemma3", Gemma3ForCausalLM, Gemma3TextConfig(
+            vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+            num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=512,
+            rms_norm_eps=1e-6, hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=20,
+            sliding_window=8, layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+            rope_parameters={
+                "full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1_000_000.0},
+                "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
+            },
+            tie_word_embeddings=True, bos_token_id=2, eos_token_id=1, pad_token_id=0,
+        ), 14, [24, 40]),
     ]
 
 
@@ -344,7 +362,8 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
     torch.manual_seed(seed)
     cfg._attn_implementation = "eager"
     model = cls(cfg)
-    init_random(model, seed)
+    gemma = name.startswith("tiny_gemma")
+    init_random(model, seed, zero_centred_norms=gemma)
     if cfg.tie_word_embeddings:
         model.tie_weights()
         assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
@@ -352,7 +371,10 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
     folder = OUT / name
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
-    write_classic_config(folder / "config.json")
+    if gemma:
+        write_classic_gemma3_config(folder / "config.json")
+    else:
+        write_classic_config(folder / "config.json")
 
     g = torch.Generator().manual_seed(1000 + seed)
     meta = {
@@ -363,7 +385,7 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
         "loss_convention": "token_loss[t] = -log softmax(logits[t])[ids[t+1]], t = 0..n-2; mean_loss = mean(token_loss)",
         "sequences": [],
     }
-    tensors = {"rope.inv_freq": rope_inv_freq(model)}
+    tensors = gemma_inv_freqs(model) if gemma else {"rope.inv_freq": rope_inv_freq(model)}
     with torch.no_grad():
         for i, n in enumerate(lengths):
             ids = torch.randint(0, cfg.vocab_size, (n,), generator=g)
@@ -380,8 +402,8 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
                   f"logits std {float(logits.std()):.3f}")
 
     check_reload(cls, folder, meta, tensors)
-    if name == "tiny_llama":
-        meta["grad_batch"] = make_grads(model, cfg, g, tensors)
+    if name in ("tiny_llama", "tiny_gemma3"):
+        meta["grad_batch"] = make_grads(model, cfg, g, tensors, name)
 
     save_tensors(folder / "reference.safetensors", tensors)
     save_json(folder / "reference.json", meta)
@@ -409,10 +431,35 @@ def write_classic_config(path: Path) -> None:
     path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
+def gemma_inv_freqs(model) -> dict:
+    """Gemma 3 keeps one set of inverse frequencies per layer type."""
+    r = model.model.rotary_emb
+    return {"rope.full_attention.inv_freq": f32(r.full_attention_inv_freq),
+            "rope.sliding_attention.inv_freq": f32(r.sliding_attention_inv_freq)}
+
+
+def write_classic_gemma3_config(path: Path) -> None:
+    """Gemma 3 config.json as published checkpoints spell it (transformers 4.x): top-level
+    rope_theta (global layers), rope_local_base_freq (sliding layers), rope_scaling."""
+    cfg = json.loads(path.read_text())
+    rp = cfg.pop("rope_parameters")
+    full, local = dict(rp["full_attention"]), dict(rp["sliding_attention"])
+    cfg["rope_theta"] = full.pop("rope_theta")
+    cfg["rope_local_base_freq"] = local.pop("rope_theta")
+    cfg["rope_scaling"] = None if full.get("rope_type", "default") == "default" else full
+    if "dtype" in cfg:
+        cfg["torch_dtype"] = cfg.pop("dtype")
+    path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
 def check_reload(cls, folder: Path, meta: dict, tensors: dict) -> None:
     """Load the saved folder back and require bit-identical logits."""
     m = cls.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
-    assert torch.equal(rope_inv_freq(m), tensors["rope.inv_freq"]), "reloaded RoPE differs"
+    if "rope.inv_freq" in tensors:
+        assert torch.equal(rope_inv_freq(m), tensors["rope.inv_freq"]), "reloaded RoPE differs"
+    else:
+        for k, v in gemma_inv_freqs(m).items():
+            assert torch.equal(v, tensors[k]), f"reloaded {k} differs"
     with torch.no_grad():
         for s in meta["sequences"]:
             ids = torch.tensor(s["ids"]).unsqueeze(0)
@@ -420,7 +467,7 @@ def check_reload(cls, folder: Path, meta: dict, tensors: dict) -> None:
                 f"{folder.name}: reloaded logits differ"
 
 
-def make_grads(model, cfg, g, tensors) -> dict:
+def make_grads(model, cfg, g, tensors, name) -> dict:
     """Loss and d(loss)/d(param) for a fixed [2, 32] batch with explicit (shifted) labels."""
     b, n = 2, 32
     ids = torch.randint(0, cfg.vocab_size, (b, n), generator=g)
@@ -439,7 +486,7 @@ def make_grads(model, cfg, g, tensors) -> dict:
     tensors["grad_batch.logits"] = logits.detach()
     model.eval()
     loss = loss.detach()
-    print(f"tiny_llama grad batch loss {float(loss):.6f}")
+    print(f"{name} grad batch loss {float(loss):.6f}")
     return {
         "input_ids": ids.tolist(),
         "labels": labels.tolist(),
@@ -456,6 +503,7 @@ def main() -> None:
     ap.add_argument("--gguf", type=Path, default=DEFAULT_GGUF)
     ap.add_argument("--skip-smollm2", action="store_true")
     ap.add_argument("--skip-tiny", action="store_true")
+    ap.add_argument("--only", action="append", metavar="NAME", help="write only these tiny models (e.g. tiny_gemma3)")
     args = ap.parse_args()
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
@@ -465,7 +513,8 @@ def main() -> None:
 
     if not args.skip_tiny:
         for spec in tiny_specs():
-            make_tiny(*spec)
+            if not args.only or spec[0] in args.only:
+                make_tiny(*spec)
     if not args.skip_smollm2:
         make_smollm2(args.gguf)
 
