@@ -31,6 +31,19 @@ extension LlamaConfiguration {
             throw ConfigurationError.invalid(field: "rope_scaling", reason: "per-frequency factors from GGUF have no config.json form",
                                              source: "config.json")
         }
+        if let gemma {
+            d["model_type"] = "gemma3_text"
+            d["architectures"] = ["Gemma3ForCausalLM"]
+            d["hidden_act"] = nil
+            d["mlp_bias"] = nil
+            d["hidden_activation"] = "gelu_pytorch_tanh"
+            d["query_pre_attn_scalar"] = Double(gemma.queryPreAttnScalar)
+            d["sliding_window"] = gemma.slidingWindow
+            d["layer_types"] = gemma.slidingLayers.map { $0 ? "sliding_attention" : "full_attention" }
+            d["rope_local_base_freq"] = Double(gemma.localRopeTheta)
+            d["final_logit_softcapping"] = NSNull()
+            d["attn_logit_softcapping"] = NSNull()
+        }
         if let quantizationConfig { d["quantization_config"] = quantizationConfig }
         return try Self.jsonKeepingFloats(d)
     }
@@ -59,9 +72,9 @@ extension LlamaConfiguration {
 }
 
 extension LlamaConfiguration {
-    /// llama.cpp's `general.architecture` for this model: "qwen2" for Qwen2, "llama" for
-    /// Llama and Mistral (llama.cpp runs Mistral as `llama`).
-    public var ggufArchitecture: String { modelType == "qwen2" ? "qwen2" : "llama" }
+    /// llama.cpp's `general.architecture` for this model: "qwen2" for Qwen2, "gemma3" for
+    /// Gemma 3, "llama" for Llama and Mistral (llama.cpp runs Mistral as `llama`).
+    public var ggufArchitecture: String { modelType == "qwen2" || modelType == "gemma3" ? modelType : "llama" }
 
     /// Whether llama.cpp's converter permutes the q/k rows of this architecture.
     public var ggufPermutesQueryKey: Bool { ggufArchitecture == "llama" }

@@ -20,6 +20,10 @@ extension LlamaConfiguration {
             throw ConfigurationError.invalid(field: "config.json", reason: "is not a valid model config: \(Self.describe(error))", source: source)
         }
         let type = raw.modelType ?? raw.architectures?.first ?? "unknown"
+        if ["gemma3_text", "gemma3forcausallm"].contains(type.lowercased()) {
+            self = try Self.gemma3(json: data, source: source)
+            return
+        }
         let family: String
         switch type.lowercased() {
         case "llama", "llamaforcausallm": family = "llama"
@@ -67,7 +71,7 @@ extension LlamaConfiguration {
         try validate(source: source)
     }
 
-    private static func describe(_ e: DecodingError) -> String {
+    static func describe(_ e: DecodingError) -> String {
         switch e {
         case let .typeMismatch(_, c), let .valueNotFound(_, c), let .keyNotFound(_, c), let .dataCorrupted(c):
             let path = c.codingPath.map(\.stringValue).joined(separator: ".")

@@ -31,7 +31,7 @@ extension LlamaModel {
             throw TensorError.shapeMismatch(op: "LlamaModel ids", lhs: [ids.count], rhs: [batch, length])
         }
         let positions = options.positions ?? (0..<batch).flatMap { _ in (0..<Int32(length)).map { $0 } }
-        var x = try tape.embedding(tape.parameter(parameter("model.embed_tokens.weight")), ids: ids)
+        var x = try embed(tape, ids: ids)
         for layer in 0..<configuration.layerCount {
             let block: CheckpointBody = { [self] t, inputs in
                 try self.decoderBlock(t, inputs[0], layer: layer, batch: batch, length: length,
@@ -40,7 +40,19 @@ extension LlamaModel {
             }
             x = options.gradientCheckpointing ? try tape.checkpoint([x], block) : try block(tape, [x])
         }
-        return try tape.rmsnorm(x, weight: tape.parameter(parameter("model.norm.weight")), eps: configuration.rmsNormEps)
+        return try finalNorm(tape, x)
+    }
+
+    /// Token embeddings [N, D] (scaled by √D for Gemma).
+    func embed(_ t: Tape, ids: [Int32]) throws -> Var {
+        let x = try t.embedding(t.parameter(parameter("model.embed_tokens.weight")), ids: ids)
+        return configuration.gemma == nil ? x : t.scale(x, by: gemmaEmbeddingScale)
+    }
+
+    /// The last norm before the head.
+    func finalNorm(_ t: Tape, _ x: Var) throws -> Var {
+        try t.rmsnorm(x, weight: t.parameter(parameter("model.norm.weight")), eps: configuration.rmsNormEps,
+                      weightOffset: normWeightOffset)
     }
 
     /// Logits [N, V] for every position.
@@ -74,6 +86,10 @@ extension LlamaModel {
     /// One decoder block: x + attn(norm(x)), then + mlp(norm(·)). x: [N, D].
     func decoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
                       positions: [Int32], segments: [Int32]?, cache: KVCache?, dropoutSeed: UInt64? = nil) throws -> Var {
+        if configuration.gemma != nil {
+            return try gemmaDecoderBlock(t, x, layer: layer, batch: batch, length: length, positions: positions,
+                                         segments: segments, cache: cache, dropoutSeed: dropoutSeed)
+        }
         let c = configuration
         let n = layerNames[layer]
         let h = try t.rmsnorm(x, weight: t.parameter(parameter(n.inputNorm)), eps: c.rmsNormEps)

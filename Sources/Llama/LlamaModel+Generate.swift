@@ -10,13 +10,13 @@ extension LlamaModel {
         let n = ids.count
         let tape = Tape(recordsGradients: false)
         let positions = (0..<n).map { Int32(cache.length + $0) }
-        var x = try tape.embedding(tape.parameter(parameter("model.embed_tokens.weight")), ids: ids)
+        var x = try embed(tape, ids: ids)
         for layer in 0..<configuration.layerCount {
             x = try decoderBlock(tape, x, layer: layer, batch: 1, length: n, positions: positions, segments: nil, cache: cache)
         }
         cache.commit(n)
         let last = try tape.value(x).slice((n - 1)..<n)
-        let h = try tape.rmsnorm(tape.input(last), weight: tape.parameter(parameter("model.norm.weight")), eps: configuration.rmsNormEps)
+        let h = try finalNorm(tape, tape.input(last))
         return tape.value(try tape.linear(h, weight: tape.parameter(parameter(headName)))).floats
     }
 

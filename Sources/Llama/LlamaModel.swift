@@ -29,6 +29,8 @@ public final class LlamaModel: @unchecked Sendable {
     /// Replace the dictionary to switch adapters; the base weights stay as they are.
     public var adapters: [String: any LinearAdapter] = [:]
     let rope: RopeTable
+    /// Gemma's sliding layers rotate with their own base (`rope_local_base_freq`).
+    let localRope: RopeTable?
     /// Every tensor and module name of each decoder layer, built once (the forward pass looks them up).
     let layerNames: [LayerNames]
 
@@ -44,9 +46,12 @@ public final class LlamaModel: @unchecked Sendable {
             }
             out.append((names.inputNorm, [d]))
             linear([.queryProjection, .keyProjection, .valueProjection])
+            if c.gemma != nil { out += [(names.queryNorm, [c.headDim]), (names.keyNorm, [c.headDim])] }
             linear([.outputProjection])
             out.append((names.postAttentionNorm, [d]))
+            if c.gemma != nil { out.append((names.preFeedforwardNorm, [d])) }
             linear([.gateProjection, .upProjection, .downProjection])
+            if c.gemma != nil { out.append((names.postFeedforwardNorm, [d])) }
         }
         out.append(("model.norm.weight", [d]))
         if !c.tieWordEmbeddings { out.append(("lm_head.weight", [c.vocabularySize, d])) }
@@ -72,9 +77,12 @@ public final class LlamaModel: @unchecked Sendable {
         parameters = params
         layerNames = (0..<configuration.layerCount).map(LayerNames.init)
         rope = RopeTable(inverseFrequencies: configuration.ropeInverseFrequencies, maxPositions: configuration.maxPositions)
+        localRope = configuration.localRopeInverseFrequencies.map {
+            RopeTable(inverseFrequencies: $0, maxPositions: configuration.maxPositions)
+        }
     }
 
-    /// A model with seeded random weights (uniform with standard deviation `std`; norms at 1),
+    /// A model with seeded random weights (uniform with standard deviation `std`; norms at identity),
     /// for tests and for measuring big shapes without their weights. With `linearQuantizer`
     /// each decoder linear is encoded right after it is drawn, so a 7B model never exists in
     /// f32 all at once; with `unquantizedDType` every other tensor is stored narrowed to it.
@@ -86,7 +94,8 @@ public final class LlamaModel: @unchecked Sendable {
         let bound = std * Float(3).squareRoot()  // U(−b, b) has standard deviation b/√3
         for (name, shape) in expectedTensors(configuration) {
             let linear = ModelLoader.isDecoderLinearWeight(name)
-            let t = name.hasSuffix("norm.weight") ? Tensor(repeating: 1, shape: shape)
+            // Norms start as the identity: w = 1, or w = 0 for Gemma's (1 + w) norms.
+            let t = name.hasSuffix("norm.weight") ? Tensor(repeating: configuration.gemma == nil ? 1 : 0, shape: shape)
                                                   : Tensor.randomUniform(shape, low: -bound, high: bound, using: &g)
             if let linearQuantizer, linear {
                 weights[name] = Tensor(packed: try linearQuantizer(name, t))
@@ -113,6 +122,11 @@ public final class LlamaModel: @unchecked Sendable {
 struct LayerNames: Sendable {
     let inputNorm: String
     let postAttentionNorm: String
+    /// Gemma only: the norms around the MLP and the per-head q/k norms.
+    let preFeedforwardNorm: String
+    let postFeedforwardNorm: String
+    let queryNorm: String
+    let keyNorm: String
     /// Module paths (model.layers.N.self_attn.q_proj …), weight and bias names, in LinearModule order.
     let paths: [String]
     let weights: [String]
@@ -122,6 +136,10 @@ struct LayerNames: Sendable {
         let p = "model.layers.\(layer)."
         inputNorm = p + "input_layernorm.weight"
         postAttentionNorm = p + "post_attention_layernorm.weight"
+        preFeedforwardNorm = p + "pre_feedforward_layernorm.weight"
+        postFeedforwardNorm = p + "post_feedforward_layernorm.weight"
+        queryNorm = p + "self_attn.q_norm.weight"
+        keyNorm = p + "self_attn.k_norm.weight"
         paths = LinearModule.allCases.map { $0.path(layer: layer) }
         weights = paths.map { $0 + ".weight" }
         biases = paths.map { $0 + ".bias" }

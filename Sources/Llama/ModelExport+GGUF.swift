@@ -106,6 +106,11 @@ extension ModelExport {
 
     /// general.* and `<arch>.*` keys for a model of shape `c`, as convert_hf_to_gguf.py names them.
     static func hyperparameters(_ c: LlamaConfiguration, name: String, fileType: UInt32) throws -> [(String, GGUFValue)] {
+        if c.gemma != nil {
+            // Gemma GGUFs store norms as (1 + w) and need gemma3.* window/scale keys: not written yet.
+            throw ConfigurationError.invalid(field: "format", reason: "gguf export of Gemma 3 models is not supported yet "
+                + "(export a safetensors folder)", source: name)
+        }
         let a = c.ggufArchitecture
         var kv: [(String, GGUFValue)] = [
             ("general.architecture", .string(a)), ("general.type", .string("model")), ("general.name", .string(name)),

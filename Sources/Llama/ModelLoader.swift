@@ -1,6 +1,6 @@
 // Loading a model the user already has: a Hugging Face folder (config.json, tokenizer.json,
 // *.safetensors, possibly sharded; linears may be bitsandbytes NF4/FP4, kept in 4 bits) or a
-// single GGUF file (llama / qwen2 architectures).
+// single GGUF file (llama / qwen2 / gemma3 architectures).
 // GGUF q/k rows are put back in the Hugging Face order, so weights inside Lorikeet are
 // always in the Hugging Face layout, under Hugging Face names.
 import Foundation
@@ -183,7 +183,9 @@ public enum ModelLoader {
         let model = try LlamaModel(configuration: config, weights: weights, source: source.path)
         let data = try tokenizerData(gguf: gguf)
         let tokenizer = try TokenizerLoader.load(gguf: data)
-        let template = try data.chatTemplate.map { try ChatTemplate($0) }
+        // Gemma GGUFs made by GGUF-my-repo from a base model carry no template: use Gemma's own turn format.
+        let text = data.chatTemplate ?? (config.gemma != nil ? gemmaChatTemplate : nil)
+        let template = try text.map { try ChatTemplate($0) }
         return finish(model: model, tokenizer: tokenizer, template: template, bos: nil, eos: nil, source: source)
     }
 
@@ -191,7 +193,7 @@ public enum ModelLoader {
                        source: ModelSource) -> LoadedModel {
         var stops = Set(model.configuration.eosTokenIDs)
         if let e = tokenizer.eosTokenID { stops.insert(e) }
-        for t in ["<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>"] {
+        for t in ["<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>", "<end_of_turn>"] {
             if let id = tokenizer.tokenID(t) { stops.insert(id) }
         }
         let bosToken = bos ?? tokenizer.bosTokenID.flatMap { tokenizer.token($0) } ?? ""
@@ -203,6 +205,7 @@ public enum ModelLoader {
     /// The model configuration from GGUF metadata (`<arch>.*` keys).
     public static func configuration(gguf: GGUFFile) throws -> LlamaConfiguration {
         let arch = gguf.architecture ?? "unknown"
+        if arch == "gemma3" { return try gemma3Configuration(gguf: gguf) }
         guard ["llama", "mistral", "qwen2"].contains(arch) else {
             throw ConfigurationError.unsupportedArchitecture(arch, source: gguf.path)
         }
@@ -249,9 +252,10 @@ public enum ModelLoader {
     public static func weights(gguf: GGUFFile, configuration c: LlamaConfiguration, keepBlocks: Bool = false,
                                linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
-        let permuted = gguf.architecture == "llama" || gguf.architecture == "mistral"
+        let arch = gguf.architecture ?? "llama"
+        let permuted = arch == "llama" || arch == "mistral"
         for info in gguf.tensorInfos {
-            guard let hf = LlamaTensorNames.huggingFaceName(forGGUF: info.name) else { continue }
+            guard let hf = LlamaTensorNames.huggingFaceName(forGGUF: info.name, architecture: arch) else { continue }
             if keepBlocks && isDecoderLinearWeight(hf) && info.type.isQuantized {
                 var raw = try gguf.rawTensor(named: info.name)
                 if permuted, let projection = LlamaTensorNames.permutation(forGGUF: info.name) {
@@ -264,6 +268,7 @@ public enum ModelLoader {
             if permuted, let projection = LlamaTensorNames.permutation(forGGUF: info.name) {
                 t = try LlamaPermutation.unpermute(t, heads: projection == .query ? c.attentionHeads : c.kvHeads)
             }
+            if arch == "gemma3" && hf.hasSuffix("norm.weight") { t = gemmaNormFromGGUF(t) }
             if let linearQuantizer, isDecoderLinearWeight(hf) { t = Tensor(packed: try linearQuantizer(hf, t)) }
             out[hf] = t
         }

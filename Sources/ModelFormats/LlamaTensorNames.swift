@@ -1,7 +1,8 @@
 // The one place that maps tensor names of the `llama` architecture between GGUF
 // (llama.cpp: token_embd, blk.N.attn_q, …) and Hugging Face transformers
 // (model.embed_tokens, model.layers.N.self_attn.q_proj, …), for .weight and .bias.
-// Names with no counterpart (e.g. GGUF's rope_freqs) map to nil.
+// Names with no counterpart (e.g. GGUF's rope_freqs) map to nil. Gemma 3 (`gemma3`) has four
+// norms per block, so its ffn_norm is the pre-feedforward norm, not post_attention_layernorm.
 
 /// GGUF <-> Hugging Face tensor names for Llama-architecture models.
 public enum LlamaTensorNames {
@@ -10,6 +11,20 @@ public enum LlamaTensorNames {
         ("attn_norm", "input_layernorm"),
         ("ffn_norm", "post_attention_layernorm"),
     ]
+
+    /// Per-layer parts of llama.cpp's `gemma3` architecture.
+    static let gemma3LayerParts: [(gguf: String, hf: String)] = LinearModule.allCases.map { ($0.ggufName, $0.layerPath) } + [
+        ("attn_norm", "input_layernorm"),
+        ("post_attention_norm", "post_attention_layernorm"),
+        ("ffn_norm", "pre_feedforward_layernorm"),
+        ("post_ffw_norm", "post_feedforward_layernorm"),
+        ("attn_q_norm", "self_attn.q_norm"),
+        ("attn_k_norm", "self_attn.k_norm"),
+    ]
+
+    static func layerParts(_ architecture: String) -> [(gguf: String, hf: String)] {
+        architecture == "gemma3" ? gemma3LayerParts : layerParts
+    }
 
     /// Whole-model parts.
     static let globalParts: [(gguf: String, hf: String)] = [
@@ -22,18 +37,18 @@ public enum LlamaTensorNames {
 
     /// The Hugging Face name for GGUF tensor `name`, e.g. "blk.3.attn_q.weight" ->
     /// "model.layers.3.self_attn.q_proj.weight"; nil when it has none.
-    public static func huggingFaceName(forGGUF name: String) -> String? {
+    public static func huggingFaceName(forGGUF name: String, architecture: String = "llama") -> String? {
         guard let (stem, suffix) = split(name) else { return nil }
         if let g = globalParts.first(where: { $0.gguf == stem }) { return g.hf + suffix }
         let parts = stem.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "blk", let layer = layerIndex(parts[1]),
-              let p = layerParts.first(where: { $0.gguf == parts[2] }) else { return nil }
+              let p = layerParts(architecture).first(where: { $0.gguf == parts[2] }) else { return nil }
         return "model.layers.\(layer).\(p.hf)\(suffix)"
     }
 
     /// The GGUF name for Hugging Face tensor `name`, e.g.
     /// "model.layers.3.mlp.down_proj.weight" -> "blk.3.ffn_down.weight"; nil when it has none.
-    public static func ggufName(forHuggingFace name: String) -> String? {
+    public static func ggufName(forHuggingFace name: String, architecture: String = "llama") -> String? {
         guard let (stem, suffix) = split(name) else { return nil }
         if let g = globalParts.first(where: { $0.hf == stem }) { return g.gguf + suffix }
         let prefix = "model.layers."
@@ -41,7 +56,7 @@ public enum LlamaTensorNames {
         let rest = stem.dropFirst(prefix.count)
         guard let dot = rest.firstIndex(of: "."), let layer = layerIndex(rest[..<dot]) else { return nil }
         let part = rest[rest.index(after: dot)...]
-        guard let p = layerParts.first(where: { $0.hf == part }) else { return nil }
+        guard let p = layerParts(architecture).first(where: { $0.hf == part }) else { return nil }
         return "blk.\(layer).\(p.gguf)\(suffix)"
     }
 

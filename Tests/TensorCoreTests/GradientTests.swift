@@ -83,6 +83,31 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    func testAttentionSlidingWindowAndScale() throws {
+        // Window 3 with packed segments, with a KV-cache offset, across the 128-row block boundary.
+        let seg: [Int32] = [0, 0, 0, 0, 0, 1, 1, 1, 1]
+        try gc.check([randn([1, 9, 2, 4], seed: 43), randn([1, 9, 1, 4], seed: 44), randn([1, 9, 1, 4], seed: 45)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2], segments: seg, scale: 0.3, window: 3)
+        }
+        try gc.check([randn([1, 3, 2, 4], seed: 46), randn([1, 7, 1, 4], seed: 47), randn([1, 7, 1, 4], seed: 48)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2], window: 2)
+        }
+        var g = GradientCheck(); g.maxElements = 25
+        try g.check([randn([1, 131, 2, 4], seed: 49), randn([1, 131, 1, 4], seed: 50), randn([1, 131, 1, 4], seed: 51)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2], window: 5)
+        }
+    }
+
+    func testOffsetRMSNorm() throws {
+        try gc.check([randn([4, 6], seed: 52), randn([6], seed: 53, std: 0.3)]) { t, v in
+            try t.rmsnorm(v[0], weight: v[1], eps: 1e-6, weightOffset: 1)
+        }
+    }
+
+    func testGeGLU() throws {
+        try gc.check([randn([3, 11], seed: 54, std: 2), randn([3, 11], seed: 55)]) { t, v in try t.geglu(gate: v[0], up: v[1]) }
+    }
+
     func testSwiGLUAndSiLU() throws {
         try gc.check([randn([3, 11], seed: 24, std: 2), randn([3, 11], seed: 25)]) { t, v in try t.swiglu(gate: v[0], up: v[1]) }
         try gc.check([randn([37], seed: 26, std: 2)]) { t, v in t.silu(v[0]) }

@@ -59,6 +59,28 @@ final class KernelTwinTests: XCTestCase {
         }
     }
 
+    func testGeGLUForwardBackward() {
+        let n = 1003
+        let g = randn([n], seed: 9, std: 3).floats, u = randn([n], seed: 10).floats, dy = randn([n], seed: 11).floats
+        var out = [Float](repeating: 0, count: n), ref = out
+        Kernels.geglu(gate: g, up: u, out: &out, n)
+        Kernels.gegluReference(gate: g, up: u, out: &ref, n)
+        assertClose(out, ref, rtol: 1e-5, atol: 1e-6)
+        // Backward against the Double derivative of the reference formula.
+        var dg = out, du = out
+        Kernels.gegluBackward(gate: g, up: u, dy: dy, dGate: &dg, dUp: &du, n)
+        let c = 0.7978845608028654, a = 0.044715
+        let dgr = (0..<n).map { i -> Float in
+            let x = Double(g[i]), t = tanh(c * (x + a * x * x * x))
+            return Float(Double(dy[i]) * Double(u[i]) * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * a * x * x)))
+        }
+        let dur = (0..<n).map { i -> Float in
+            let x = Double(g[i]); return Float(Double(dy[i]) * 0.5 * x * (1 + tanh(c * (x + a * x * x * x))))
+        }
+        assertClose(dg, dgr, rtol: 1e-5, atol: 1e-5)
+        assertClose(du, dur, rtol: 1e-5, atol: 1e-6)
+    }
+
     func testRMSNorm() {
         forEachSIMDLevel { level in
             for (rows, dim) in [(3, 7), (300, 576)] {
@@ -122,6 +144,9 @@ final class KernelTwinTests: XCTestCase {
                 (AttentionShape(batch: 1, queryLength: 9, keyLength: 9, queryHeads: 3, kvHeads: 1, headDim: 5, scale: 0.5), true),
                 (AttentionShape(batch: 1, queryLength: 3, keyLength: 20, queryHeads: 2, kvHeads: 2, headDim: 4, queryOffset: 17, scale: 0.5), false),
                 (AttentionShape(batch: 1, queryLength: 6, keyLength: 6, queryHeads: 2, kvHeads: 1, headDim: 4, causal: false, scale: 0.5), false),
+                (AttentionShape(batch: 2, queryLength: 150, keyLength: 150, queryHeads: 2, kvHeads: 1, headDim: 8, scale: 0.3, window: 7), false),
+                (AttentionShape(batch: 1, queryLength: 9, keyLength: 9, queryHeads: 2, kvHeads: 1, headDim: 4, scale: 0.5, window: 2), true),
+                (AttentionShape(batch: 1, queryLength: 3, keyLength: 20, queryHeads: 2, kvHeads: 2, headDim: 4, queryOffset: 17, scale: 0.5, window: 4), false),
             ]
             for (shape, useSegments) in cases {
                 let q = randn([shape.batch, shape.queryLength, shape.queryHeads, shape.headDim], seed: 13).floats

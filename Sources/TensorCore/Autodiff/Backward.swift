@@ -96,11 +96,12 @@ extension Tape {
                 }
             }
 
-        case let .rmsnorm(x, w, rstd):
+        case let .rmsnorm(x, w, rstd, offset):
+            // dw is the same for w and offset + w (d(offset + w)/dw = 1); dx uses offset + w.
             let xv = value(x)
             let dim = xv.shape.last!
             let rows = xv.count / max(dim, 1)
-            let wv = w.map { value($0).widened() }
+            let wv = w.map { Self.offsetWeight(value($0), offset) }
             var dx: Tensor? = nodes[x.id].needsGrad ? Tensor(uninitialized: xv.shape) : nil
             var dw: Tensor? = (w.map { nodes[$0.id].needsGrad } ?? false) ? Tensor(zeros: [dim]) : nil
             xv.withUnsafeFloats { xp in dy.withUnsafeFloats { dyp in rstd.withUnsafeFloats { rp in
@@ -152,6 +153,21 @@ extension Tape {
                 g.withUnsafeFloats { gp in u.withUnsafeFloats { upp in dy.withUnsafeFloats { dyp in
                     Kernels.swigluBackward(gate: gp.baseAddress!, up: upp.baseAddress!, dy: dyp.baseAddress!,
                                            dGate: needG ? dgp.baseAddress! : nil, dUp: needU ? dup.baseAddress! : nil, g.count)
+                } } }
+            } }
+            if needG { accumulateGradient(gate, dg) }
+            if needU { accumulateGradient(up, du) }
+
+        case let .geglu(gate, up):
+            // y = gelu(g)⊙u  ⇒  dg = dy⊙u⊙gelu'(g),  du = dy⊙gelu(g)
+            let g = value(gate), u = value(up)
+            let needG = nodes[gate.id].needsGrad, needU = nodes[up.id].needsGrad
+            var dg = Tensor(uninitialized: needG ? g.shape : [0])
+            var du = Tensor(uninitialized: needU ? u.shape : [0])
+            dg.withUnsafeMutableFloats { dgp in du.withUnsafeMutableFloats { dup in
+                g.withUnsafeFloats { gp in u.withUnsafeFloats { upp in dy.withUnsafeFloats { dyp in
+                    Kernels.gegluBackward(gate: gp.baseAddress!, up: upp.baseAddress!, dy: dyp.baseAddress!,
+                                          dGate: needG ? dgp.baseAddress! : nil, dUp: needU ? dup.baseAddress! : nil, g.count)
                 } } }
             } }
             if needG { accumulateGradient(gate, dg) }

@@ -7,10 +7,13 @@ enum Op {
     /// y = x·Wᵀ (+ b) + s·(drop(x)·Aᵀ)·Bᵀ; `down` = drop(x)·Aᵀ is kept, the mask is recomputed.
     case loraLinear(x: Var, weight: Var, bias: Var?, a: Var, b: Var, scale: Float, dropout: Float, seed: UInt64, down: Tensor)
     case embedding(table: Var, ids: [Int32])
-    case rmsnorm(x: Var, weight: Var?, rstd: Tensor)
+    /// y = x · rstd · (weightOffset + w).
+    case rmsnorm(x: Var, weight: Var?, rstd: Tensor, weightOffset: Float)
     case rope(x: Var, positions: [Int32], table: RopeTable, layout: RopeLayout, heads: Int, headDim: Int)
     case attention(q: Var, k: Var, v: Var, lse: Tensor, shape: AttentionShape, segments: [Int32]?)
     case swiglu(gate: Var, up: Var)
+    /// gelu_tanh(gate) ⊙ up (Gemma's GeGLU).
+    case geglu(gate: Var, up: Var)
     case silu(Var)
     case add(Var, Var)
     case mul(Var, Var)
@@ -35,9 +38,9 @@ extension Op {
         switch self {
         case let .linear(x, w, _): return [x, w]
         case let .loraLinear(x, w, _, a, b, _, _, _, _): return [x, w, a, b]
-        case let .rmsnorm(x, w, _): return [x] + (w.map { [$0] } ?? [])
+        case let .rmsnorm(x, w, _, _): return [x] + (w.map { [$0] } ?? [])
         case let .attention(q, k, v, _, _, _): return [q, k, v]
-        case let .swiglu(gate, up): return [gate, up]
+        case let .swiglu(gate, up), let .geglu(gate, up): return [gate, up]
         case let .silu(x): return [x]
         case let .mul(a, b): return [a, b]
         case let .checkpoint(inputs, _): return inputs

@@ -104,15 +104,16 @@ extension Tape {
 
     // MARK: Normalisation and position
 
-    /// RMSNorm over the last axis: x · rstd · w. x: [..., D], w: [D] or nil.
-    public func rmsnorm(_ x: Var, weight w: Var?, eps: Float) throws -> Var {
+    /// RMSNorm over the last axis: x · rstd · (offset + w). x: [..., D], w: [D] or nil.
+    /// `weightOffset` is 1 for Gemma, whose norms store w around 0 and scale by (1 + w) in f32.
+    public func rmsnorm(_ x: Var, weight w: Var?, eps: Float, weightOffset: Float = 0) throws -> Var {
         let xv = value(x)
         guard let dim = xv.shape.last else { throw TensorError.invalidShape(op: "rmsnorm", shape: xv.shape, expected: "[..., D]") }
         if let w, value(w).shape != [dim] { throw TensorError.shapeMismatch(op: "rmsnorm", lhs: xv.shape, rhs: value(w).shape) }
         let rows = xv.count / max(dim, 1)
         var y = Tensor(uninitialized: xv.shape)
         var rstd = Tensor(uninitialized: [rows])
-        let wv = w.map { value($0).widened() }
+        let wv = w.map { Self.offsetWeight(value($0), weightOffset) }
         y.withUnsafeMutableFloats { yp in
             rstd.withUnsafeMutableFloats { rp in
                 xv.withUnsafeFloats { xp in
@@ -124,7 +125,14 @@ extension Tape {
                 }
             }
         }
-        return record(y, inputs: w.map { [x, $0] } ?? [x], op: .rmsnorm(x: x, weight: w, rstd: rstd))
+        return record(y, inputs: w.map { [x, $0] } ?? [x], op: .rmsnorm(x: x, weight: w, rstd: rstd, weightOffset: weightOffset))
+    }
+
+    /// The norm weight as f32 with `offset` added to every element (offset + w).
+    static func offsetWeight(_ w: Tensor, _ offset: Float) -> Tensor {
+        var out = w.widened()
+        if offset != 0 { out.withUnsafeMutableFloats { p in for i in p.indices { p[i] += offset } } }
+        return out
     }
 
     /// Rotary embedding of x: [..., H, hd] (N tokens of H heads); `positions` has one id per token.
@@ -158,7 +166,10 @@ extension Tape {
 
     /// Causal grouped-query attention. q: [B, Tq, Hq, hd], k and v: [B, Tk, Hkv, hd] with Hq a
     /// multiple of Hkv and Tk ≥ Tq (Tk > Tq when earlier keys come from a KV cache). `segments` ([B·T] ids) keeps packed examples from attending to each other.
-    public func attention(q: Var, k: Var, v: Var, causal: Bool = true, segments: [Int32]? = nil) throws -> Var {
+    /// Scores are scaled by `scale` (default 1/√hd); with `window`, each query sees only the
+    /// last `window` positions up to itself (sliding-window attention, Mistral/Gemma).
+    public func attention(q: Var, k: Var, v: Var, causal: Bool = true, segments: [Int32]? = nil,
+                          scale: Float? = nil, window: Int? = nil) throws -> Var {
         let qv = value(q), kv = value(k), vv = value(v)
         guard qv.rank == 4, kv.rank == 4, kv.shape == vv.shape, qv.shape[0] == kv.shape[0],
               qv.shape[3] == kv.shape[3], kv.shape[2] > 0, qv.shape[2] % kv.shape[2] == 0 else {
@@ -173,7 +184,11 @@ extension Tape {
         let shape = AttentionShape(batch: qv.shape[0], queryLength: qv.shape[1], keyLength: kv.shape[1],
                                    queryHeads: qv.shape[2], kvHeads: kv.shape[2], headDim: qv.shape[3],
                                    queryOffset: kv.shape[1] - qv.shape[1],
-                                   causal: causal, scale: 1 / Float(qv.shape[3]).squareRoot())
+                                   causal: causal, scale: scale ?? 1 / Float(qv.shape[3]).squareRoot(),
+                                   window: window)
+        if let window, window < 1 {
+            throw TensorError.invalidShape(op: "attention window", shape: [window], expected: "a window of at least 1 position")
+        }
         var out = Tensor(uninitialized: qv.shape)
         let keep = recordsGradients && [q, k, v].contains { nodes[$0.id].needsGrad }
         var lse = Tensor(uninitialized: keep ? [shape.batch, shape.queryHeads, shape.queryLength] : [0])

@@ -4,7 +4,8 @@
 // row logsumexp; backward recomputes the probabilities from it.
 // q: [B, Tq, Hq, hd]   k, v: [B, Tk, Hkv, hd]   out: [B, Tq, Hq, hd]   lse: [B, Hq, Tq]
 // Query i sees key j when j ≤ i + queryOffset (causal) and, with segments, when both
-// tokens belong to the same packed example.
+// tokens belong to the same packed example; with a sliding window W also only when
+// j > i + queryOffset − W (the last W positions, itself included, as transformers masks).
 internal import CKernels
 
 /// Sizes and masking of one attention call.
@@ -19,6 +20,8 @@ struct AttentionShape {
     var queryOffset: Int = 0
     var causal: Bool = true
     var scale: Float
+    /// Sliding window: query i sees only keys j > i + queryOffset − window (nil: all earlier keys).
+    var window: Int? = nil
 
     var groupSize: Int { queryHeads / kvHeads }
     static let blockRows = 128
@@ -39,6 +42,10 @@ extension Kernels {
             if shape.causal {
                 let limit = i + shape.queryOffset
                 if limit + 1 < keyEnd { (row + limit + 1).update(repeating: -.infinity, count: keyEnd - limit - 1) }
+            }
+            if let window = shape.window {
+                let first = min(keyEnd, max(0, i + shape.queryOffset - window + 1))
+                if first > 0 { row.update(repeating: -.infinity, count: first) }
             }
             if let segments {
                 let seg = segments + b * shape.keyLength
@@ -146,6 +153,7 @@ extension Kernels {
                     var s = [Double](repeating: -.infinity, count: shape.keyLength)
                     for j in 0..<shape.keyLength {
                         if shape.causal && j > i + shape.queryOffset { continue }
+                        if let w = shape.window, j <= i + shape.queryOffset - w { continue }
                         if let segments, segments[b * shape.keyLength + j] != segments[b * shape.keyLength + i] { continue }
                         var d = 0.0
                         for c in 0..<hd {

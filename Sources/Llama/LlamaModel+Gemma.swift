@@ -1,0 +1,48 @@
+// Gemma 3's decoder block (transformers' Gemma3DecoderLayer), on the same tape ops as Llama's:
+//   x1 = x + postAttnNorm(attn(inputNorm(x)))      q, k: per-head (1 + w) RMSNorm, then RoPE
+//   out = x1 + postFFNorm(geglu(preFFNorm(x1)))
+// Sliding layers attend to the last `slidingWindow` positions and rotate with the local base.
+// Shapes: N = B·T tokens, D hidden, H / Hkv heads, hd head size; x: [N, D].
+import TensorCore
+import ModelFormats
+
+extension LlamaModel {
+    /// Gemma multiplies embeddings by √D, rounded to the compute dtype (f32 here).
+    var gemmaEmbeddingScale: Float { Float(configuration.hiddenSize).squareRoot() }
+
+    /// 1 for Gemma's (1 + w) norms, 0 otherwise.
+    var normWeightOffset: Float { configuration.gemma == nil ? 0 : 1 }
+
+    func gemmaDecoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
+                           positions: [Int32], segments: [Int32]?, cache: KVCache?, dropoutSeed: UInt64?) throws -> Var {
+        let c = configuration, g = c.gemma!
+        let n = layerNames[layer]
+        let sliding = g.slidingLayers[layer]
+        func norm(_ v: Var, _ name: String) throws -> Var {
+            try t.rmsnorm(v, weight: t.parameter(parameter(name)), eps: c.rmsNormEps, weightOffset: 1)
+        }
+        let h = try norm(x, n.inputNorm)
+        let qHeads = try t.reshape(try project(t, h, .queryProjection, of: n, dropoutSeed: dropoutSeed),
+                                   [batch, length, c.attentionHeads, c.headDim])
+        let kHeads = try t.reshape(try project(t, h, .keyProjection, of: n, dropoutSeed: dropoutSeed),
+                                   [batch, length, c.kvHeads, c.headDim])
+        var v = try t.reshape(try project(t, h, .valueProjection, of: n, dropoutSeed: dropoutSeed),
+                              [batch, length, c.kvHeads, c.headDim])
+        let table = sliding ? localRope! : rope
+        let q = try t.rope(try norm(qHeads, n.queryNorm), positions: positions, table: table)
+        var k = try t.rope(try norm(kHeads, n.keyNorm), positions: positions, table: table)
+        if let cache {
+            (k, v) = try cache.append(t, layer: layer, keys: k, values: v)
+        }
+        let attn = try t.attention(q: q, k: k, v: v, segments: segments, scale: Float(1 / Double(g.queryPreAttnScalar).squareRoot()),
+                                   window: sliding ? g.slidingWindow : nil)
+        let a = try t.reshape(attn, [batch * length, c.attentionHeads * c.headDim])
+        let attnOut = try norm(try project(t, a, .outputProjection, of: n, dropoutSeed: dropoutSeed), n.postAttentionNorm)
+        let x1 = try t.add(x, attnOut)
+        let h2 = try norm(x1, n.preFeedforwardNorm)
+        let gate = try project(t, h2, .gateProjection, of: n, dropoutSeed: dropoutSeed)
+        let up = try project(t, h2, .upProjection, of: n, dropoutSeed: dropoutSeed)
+        let mlp = try project(t, try t.geglu(gate: gate, up: up), .downProjection, of: n, dropoutSeed: dropoutSeed)
+        return try t.add(x1, try norm(mlp, n.postFeedforwardNorm))
+    }
+}

@@ -1,0 +1,87 @@
+// Gemma 3 from GGUF (llama.cpp's `gemma3` architecture). Two conventions differ from the
+// Hugging Face checkpoint: convert_hf_to_gguf.py (conversion/gemma.py, `norm_shift`) stores every
+// norm weight as 1 + w, undone here so that weights inside Lorikeet are always in the HF form;
+// and the GGUF has no layer_types / query_pre_attn_scalar / local RoPE base, which take
+// transformers' and llama.cpp's defaults (every 6th layer global, 10 000 for sliding layers).
+// q/k rows are not permuted for gemma3.
+import TensorCore
+import ModelFormats
+
+extension ModelLoader {
+    /// The configuration of a `gemma3` GGUF.
+    static func gemma3Configuration(gguf: GGUFFile) throws -> LlamaConfiguration {
+        let a = "gemma3"
+        func int(_ key: String) throws -> Int {
+            guard let v = gguf["\(a).\(key)"]?.int else {
+                throw ConfigurationError.invalid(field: "\(a).\(key)", reason: "is missing", source: gguf.path)
+            }
+            return v
+        }
+        if gguf["\(a).final_logit_softcapping"] != nil || gguf["\(a).attn_logit_softcapping"] != nil {
+            throw ConfigurationError.invalid(field: "\(a).final_logit_softcapping", reason: "soft-capping is not supported", source: gguf.path)
+        }
+        let hidden = try int("embedding_length"), heads = try int("attention.head_count"), layers = try int("block_count")
+        let headDim = gguf["\(a).attention.key_length"]?.int ?? 256
+        var scaling: RopeScaling?
+        if gguf["\(a).rope.scaling.type"]?.string == "linear", let f = gguf["\(a).rope.scaling.factor"]?.float {
+            scaling = .linear(factor: f)
+        }
+        // Every published Gemma 3 has query_pre_attn_scalar = head_dim except 27B (62 layers:
+        // hidden / heads = 168); llama.cpp decides the attention scale the same way.
+        let scalar = layers == 62 ? Float(hidden / heads) : Float(headDim)
+        let gemma = GemmaSettings(queryPreAttnScalar: scalar, slidingWindow: gguf["\(a).attention.sliding_window"]?.int ?? 4096,
+                                  slidingLayers: GemmaSettings.defaultSlidingLayers(count: layers),
+                                  localRopeTheta: gguf["\(a).rope.freq_base_swa"]?.float ?? 10_000)
+        let config = LlamaConfiguration(
+            modelType: "gemma3",
+            vocabularySize: gguf["\(a).vocab_size"]?.int ?? gguf["tokenizer.ggml.tokens"]?.array?.count ?? 0,
+            hiddenSize: hidden, intermediateSize: try int("feed_forward_length"), layerCount: layers,
+            attentionHeads: heads, kvHeads: gguf["\(a).attention.head_count_kv"]?.int ?? heads, headDim: headDim,
+            rmsNormEps: gguf["\(a).attention.layer_norm_rms_epsilon"]?.float ?? 1e-6,
+            ropeTheta: gguf["\(a).rope.freq_base"]?.float ?? 1_000_000, ropeScaling: scaling,
+            maxPositions: gguf["\(a).context_length"]?.int ?? 131_072,
+            tieWordEmbeddings: gguf.info("output.weight") == nil,
+            bosTokenID: gguf["tokenizer.ggml.bos_token_id"]?.int,
+            eosTokenIDs: gguf["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [], gemma: gemma)
+        try config.validate(source: gguf.path)
+        return config
+    }
+
+    /// A Gemma norm weight as stored in GGUF (1 + w) back in the Hugging Face form (w).
+    static func gemmaNormFromGGUF(_ t: Tensor) -> Tensor {
+        var w = t.widened().copied()
+        w.withUnsafeMutableFloats { p in for i in p.indices { p[i] -= 1 } }
+        return w
+    }
+}
+
+extension ModelLoader {
+    /// Gemma 3's chat template (google/gemma-3-*-it tokenizer_config.json, text content only): a
+    /// system message becomes a prefix of the first user turn; the assistant's role is "model".
+    static let gemmaChatTemplate = """
+        {{ bos_token }}
+        {%- if messages[0]['role'] == 'system' -%}
+            {%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}
+            {%- set loop_messages = messages[1:] -%}
+        {%- else -%}
+            {%- set first_user_prefix = "" -%}
+            {%- set loop_messages = messages -%}
+        {%- endif -%}
+        {%- for message in loop_messages -%}
+            {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}
+                {{ raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}
+            {%- endif -%}
+            {%- if (message['role'] == 'assistant') -%}
+                {%- set role = "model" -%}
+            {%- else -%}
+                {%- set role = message['role'] -%}
+            {%- endif -%}
+            {{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else "") }}
+            {{- message['content'] | trim }}
+            {{- '<end_of_turn>\\n' }}
+        {%- endfor -%}
+        {%- if add_generation_prompt -%}
+            {{ '<start_of_turn>model\\n' }}
+        {%- endif -%}
+        """
+}
