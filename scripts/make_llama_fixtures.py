@@ -318,7 +318,8 @@ def init_random(model, seed: int) -> None:
 
 
 def tiny_specs():
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from transformers import (LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM,
+                              SmolLM3Config, SmolLM3ForCausalLM)
 
     return [
         ("tiny_llama", LlamaForCausalLM, LlamaConfig(
@@ -337,6 +338,16 @@ def tiny_specs():
             **TINY_COMMON, intermediate_size=176, rope_theta=10000.0,
             tie_word_embeddings=False, use_sliding_window=False,
         ), 13, [24, 40]),
+        # Qwen3: per-head q/k RMSNorm before RoPE, no biases, head_dim set apart from hidden/heads.
+        ("tiny_qwen3", Qwen3ForCausalLM, Qwen3Config(
+            **{**TINY_COMMON, "head_dim": 24}, intermediate_size=128, rope_theta=1000000.0,
+            tie_word_embeddings=True, use_sliding_window=False, attention_bias=False,
+        ), 14, [24, 40]),
+        # SmolLM3: layer 1 of 2 without RoPE (no_rope_layers zeros mark NoPE layers).
+        ("tiny_smollm3", SmolLM3ForCausalLM, SmolLM3Config(
+            **TINY_COMMON, intermediate_size=128, rope_theta=5000000.0, no_rope_layers=[1, 0], pad_token_id=0,
+            tie_word_embeddings=True, attention_bias=False, mlp_bias=False, use_sliding_window=False,
+        ), 15, [24, 40]),
     ]
 
 
@@ -380,7 +391,7 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
                   f"logits std {float(logits.std()):.3f}")
 
     check_reload(cls, folder, meta, tensors)
-    if name == "tiny_llama":
+    if name in ("tiny_llama", "tiny_qwen3", "tiny_smollm3"):
         meta["grad_batch"] = make_grads(model, cfg, g, tensors)
 
     save_tensors(folder / "reference.safetensors", tensors)
@@ -439,7 +450,7 @@ def make_grads(model, cfg, g, tensors) -> dict:
     tensors["grad_batch.logits"] = logits.detach()
     model.eval()
     loss = loss.detach()
-    print(f"tiny_llama grad batch loss {float(loss):.6f}")
+    print(f"grad batch loss {float(loss):.6f}")
     return {
         "input_ids": ids.tolist(),
         "labels": labels.tolist(),
@@ -456,6 +467,7 @@ def main() -> None:
     ap.add_argument("--gguf", type=Path, default=DEFAULT_GGUF)
     ap.add_argument("--skip-smollm2", action="store_true")
     ap.add_argument("--skip-tiny", action="store_true")
+    ap.add_argument("--only", action="append", help="write only this tiny model (repeatable); the others keep their files")
     args = ap.parse_args()
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
@@ -465,7 +477,8 @@ def main() -> None:
 
     if not args.skip_tiny:
         for spec in tiny_specs():
-            make_tiny(*spec)
+            if not args.only or spec[0] in args.only:
+                make_tiny(*spec)
     if not args.skip_smollm2:
         make_smollm2(args.gguf)
 

@@ -44,6 +44,7 @@ public final class LlamaModel: @unchecked Sendable {
             }
             out.append((names.inputNorm, [d]))
             linear([.queryProjection, .keyProjection, .valueProjection])
+            if c.queryKeyNorm { out.append((names.queryNorm, [c.headDim])); out.append((names.keyNorm, [c.headDim])) }
             linear([.outputProjection])
             out.append((names.postAttentionNorm, [d]))
             linear([.gateProjection, .upProjection, .downProjection])
@@ -113,6 +114,9 @@ public final class LlamaModel: @unchecked Sendable {
 struct LayerNames: Sendable {
     let inputNorm: String
     let postAttentionNorm: String
+    /// Qwen3's per-head norms of q and k (present only when the configuration has them).
+    let queryNorm: String
+    let keyNorm: String
     /// Module paths (model.layers.N.self_attn.q_proj …), weight and bias names, in LinearModule order.
     let paths: [String]
     let weights: [String]
@@ -122,6 +126,8 @@ struct LayerNames: Sendable {
         let p = "model.layers.\(layer)."
         inputNorm = p + "input_layernorm.weight"
         postAttentionNorm = p + "post_attention_layernorm.weight"
+        queryNorm = p + "self_attn.q_norm.weight"
+        keyNorm = p + "self_attn.k_norm.weight"
         paths = LinearModule.allCases.map { $0.path(layer: layer) }
         weights = paths.map { $0 + ".weight" }
         biases = paths.map { $0 + ".bias" }
