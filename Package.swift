@@ -35,7 +35,7 @@ let package = Package(
         // Hugging Face cache, downloading through the hub's HTTP API). Foundation only.
         .target(name: "ModelStores"),
         .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores"]),
-        .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama",
+        .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "ModelStores",
                                                    .product(name: "Yams", package: "Yams")]),
         // `import Lorikeet`: every public module at once.
         .target(name: "Lorikeet", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores",

@@ -5,9 +5,13 @@ apply_chat_template (jinja2, trim_blocks + lstrip_blocks, raise_exception, strft
 Run by hand in a venv outside the repo:
     python3 -m venv /work/venv-tpl && /work/venv-tpl/bin/pip install transformers jinja2 gguf numpy
     /work/venv-tpl/bin/python scripts/make_chat_template_fixtures.py
-Template sources: SmolLM2's from the test GGUF (tokenizer.chat_template); the others are the
-public `chat_template` strings of the models' tokenizer_config.json, kept below as data.
+Template sources: SmolLM2's from the test GGUF (tokenizer.chat_template); Qwen3's and
+SmolLM3's from llama.cpp's models/templates/ (Qwen-Qwen3-0.6B.jinja, HuggingFaceTB-SmolLM3-3B.jinja;
+pass the folder with --llama-cpp-templates, e.g. the llama-cpp-python sdist's
+vendor/llama.cpp/models/templates); the others are the public `chat_template` strings of the
+models' tokenizer_config.json, kept below as data. --only NAME writes just that fixture.
 """
+import argparse
 import json
 import pathlib
 
@@ -301,7 +305,30 @@ def snippet_fixture():
     return {"model": "jinja-semantics", "bos_token": "<s>", "eos_token": "</s>", "cases": cases}
 
 
+def thinking_fixtures(templates: pathlib.Path, all_chats):
+    """Qwen3 and SmolLM3: every chat with thinking on and off, and a history whose earlier
+    assistant turn carries reasoning (the templates strip it from turns before the last query)."""
+    reasoned = [U1, {"role": "assistant", "content": "<think>\nAdd the numbers.\n</think>\n\n2+2 is 4."}, U2]
+    reasoned_field = [U1, {"role": "assistant", "content": "2+2 is 4.", "reasoning_content": "Add the numbers."}, U2]
+    def cases(extra_cases=()):
+        return [(f"{c}_think_{on}", CHATS[c], None, {"enable_thinking": on}) for c in all_chats for on in (True, False)] + [
+            ("reasoned_history", reasoned, None, {}), ("reasoned_history_no_think", reasoned, None, {"enable_thinking": False}),
+            *extra_cases]
+    qwen3 = (templates / "Qwen-Qwen3-0.6B.jinja").read_text(encoding="utf-8")
+    smollm3 = (templates / "HuggingFaceTB-SmolLM3-3B.jinja").read_text(encoding="utf-8")
+    return {
+        "qwen3": cases_for("Qwen3-0.6B", qwen3, "", "<|im_end|>", [],
+                           tool_cases=cases([("reasoning_content_field", reasoned_field, None, {}),
+                                             ("tools", qwen_tool_chat(), [WEATHER_TOOL], {})])),
+        "smollm3": cases_for("SmolLM3-3B", smollm3, "", "<|im_end|>", [], tool_cases=cases()),
+    }
+
+
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--llama-cpp-templates", type=pathlib.Path, help="llama.cpp's models/templates folder (Qwen3, SmolLM3)")
+    ap.add_argument("--only", action="append", help="write only this fixture (repeatable)")
+    args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     alternating_error = ("non_alternating", [U1, {"role": "user", "content": "again"}])
     all_chats = ["single", "system", "multi", "system_multi"]
@@ -343,7 +370,11 @@ def main():
         "tinyllama": cases_for("TinyLlama-1.1B-Chat-v1.0", TINYLLAMA, "<s>", "</s>", all_chats),
         "jinja_semantics": snippet_fixture(),
     }
+    if args.llama_cpp_templates:
+        fixtures.update(thinking_fixtures(args.llama_cpp_templates, all_chats))
     for name, fixture in fixtures.items():
+        if args.only and name not in args.only:
+            continue
         path = OUT / f"{name}.json"
         path.write_text(json.dumps(fixture, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"{path.relative_to(ROOT)}: {len(fixture['cases'])} cases")

@@ -321,7 +321,8 @@ def init_random(model, seed: int, zero_centred_norms: bool = False) -> None:
 
 
 def tiny_specs():
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from transformers import (Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config,
+                              Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, SmolLM3Config, SmolLM3ForCausalLM)
 
     return [
         ("tiny_llama", LlamaForCausalLM, LlamaConfig(
@@ -340,6 +341,16 @@ def tiny_specs():
             **TINY_COMMON, intermediate_size=176, rope_theta=10000.0,
             tie_word_embeddings=False, use_sliding_window=False,
         ), 13, [24, 40]),
+        # Qwen3: per-head q/k RMSNorm before RoPE, no biases, head_dim set apart from hidden/heads.
+        ("tiny_qwen3", Qwen3ForCausalLM, Qwen3Config(
+            **{**TINY_COMMON, "head_dim": 24}, intermediate_size=128, rope_theta=1000000.0,
+            tie_word_embeddings=True, use_sliding_window=False, attention_bias=False,
+        ), 14, [24, 40]),
+        # SmolLM3: layer 1 of 2 without RoPE (no_rope_layers zeros mark NoPE layers).
+        ("tiny_smollm3", SmolLM3ForCausalLM, SmolLM3Config(
+            **TINY_COMMON, intermediate_size=128, rope_theta=5000000.0, no_rope_layers=[1, 0], pad_token_id=0,
+            tie_word_embeddings=True, attention_bias=False, mlp_bias=False, use_sliding_window=False,
+        ), 15, [24, 40]),
         # Gemma 3 text: explicit head_dim (32, not 64/4), query_pre_attn_scalar (20) that is
         # not head_dim, a sliding window (8) shorter than every sequence on layers 0 and 1
         # (local RoPE base 10000), a full-attention layer 2 (RoPE base 1e6, linear scaling 2),
@@ -402,7 +413,7 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
                   f"logits std {float(logits.std()):.3f}")
 
     check_reload(cls, folder, meta, tensors)
-    if name in ("tiny_llama", "tiny_gemma3"):
+    if name in ("tiny_llama", "tiny_qwen3", "tiny_smollm3", "tiny_gemma3"):
         meta["grad_batch"] = make_grads(model, cfg, g, tensors, name)
 
     save_tensors(folder / "reference.safetensors", tensors)
@@ -503,7 +514,7 @@ def main() -> None:
     ap.add_argument("--gguf", type=Path, default=DEFAULT_GGUF)
     ap.add_argument("--skip-smollm2", action="store_true")
     ap.add_argument("--skip-tiny", action="store_true")
-    ap.add_argument("--only", action="append", metavar="NAME", help="write only these tiny models (e.g. tiny_gemma3)")
+    ap.add_argument("--only", action="append", help="write only this tiny model (repeatable); the others keep their files")
     args = ap.parse_args()
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))

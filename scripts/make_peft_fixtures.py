@@ -72,7 +72,11 @@ CONFIGS = {
         layers_to_transform=[1],
         lora_dropout=0.0,
     ),
+    # On Qwen3 (q/k norms sit between q_proj/k_proj and RoPE): every linear.
+    "qwen3": dict(r=4, lora_alpha=8, target_modules=ALL_LINEAR, lora_dropout=0.0),
 }
+# The base model of each config (tiny_llama unless named here).
+BASES = {"qwen3": "Tests/LlamaTests/Fixtures/tiny_qwen3"}
 
 SEED_PEFT_INIT = 1234  # torch.manual_seed before get_peft_model (lora_A init)
 SEED_LORA_B = 5678  # generator for the lora_B values
@@ -109,11 +113,11 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     save_file({k: v.detach().to(torch.float32).contiguous().cpu() for k, v in tensors.items()}, str(path))
 
 
-def load_base():
+def load_base(base_rel: str = BASE_REL):
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(
-        BASE_REL, dtype=torch.float32, attn_implementation="eager"
+        base_rel, dtype=torch.float32, attn_implementation="eager"
     )
     return model
 
@@ -147,7 +151,7 @@ def make_config(name: str, kwargs: dict, ver: dict) -> None:
         shutil.rmtree(out)
     (out / "adapter").mkdir(parents=True)
 
-    base = load_base()
+    base = load_base(BASES.get(name, BASE_REL))
     cfg = base.config
     torch.manual_seed(SEED_PEFT_INIT)
     lcfg = LoraConfig(task_type="CAUSAL_LM", bias="none", **kwargs)
@@ -202,7 +206,7 @@ def make_config(name: str, kwargs: dict, ver: dict) -> None:
     # reload check: PeftModel.from_pretrained on a fresh base gives the same loss / logits
     from peft import PeftModel
 
-    re_model = PeftModel.from_pretrained(load_base(), str(out / "adapter"))
+    re_model = PeftModel.from_pretrained(load_base(BASES.get(name, BASE_REL)), str(out / "adapter"))
     re_model.eval()
     with torch.no_grad():
         re_logits = re_model(input_ids=ids).logits.float()
@@ -217,14 +221,15 @@ def make_config(name: str, kwargs: dict, ver: dict) -> None:
     assert merged_diff < 1e-4, f"{name}: merged logits differ by {merged_diff}"
 
     with torch.no_grad():
-        base_logits = load_base()(input_ids=ids).logits.float()
+        base_logits = load_base(BASES.get(name, BASE_REL))(input_ids=ids).logits.float()
     base_loss = float(loss_fn(base_logits, labels))
 
     save_tensors(out / "reference.safetensors", tensors)
     meta = {
-        "description": f"PEFT LoRA reference for config '{name}' on tiny_llama. See scripts/make_peft_fixtures.py.",
+        "description": f"PEFT LoRA reference for config '{name}' on {Path(BASES.get(name, BASE_REL)).name}. "
+                       "See scripts/make_peft_fixtures.py.",
         "versions": ver,
-        "base_model": BASE_REL,
+        "base_model": BASES.get(name, BASE_REL),
         "lora_config": {"task_type": "CAUSAL_LM", "bias": "none", **kwargs},
         "seeds": {"peft_init": SEED_PEFT_INIT, "lora_B": SEED_LORA_B, "batch": SEED_BATCH},
         "lora_B_init": f"every lora_B overwritten with N(0, {LORA_B_STD}^2) (torch.randn * {LORA_B_STD})",
@@ -327,6 +332,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--skip-smollm2", action="store_true")
     ap.add_argument("--skip-tiny", action="store_true")
+    ap.add_argument("--only", action="append", help="write only this config (repeatable); the others keep their files")
     args = ap.parse_args()
 
     os.chdir(ROOT)
@@ -336,7 +342,8 @@ def main() -> None:
     ver = versions()
     if not args.skip_tiny:
         for name, kwargs in CONFIGS.items():
-            make_config(name, kwargs, ver)
+            if not args.only or name in args.only:
+                make_config(name, kwargs, ver)
     if not args.skip_smollm2:
         make_smollm2_counts(ver)
 

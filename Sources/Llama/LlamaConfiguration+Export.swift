@@ -10,7 +10,7 @@ extension LlamaConfiguration {
     public func huggingFaceJSON(dtype: DType = .f32, quantizationConfig: [String: Any]? = nil) throws -> Data {
         var d: [String: Any] = [
             "model_type": modelType,
-            "architectures": [modelType == "qwen2" ? "Qwen2ForCausalLM" : modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"],
+            "architectures": [huggingFaceClass],
             "vocab_size": vocabularySize, "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
             "num_hidden_layers": layerCount, "num_attention_heads": attentionHeads, "num_key_value_heads": kvHeads,
             "head_dim": headDim, "rms_norm_eps": Double(rmsNormEps), "rope_theta": Double(ropeTheta),
@@ -19,6 +19,7 @@ extension LlamaConfiguration {
             "torch_dtype": dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32",
         ]
         if modelType != "qwen2" { d["attention_bias"] = attentionBias }
+        if modelType == "smollm3" { d["no_rope_layers"] = (0..<layerCount).map { noRopeLayers.contains($0) ? 0 : 1 } }
         if let bosTokenID { d["bos_token_id"] = bosTokenID }
         if eosTokenIDs.count == 1 { d["eos_token_id"] = eosTokenIDs[0] } else if !eosTokenIDs.isEmpty { d["eos_token_id"] = eosTokenIDs }
         switch ropeScaling {
@@ -72,12 +73,28 @@ extension LlamaConfiguration {
 }
 
 extension LlamaConfiguration {
-    /// llama.cpp's `general.architecture` for this model: "qwen2" for Qwen2, "gemma3" for
-    /// Gemma 3, "llama" for Llama and Mistral (llama.cpp runs Mistral as `llama`).
-    public var ggufArchitecture: String { modelType == "qwen2" || modelType == "gemma3" ? modelType : "llama" }
+    /// The transformers class config.json names (`architectures`).
+    var huggingFaceClass: String {
+        switch modelType {
+        case "qwen2": "Qwen2ForCausalLM"
+        case "qwen3": "Qwen3ForCausalLM"
+        case "smollm3": "SmolLM3ForCausalLM"
+        case "mistral": "MistralForCausalLM"
+        case "gemma3": "Gemma3ForCausalLM"
+        default: "LlamaForCausalLM"
+        }
+    }
 
-    /// Whether llama.cpp's converter permutes the q/k rows of this architecture.
-    public var ggufPermutesQueryKey: Bool { ggufArchitecture == "llama" }
+    /// llama.cpp's `general.architecture` for this model: qwen2, qwen3, smollm3 and gemma3 by name,
+    /// "llama" for Llama and Mistral (llama.cpp runs Mistral as `llama`).
+    public var ggufArchitecture: String { ["qwen2", "qwen3", "smollm3", "gemma3"].contains(modelType) ? modelType : "llama" }
+
+    /// Whether llama.cpp's converter permutes the q/k rows of this architecture (the Llama
+    /// converter and its subclasses, SmolLM3 among them; not the Qwen ones).
+    public var ggufPermutesQueryKey: Bool { Self.ggufPermutesQueryKey(architecture: ggufArchitecture) }
+
+    /// Whether GGUF files of `architecture` hold permuted q/k rows.
+    public static func ggufPermutesQueryKey(architecture: String) -> Bool { ["llama", "mistral", "smollm3"].contains(architecture) }
 
     /// The head count the q/k row permutation uses for `projection`.
     public func permutationHeads(_ projection: LlamaPermutation.Projection) -> Int {

@@ -107,7 +107,7 @@ extension LlamaConfiguration {
             ropeScaling: scaling, maxPositions: raw.maxPositionEmbeddings ?? 131_072,
             tieWordEmbeddings: raw.tieWordEmbeddings ?? true, attentionBias: raw.attentionBias ?? false,
             outputBias: raw.attentionBias ?? false, mlpBias: false,
-            bosTokenID: raw.bosTokenID ?? 2, eosTokenIDs: raw.eosTokenID?.values ?? [1], gemma: gemma)
+            bosTokenID: raw.bosTokenID ?? 2, eosTokenIDs: raw.eosTokenID?.values ?? [1], queryKeyNorm: true, gemma: gemma)
         try config.validate(source: source)
         return config
     }

@@ -29,6 +29,8 @@ extension LlamaConfiguration {
         case "llama", "llamaforcausallm": family = "llama"
         case "mistral", "mistralforcausallm": family = "mistral"
         case "qwen2", "qwen2forcausallm": family = "qwen2"
+        case "qwen3", "qwen3forcausallm": family = "qwen3"
+        case "smollm3", "smollm3forcausallm": family = "smollm3"
         default: throw ConfigurationError.unsupportedArchitecture(type, source: source)
         }
         func need<T>(_ v: T?, _ key: String) throws -> T {
@@ -67,8 +69,25 @@ extension LlamaConfiguration {
                   outputBias: family == "qwen2" ? false : (raw.attentionBias ?? false),
                   mlpBias: raw.mlpBias ?? false,
                   bosTokenID: raw.bosTokenID,
-                  eosTokenIDs: raw.eosTokenID?.values ?? [])
+                  eosTokenIDs: raw.eosTokenID?.values ?? [],
+                  queryKeyNorm: family == "qwen3",
+                  noRopeLayers: family == "smollm3" ? try Self.noRopeLayers(raw, source: source) : [])
         try validate(source: source)
+    }
+
+    /// SmolLM3's layers without RoPE: the zeros of `no_rope_layers`, else every
+    /// `no_rope_layer_interval`-th layer (default 4), as transformers fills them in.
+    static func noRopeLayers(_ raw: HFConfig, source: String) throws -> Set<Int> {
+        let layers = raw.numHiddenLayers ?? 0
+        if let flags = raw.noRopeLayers {
+            guard flags.count == layers else {
+                throw ConfigurationError.invalid(field: "no_rope_layers", reason: "has \(flags.count) entries for \(layers) layers", source: source)
+            }
+            return Set(flags.indices.filter { flags[$0] == 0 })
+        }
+        let interval = raw.noRopeLayerInterval ?? 4
+        guard interval > 0 else { throw ConfigurationError.invalid(field: "no_rope_layer_interval", reason: "must be positive", source: source) }
+        return Set((0..<layers).filter { ($0 + 1) % interval == 0 })
     }
 
     static func describe(_ e: DecodingError) -> String {
@@ -106,6 +125,7 @@ struct HFConfig: Decodable {
     var rmsNormEps: Float?, ropeTheta: Float?, ropeScaling: HFRope?, ropeParameters: HFRope?
     var maxPositionEmbeddings: Int?, tieWordEmbeddings: Bool?, attentionBias: Bool?, mlpBias: Bool?
     var bosTokenID: Int?, eosTokenID: OneOrMany?
+    var noRopeLayers: [Int]?, noRopeLayerInterval: Int?
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type", architectures, vocabSize = "vocab_size", hiddenSize = "hidden_size"
@@ -114,5 +134,6 @@ struct HFConfig: Decodable {
         case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", ropeScaling = "rope_scaling", ropeParameters = "rope_parameters"
         case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
         case attentionBias = "attention_bias", mlpBias = "mlp_bias", bosTokenID = "bos_token_id", eosTokenID = "eos_token_id"
+        case noRopeLayers = "no_rope_layers", noRopeLayerInterval = "no_rope_layer_interval"
     }
 }

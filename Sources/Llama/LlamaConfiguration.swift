@@ -1,7 +1,8 @@
 // The shape of a Llama-family model, decoded from a Hugging Face config.json (keys mapped
 // in CodingKeys) or filled from GGUF metadata. Families: Llama 2/3/3.1/3.2, Mistral,
-// Qwen2/2.5 (q/k/v bias), SmolLM/SmolLM2, TinyLlama, Gemma 3 text (`gemma` settings).
-// Anything else is refused by name.
+// Qwen2/2.5 (q/k/v bias), Qwen3 (per-head q/k RMSNorm, no bias), SmolLM/SmolLM2, SmolLM3
+// (no RoPE on every 4th layer), TinyLlama, Gemma 3 text (`gemma` settings). Anything else is
+// refused by name.
 import Foundation
 import ModelFormats
 
@@ -25,7 +26,7 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unsupportedArchitecture(name, source):
-            "\(source): architecture '\(name)' is not supported (supported: llama, mistral, qwen2, gemma3_text)"
+            "\(source): architecture '\(name)' is not supported (supported: \(LlamaConfiguration.supportedArchitectures.joined(separator: ", ")))"
         case let .invalid(field, reason, source):
             "\(source): \(field) \(reason)"
         }
@@ -34,7 +35,7 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
 
 /// Everything needed to build a Llama-family model.
 public struct LlamaConfiguration: Sendable, Equatable {
-    /// "llama", "mistral", "qwen2" or "gemma3".
+    /// "llama", "mistral", "qwen2", "qwen3", "smollm3" or "gemma3".
     public var modelType: String
     public var vocabularySize: Int
     public var hiddenSize: Int
@@ -55,15 +56,24 @@ public struct LlamaConfiguration: Sendable, Equatable {
     public var mlpBias: Bool
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int]
+    /// RMSNorm over each head of q and of k (weights `self_attn.q_norm` / `k_norm`, [head_dim])
+    /// right before RoPE (Qwen3, Gemma 3).
+    public var queryKeyNorm: Bool
+    /// Decoder layers that skip RoPE (NoPE; SmolLM3's `no_rope_layers` zeros).
+    public var noRopeLayers: Set<Int>
     /// Gemma 3's architecture choices (nil for the Llama family proper); see LlamaConfiguration+Gemma.swift.
     public var gemma: GemmaSettings?
+
+    /// The architectures (config.json model_type) Lorikeet runs.
+    public static let supportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "smollm3", "gemma3_text"]
 
     /// Creates a configuration from explicit values (tests, `--init random`, GGUF).
     public init(modelType: String = "llama", vocabularySize: Int, hiddenSize: Int, intermediateSize: Int,
                 layerCount: Int, attentionHeads: Int, kvHeads: Int, headDim: Int? = nil, rmsNormEps: Float = 1e-5,
                 ropeTheta: Float = 10_000, ropeScaling: RopeScaling? = nil, maxPositions: Int = 2048,
                 tieWordEmbeddings: Bool = false, attentionBias: Bool = false, outputBias: Bool = false, mlpBias: Bool = false,
-                bosTokenID: Int? = 1, eosTokenIDs: [Int] = [2], gemma: GemmaSettings? = nil) {
+                bosTokenID: Int? = 1, eosTokenIDs: [Int] = [2], queryKeyNorm: Bool = false, noRopeLayers: Set<Int> = [],
+                gemma: GemmaSettings? = nil) {
         self.modelType = modelType
         self.vocabularySize = vocabularySize
         self.hiddenSize = hiddenSize
@@ -83,6 +93,8 @@ public struct LlamaConfiguration: Sendable, Equatable {
         self.bosTokenID = bosTokenID
         self.eosTokenIDs = eosTokenIDs
         self.gemma = gemma
+        self.queryKeyNorm = queryKeyNorm
+        self.noRopeLayers = noRopeLayers
     }
 
     /// Checks sizes that the model code relies on; `source` names the file in errors.
@@ -99,6 +111,7 @@ public struct LlamaConfiguration: Sendable, Equatable {
         guard headDim % 2 == 0 else { throw bad("head_dim", "(\(headDim)) must be even for rotary embedding") }
         guard ropeTheta > 0 else { throw bad("rope_theta", "must be positive") }
         if let gemma { try gemma.validate(layerCount: layerCount, source: source) }
+        if let l = noRopeLayers.first(where: { $0 < 0 || $0 >= layerCount }) { throw bad("no_rope_layers", "names layer \(l) of \(layerCount)") }
     }
 
     /// Rotary inverse frequencies, with scaling applied, in float32 as transformers computes them.
@@ -133,7 +146,8 @@ public struct LlamaConfiguration: Sendable, Equatable {
         if attentionBias { perLayer += q + 2 * kv }
         if outputBias { perLayer += d }
         if mlpBias { perLayer += 2 * f + d }
-        if gemma != nil { perLayer += 2 * d + 2 * headDim }  // pre/post-feedforward norms, q/k norms
+        if queryKeyNorm { perLayer += 2 * headDim }
+        if gemma != nil { perLayer += 2 * d }  // pre/post-feedforward norms
         return vocabularySize * d * (tieWordEmbeddings ? 1 : 2) + layerCount * perLayer + d
     }
 }

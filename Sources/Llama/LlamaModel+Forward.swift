@@ -83,6 +83,14 @@ extension LlamaModel {
         return try adapter.forward(t, input: x, weight: weight, bias: bias, context: AdapterContext(path: path, dropoutSeed: seed))
     }
 
+    /// RMSNorm of every head of `x` ([B, T, heads, head_dim]) with the weight `name` ([head_dim]).
+    func headNorm(_ t: Tape, _ x: Var, _ name: String, heads: Int, batch: Int, length: Int) throws -> Var {
+        let c = configuration
+        let rows = try t.reshape(x, [batch * length * heads, c.headDim])
+        let normed = try t.rmsnorm(rows, weight: t.parameter(parameter(name)), eps: c.rmsNormEps, weightOffset: normWeightOffset)
+        return try t.reshape(normed, [batch, length, heads, c.headDim])
+    }
+
     /// One decoder block: x + attn(norm(x)), then + mlp(norm(·)). x: [N, D].
     func decoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
                       positions: [Int32], segments: [Int32]?, cache: KVCache?, dropoutSeed: UInt64? = nil) throws -> Var {
@@ -95,12 +103,23 @@ extension LlamaModel {
         let h = try t.rmsnorm(x, weight: t.parameter(parameter(n.inputNorm)), eps: c.rmsNormEps)
         let qLinear = try project(t, h, .queryProjection, of: n, dropoutSeed: dropoutSeed)
         let kLinear = try project(t, h, .keyProjection, of: n, dropoutSeed: dropoutSeed)
-        let qHeads = try t.reshape(qLinear, [batch, length, c.attentionHeads, c.headDim])
-        let kHeads = try t.reshape(kLinear, [batch, length, c.kvHeads, c.headDim])
+        var qHeads = try t.reshape(qLinear, [batch, length, c.attentionHeads, c.headDim])
+        var kHeads = try t.reshape(kLinear, [batch, length, c.kvHeads, c.headDim])
         var v = try t.reshape(try project(t, h, .valueProjection, of: n, dropoutSeed: dropoutSeed), [batch, length, c.kvHeads, c.headDim])
-        let q = try t.rope(qHeads, positions: positions, table: rope)
-        var k = try t.rope(kHeads, positions: positions, table: rope)
-        t.discard(qLinear, qHeads, kLinear, kHeads)  // rotary backward needs no input: free them now
+        if c.queryKeyNorm {
+            // Qwen3: RMSNorm over each head's head_dim values, before RoPE.
+            qHeads = try headNorm(t, qHeads, n.queryNorm, heads: c.attentionHeads, batch: batch, length: length)
+            kHeads = try headNorm(t, kHeads, n.keyNorm, heads: c.kvHeads, batch: batch, length: length)
+        }
+        let q: Var
+        var k: Var
+        if c.noRopeLayers.contains(layer) {
+            (q, k) = (qHeads, kHeads)   // NoPE layer (SmolLM3): attention without positions
+        } else {
+            q = try t.rope(qHeads, positions: positions, table: rope)
+            k = try t.rope(kHeads, positions: positions, table: rope)
+            t.discard(qLinear, qHeads, kLinear, kHeads)  // rotary backward needs no input: free them now
+        }
         if let cache {
             (k, v) = try cache.append(t, layer: layer, keys: k, values: v)
         }

@@ -29,8 +29,10 @@ extension LlamaModel {
         var v = try t.reshape(try project(t, h, .valueProjection, of: n, dropoutSeed: dropoutSeed),
                               [batch, length, c.kvHeads, c.headDim])
         let table = sliding ? localRope! : rope
-        let q = try t.rope(try norm(qHeads, n.queryNorm), positions: positions, table: table)
-        var k = try t.rope(try norm(kHeads, n.keyNorm), positions: positions, table: table)
+        let q = try t.rope(try headNorm(t, qHeads, n.queryNorm, heads: c.attentionHeads, batch: batch, length: length),
+                           positions: positions, table: table)
+        var k = try t.rope(try headNorm(t, kHeads, n.keyNorm, heads: c.kvHeads, batch: batch, length: length),
+                           positions: positions, table: table)
         if let cache {
             (k, v) = try cache.append(t, layer: layer, keys: k, values: v)
         }

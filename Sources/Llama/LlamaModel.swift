@@ -46,7 +46,7 @@ public final class LlamaModel: @unchecked Sendable {
             }
             out.append((names.inputNorm, [d]))
             linear([.queryProjection, .keyProjection, .valueProjection])
-            if c.gemma != nil { out += [(names.queryNorm, [c.headDim]), (names.keyNorm, [c.headDim])] }
+            if c.queryKeyNorm { out.append((names.queryNorm, [c.headDim])); out.append((names.keyNorm, [c.headDim])) }
             linear([.outputProjection])
             out.append((names.postAttentionNorm, [d]))
             if c.gemma != nil { out.append((names.preFeedforwardNorm, [d])) }
@@ -122,9 +122,10 @@ public final class LlamaModel: @unchecked Sendable {
 struct LayerNames: Sendable {
     let inputNorm: String
     let postAttentionNorm: String
-    /// Gemma only: the norms around the MLP and the per-head q/k norms.
+    /// Gemma only: the norms around the MLP.
     let preFeedforwardNorm: String
     let postFeedforwardNorm: String
+    /// Per-head norms of q and k (Qwen3, Gemma 3; present only when the configuration has them).
     let queryNorm: String
     let keyNorm: String
     /// Module paths (model.layers.N.self_attn.q_proj …), weight and bias names, in LinearModule order.

@@ -64,13 +64,23 @@ extension ModelExport {
     public static func writeGGUF(weights: [String: Tensor], configuration c: LlamaConfiguration, source: LoadedModel,
                                  to url: URL, type: GGMLType, name: String, adjusted: Set<String> = [],
                                  adjust: ((String, Tensor) throws -> Tensor)? = nil) throws -> GGUFExportReport {
+        try writeGGUF(weights: weights, configuration: c, tokenizer: try tokenizerMetadata(source: source, configuration: c),
+                      to: url, type: type, name: name, adjusted: adjusted, adjust: adjust)
+    }
+
+    /// `writeGGUF` with the tokenizer given as its GGUF keys (`tokenizer.*`; empty for a file
+    /// that only Lorikeet's network loader reads, such as a test model without a tokenizer).
+    @discardableResult
+    public static func writeGGUF(weights: [String: Tensor], configuration c: LlamaConfiguration, tokenizer: [(String, GGUFValue)],
+                                 to url: URL, type: GGMLType, name: String, adjusted: Set<String> = [],
+                                 adjust: ((String, Tensor) throws -> Tensor)? = nil) throws -> GGUFExportReport {
         guard ggufModelTypes.contains(type) else {
             throw ConfigurationError.invalid(field: "quant", reason: "\(type) is not one of \(ggufModelTypes.map(\.name).joined(separator: ", "))",
                                              source: url.path)
         }
         var w = GGUFWriter()
         try hyperparameters(c, name: name, fileType: ggufFileType(type)).forEach { w.set($0.0, $0.1) }
-        for (key, value) in try tokenizerMetadata(source: source, configuration: c) { w.set(key, value) }
+        for (key, value) in tokenizer { w.set(key, value) }
         var report = GGUFExportReport(tensors: [], fallbacks: [], copied: 0)
         if let factors = try ropeFactors(c) {
             try w.add("rope_freqs.weight", try Tensor(shape: [factors.count], values: factors), as: .f32)
@@ -127,6 +137,10 @@ extension ModelExport {
         if c.headDim != c.hiddenSize / c.attentionHeads {
             kv.append(("\(a).attention.key_length", .uint32(UInt32(c.headDim))))
             kv.append(("\(a).attention.value_length", .uint32(UInt32(c.headDim))))
+        }
+        if a == "smollm3" {
+            // llama.cpp assumes every 4th layer is NoPE; Lorikeet also reads the layers from this key.
+            kv.append(("smollm3.no_rope_layers", .array(elementType: .int32, values: (0..<c.layerCount).map { .int32(c.noRopeLayers.contains($0) ? 0 : 1) })))
         }
         if case let .linear(factor) = c.ropeScaling {
             kv.append(("\(a).rope.scaling.type", .string("linear")))

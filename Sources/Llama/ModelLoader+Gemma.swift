@@ -42,7 +42,7 @@ extension ModelLoader {
             maxPositions: gguf["\(a).context_length"]?.int ?? 131_072,
             tieWordEmbeddings: gguf.info("output.weight") == nil,
             bosTokenID: gguf["tokenizer.ggml.bos_token_id"]?.int,
-            eosTokenIDs: gguf["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [], gemma: gemma)
+            eosTokenIDs: gguf["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [], queryKeyNorm: true, gemma: gemma)
         try config.validate(source: gguf.path)
         return config
     }

@@ -206,7 +206,7 @@ public enum ModelLoader {
     public static func configuration(gguf: GGUFFile) throws -> LlamaConfiguration {
         let arch = gguf.architecture ?? "unknown"
         if arch == "gemma3" { return try gemma3Configuration(gguf: gguf) }
-        guard ["llama", "mistral", "qwen2"].contains(arch) else {
+        guard ["llama", "mistral", "qwen2", "qwen3", "smollm3"].contains(arch) else {
             throw ConfigurationError.unsupportedArchitecture(arch, source: gguf.path)
         }
         func int(_ key: String) throws -> Int {
@@ -230,7 +230,7 @@ public enum ModelLoader {
         var eos: [Int] = []
         if let e = gguf["tokenizer.ggml.eos_token_id"]?.int { eos.append(e) }
         let config = LlamaConfiguration(
-            modelType: arch == "qwen2" ? "qwen2" : "llama",
+            modelType: ["qwen2", "qwen3", "smollm3"].contains(arch) ? arch : "llama",
             vocabularySize: vocab, hiddenSize: hidden, intermediateSize: try int("feed_forward_length"),
             layerCount: try int("block_count"), attentionHeads: heads,
             kvHeads: gguf["\(arch).attention.head_count_kv"]?.int ?? heads, headDim: headDim,
@@ -239,9 +239,28 @@ public enum ModelLoader {
             maxPositions: gguf["\(arch).context_length"]?.int ?? 2048,
             tieWordEmbeddings: gguf.info("output.weight") == nil,
             attentionBias: q, outputBias: o, mlpBias: gguf.info("blk.0.ffn_up.bias") != nil,
-            bosTokenID: gguf["tokenizer.ggml.bos_token_id"]?.int, eosTokenIDs: eos)
+            bosTokenID: gguf["tokenizer.ggml.bos_token_id"]?.int, eosTokenIDs: eos,
+            queryKeyNorm: gguf.info("blk.0.attn_q_norm.weight") != nil,
+            // llama.cpp's smollm3 has no key for it: every 4th layer skips RoPE (n_no_rope_layer_step = 4).
+            noRopeLayers: arch == "smollm3" ? try noRopeLayers(gguf) : [])
         try config.validate(source: gguf.path)
         return config
+    }
+
+    /// SmolLM3's NoPE layers from GGUF: `smollm3.no_rope_layers` (1 = RoPE, 0 = none; written by
+    /// Lorikeet) when present, else llama.cpp's fixed rule, every 4th layer (n_no_rope_layer_step = 4).
+    static func noRopeLayers(_ gguf: GGUFFile) throws -> Set<Int> {
+        guard let layers = gguf["smollm3.block_count"]?.int else {
+            throw ConfigurationError.invalid(field: "smollm3.block_count", reason: "is missing", source: gguf.path)
+        }
+        if let flags = gguf["smollm3.no_rope_layers"]?.ints {
+            guard flags.count == layers else {
+                throw ConfigurationError.invalid(field: "smollm3.no_rope_layers", reason: "has \(flags.count) entries for \(layers) layers",
+                                                 source: gguf.path)
+            }
+            return Set(flags.indices.filter { flags[$0] == 0 })
+        }
+        return Set((0..<layers).filter { ($0 + 1) % 4 == 0 })
     }
 
     /// Every tensor of the GGUF as Float32 under its Hugging Face name, with llama.cpp's
@@ -253,7 +272,7 @@ public enum ModelLoader {
                                linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         let arch = gguf.architecture ?? "llama"
-        let permuted = arch == "llama" || arch == "mistral"
+        let permuted = LlamaConfiguration.ggufPermutesQueryKey(architecture: arch)
         for info in gguf.tensorInfos {
             guard let hf = LlamaTensorNames.huggingFaceName(forGGUF: info.name, architecture: arch) else { continue }
             if keepBlocks && isDecoderLinearWeight(hf) && info.type.isQuantized {

@@ -10,6 +10,8 @@ public enum LlamaTensorNames {
     static let layerParts: [(gguf: String, hf: String)] = LinearModule.allCases.map { ($0.ggufName, $0.layerPath) } + [
         ("attn_norm", "input_layernorm"),
         ("ffn_norm", "post_attention_layernorm"),
+        ("attn_q_norm", "self_attn.q_norm"),
+        ("attn_k_norm", "self_attn.k_norm"),
     ]
 
     /// Per-layer parts of llama.cpp's `gemma3` architecture.

@@ -71,10 +71,12 @@ final class FixtureTests: XCTestCase {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path)
             .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
         XCTAssertEqual(names, ["jinja_semantics", "llama2", "llama3", "llama3_1", "llama3_2", "mistral_v0_1",
-                               "mistral_v0_2", "mistral_v0_3", "qwen2", "qwen2_5", "smollm2", "tinyllama"])
+                               "mistral_v0_2", "mistral_v0_3", "qwen2", "qwen2_5", "qwen3", "smollm2", "smollm3", "tinyllama"])
     }
 
     func testSmolLM2() throws { try checkFixture("smollm2", minimumCases: 8) }
+    func testQwen3ThinkingOnAndOff() throws { try checkFixture("qwen3", minimumCases: 24) }
+    func testSmolLM3ThinkingOnAndOff() throws { try checkFixture("smollm3", minimumCases: 20) }
     func testLlama2() throws { try checkFixture("llama2", minimumCases: 9) }
     func testLlama3() throws { try checkFixture("llama3", minimumCases: 8) }
     func testLlama31WithTools() throws { try checkFixture("llama3_1", minimumCases: 17) }

@@ -220,3 +220,39 @@ final class AdapterExportTests: XCTestCase {
         XCTAssertEqual(OllamaModelfile.modelName(adapterPath: "out/veloria.gguf"), "veloria")
     }
 }
+
+/// LoRA, merge and a QLoRA (NF4) base on the newer families' tiny models: q/k norms and NoPE
+/// layers stay as they are, the adapter's merge equals the attached adapter, an NF4 base
+/// computes with its dequantized weights.
+final class FamilyFineTuningTests: XCTestCase {
+    let ids: [Int32] = [3, 17, 99, 250, 4, 8, 15, 16, 42, 7]
+
+    func testLoRAMergeAndNF4OnQwen3AndSmolLM3() throws {
+        for name in ["tiny_qwen3", "tiny_smollm3"] {
+            let folder = TestModels.llamaFixtures.appendingPathComponent(name)
+            let model = try ModelLoader.loadNetwork(folder: folder)
+            let adapter = try LoRAAdapter.create(for: model, configuration: LoRAConfiguration(rank: 4, alpha: 8, targets: ["all-linear"]), seed: 3)
+            var g = SeededGenerator(seed: 5)
+            for l in adapter.layers.values { l.b.value = Tensor.randomNormal(l.b.value.shape, std: 0.2, using: &g) }
+            XCTAssertEqual(adapter.layers.count, 14, name)
+            try adapter.attach(to: model)
+            let adapted = try TestModels.logits(model, ids)
+            model.adapters = [:]
+            let merged = try LlamaModel(configuration: model.configuration, weights: try adapter.mergedWeights(of: model), source: "merged")
+            let m = try TestModels.logits(merged, ids)
+            XCTAssertLessThan(zip(m, adapted).map { abs($0 - $1) }.max()!, 1e-4 * adapted.map(abs).max()!, name)
+
+            let quantize = FourBitMatrix.quantizer(type: .nf4, blockSize: 64, doubleQuant: true)
+            let nf4 = try ModelLoader.loadNetwork(folder: folder, options: LoadOptions(linearQuantizer: quantize))
+            XCTAssertTrue(nf4.parameter("model.layers.0.self_attn.q_proj.weight").value.packed is FourBitMatrix)
+            if model.configuration.queryKeyNorm {
+                XCTAssertEqual(nf4.parameter("model.layers.0.self_attn.q_norm.weight").value.floats,
+                               model.parameter("model.layers.0.self_attn.q_norm.weight").value.floats, "q_norm is not a linear: not quantized")
+            }
+            let dequantized = try LlamaModel(configuration: nf4.configuration,
+                                             weights: nf4.parameters.mapValues { $0.value.widened() }, source: "dq")
+            let a = try TestModels.logits(nf4, ids), b = try TestModels.logits(dequantized, ids)
+            XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max()!, 1e-4 * b.map(abs).max()!, name)
+        }
+    }
+}

@@ -43,7 +43,7 @@ final class DataTemplateTests: XCTestCase {
     private static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("ChatTemplatesTests/Fixtures")
 
-    private func targets(_ fixture: String, system: Bool) throws -> String {
+    private func targets(_ fixture: String, system: Bool, replies: (String, String) = ("A1", "A2")) throws -> String {
         let url = Self.folder.appendingPathComponent(fixture + ".json")
         guard let data = try? Data(contentsOf: url) else { throw XCTSkip("no template fixture at \(url.path)") }
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -55,8 +55,11 @@ final class DataTemplateTests: XCTestCase {
         for s in specials where !unique.contains(s) { unique.append(s) }
         let tokenizer = DataSpecialCharTokenizer(specials: unique, eos: eos)
         let encoder = DatasetEncoder(tokenizer: tokenizer, chatTemplate: template, bosToken: bos, eosToken: eos)
-        var messages = [#"{"role": "user", "content": "Q1"}"#, #"{"role": "assistant", "content": "A1"}"#,
-                        #"{"role": "user", "content": "Q2"}"#, #"{"role": "assistant", "content": "A2"}"#]
+        func reply(_ text: String) throws -> String {
+            String(decoding: try JSONSerialization.data(withJSONObject: ["role": "assistant", "content": text]), as: UTF8.self)
+        }
+        var messages = [#"{"role": "user", "content": "Q1"}"#, try reply(replies.0),
+                        #"{"role": "user", "content": "Q2"}"#, try reply(replies.1)]
         if system { messages.insert(#"{"role": "system", "content": "S"}"#, at: 0) }
         let e = try DataTestSupport.encode(#"{"messages": ["# + messages.joined(separator: ", ") + "]}", encoder)
         return tokenizer.decode(zip(e.tokens, e.targetMask).filter(\.1).map(\.0), skipSpecialTokens: false)
@@ -74,6 +77,19 @@ final class DataTemplateTests: XCTestCase {
             if fixture != "mistral_v0_1" && fixture != "mistral_v0_3" {  // see the next test
                 XCTAssertEqual(try targets(fixture, system: true), want, fixture + " with a system message")
             }
+        }
+    }
+
+    func testThinkingTemplatesTargetWhatTheFullConversationRenders() throws {
+        // Qwen3 renders the reply after the last user turn with its (here empty) think block and
+        // strips reasoning from earlier replies: the targets are the replies as the whole
+        // conversation renders them — A1 without its reasoning, A2 with the think block it gets.
+        let thought = "<think>\nAdd them.\n</think>\n\nA1"
+        for system in [false, true] {
+            XCTAssertEqual(try targets("qwen3", system: system), "A1<|im_end|><think>\n\n</think>\n\nA2<|im_end|>")
+            XCTAssertEqual(try targets("qwen3", system: system, replies: (thought, "<think>\nThink.\n</think>\n\nA2")),
+                           "A1<|im_end|><think>\nThink.\n</think>\n\nA2<|im_end|>")
+            XCTAssertEqual(try targets("smollm3", system: system), "A1<|im_end|>A2<|im_end|>")
         }
     }
 

@@ -17,7 +17,8 @@ final class PEFTParityTests: XCTestCase {
         let dir = TestModels.fixtures.appendingPathComponent("peft/\(name)")
         let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json"))) as! [String: Any]
         let ref = try SafetensorsFile(path: dir.appendingPathComponent("reference.safetensors").path)
-        let model = try TestModels.tiny()
+        // The fixture's base (tiny_llama, or another family's tiny model), by its repository path.
+        let model = try ModelLoader.loadNetwork(folder: TestModels.repoRoot.appendingPathComponent(meta["base_model"] as! String))
         let adapter = try LoRAAdapter.load(from: dir.appendingPathComponent(file), for: model, trainable: true)
         try adapter.attach(to: model)
         let counts = meta["nb_trainable_parameters"] as! [String: Int]
@@ -55,6 +56,7 @@ final class PEFTParityTests: XCTestCase {
     func testBasicQV() throws { try check("basic") }
     func testRSLoRAWithRankAndAlphaPatterns() throws { try check("rslora_patterns") }
     func testLayersToTransform() throws { try check("layers") }
+    func testQwen3AllLinear() throws { try check("qwen3") }
     func testLlamaCppConvertedBasicQV() throws { try check("basic", file: "llamacpp.gguf") }
     func testLlamaCppConvertedLayersToTransform() throws { try check("layers", file: "llamacpp.gguf") }
 

@@ -1,6 +1,7 @@
 // Tiny random models written by transformers (Llama, Llama 3 rope scaling + tied
-// embeddings, Qwen2 with q/k/v bias): our logits, losses and (Llama) gradients against
-// the reference computed in float32 by transformers/PyTorch.
+// embeddings, Qwen2 with q/k/v bias, Qwen3 with q/k norms, SmolLM3 with a NoPE layer): our
+// logits, losses and (Llama, Qwen3, SmolLM3) gradients against the reference computed in
+// float32 by transformers/PyTorch; the same models written as GGUF and read back.
 import XCTest
 import TensorCore
 import ModelFormats
@@ -28,11 +29,75 @@ final class TinyModelParityTests: XCTestCase {
     func testTinyLlamaLogits() throws { try checkLogits("tiny_llama") }
     func testTinyLlama3RopeScalingAndTiedLogits() throws { try checkLogits("tiny_llama3") }
     func testTinyQwen2BiasLogits() throws { try checkLogits("tiny_qwen2") }
+    func testTinyQwen3QueryKeyNormLogits() throws { try checkLogits("tiny_qwen3") }
+    func testTinySmolLM3NoPELogits() throws { try checkLogits("tiny_smollm3") }
 
-    func testTinyLlamaGradientsMatchPyTorch() throws {
-        let model = try ModelLoader.loadNetwork(folder: Fixtures.folder.appendingPathComponent("tiny_llama"))
+    func testTinyLlamaGradientsMatchPyTorch() throws { try checkGradients("tiny_llama") }
+    func testTinyQwen3GradientsMatchPyTorch() throws { try checkGradients("tiny_qwen3") }
+    func testTinySmolLM3GradientsMatchPyTorch() throws { try checkGradients("tiny_smollm3") }
+
+    func testFamiliesAreReadFromConfig() throws {
+        let qwen3 = try ModelLoader.loadNetwork(folder: Fixtures.folder.appendingPathComponent("tiny_qwen3")).configuration
+        XCTAssertEqual(qwen3.modelType, "qwen3")
+        XCTAssertTrue(qwen3.queryKeyNorm)
+        XCTAssertFalse(qwen3.attentionBias)
+        XCTAssertEqual(qwen3.headDim, 24)
+        let smol = try ModelLoader.loadNetwork(folder: Fixtures.folder.appendingPathComponent("tiny_smollm3")).configuration
+        XCTAssertEqual(smol.noRopeLayers, [1])
+        // Without no_rope_layers, transformers' default: every no_rope_layer_interval-th layer (4).
+        let json = #"{"model_type": "smollm3", "vocab_size": 16, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 8, "#
+            + #""num_attention_heads": 2}"#
+        XCTAssertEqual(try LlamaConfiguration(json: Data(json.utf8), source: "c.json").noRopeLayers, [3, 7])
+    }
+
+    /// Each family written as a GGUF file (f32) by `ModelExport.writeGGUF` and read back gives the
+    /// folder's logits: tensor names (attn_q_norm …), q/k permutation (llama, smollm3) and metadata.
+    func testFamiliesRoundTripThroughGGUF() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lorikeet-gguf-families-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ids: [Int32] = [5, 77, 3, 190, 42, 8, 13, 250, 1, 99, 64, 7]
+        for name in ["tiny_llama", "tiny_qwen2", "tiny_qwen3", "tiny_smollm3", "tiny_llama3"] {
+            let model = try ModelLoader.loadNetwork(folder: Fixtures.folder.appendingPathComponent(name))
+            let url = dir.appendingPathComponent("\(name).gguf")
+            try ModelExport.writeGGUF(weights: model.parameters.mapValues(\.value), configuration: model.configuration, tokenizer: [],
+                                      to: url, type: .f32, name: name)
+            let gguf = try GGUFFile(path: url.path)
+            XCTAssertEqual(gguf.architecture, model.configuration.ggufArchitecture, name)
+            let config = try ModelLoader.configuration(gguf: gguf)
+            XCTAssertEqual(config.queryKeyNorm, model.configuration.queryKeyNorm, name)
+            XCTAssertEqual(config.noRopeLayers, model.configuration.noRopeLayers, name)
+            let back = try LlamaModel(configuration: config, weights: try ModelLoader.weights(gguf: gguf, configuration: config), source: url.path)
+            func logits(_ m: LlamaModel) throws -> [Float] {
+                let t = Tape(recordsGradients: false)
+                return t.value(try m.logits(t, ids: ids, batch: 1, length: ids.count)).floats
+            }
+            assertRelativeClose(try logits(back), try logits(model), rtol: 1e-5, "\(name) via GGUF")
+        }
+    }
+
+    /// Greedy decoding with the KV cache gives the tokens a full forward pass predicts (the cache
+    /// path runs q/k norms and NoPE layers too).
+    func testCachedDecodingMatchesFullForward() throws {
+        for name in ["tiny_qwen3", "tiny_smollm3"] {
+            let model = try ModelLoader.loadNetwork(folder: Fixtures.folder.appendingPathComponent(name))
+            let prompt: [Int] = [5, 77, 3, 190, 42]
+            let generated = try model.generate(prompt: prompt, maxNewTokens: 6, sampling: SamplingOptions(), stopTokens: [])
+            var ids = prompt
+            for _ in 0..<generated.count {
+                let t = Tape(recordsGradients: false)
+                let logits = t.value(try model.logits(t, ids: ids.map(Int32.init), batch: 1, length: ids.count)).floats
+                let last = Array(logits[(logits.count - model.configuration.vocabularySize)...])
+                ids.append(last.indices.max { last[$0] < last[$1] }!)
+            }
+            XCTAssertEqual(generated, Array(ids.dropFirst(prompt.count)), name)
+        }
+    }
+
+    func checkGradients(_ name: String) throws {
+        let model = try ModelLoader.loadNetwork(folder: Fixtures.folder.appendingPathComponent(name))
         for p in model.parameters.values { p.requiresGrad = true }
-        let meta = try Fixtures.json("tiny_llama/reference.json")
+        let meta = try Fixtures.json("\(name)/reference.json")
         let batch = meta["grad_batch"] as! [String: Any]
         let ids = (batch["input_ids"] as! [[Int]]).flatMap { $0 }.map { Int32($0) }
         let labels = (batch["labels"] as! [[Int]]).flatMap { $0 }.map { Int32($0) }
@@ -44,9 +109,9 @@ final class TinyModelParityTests: XCTestCase {
                                       options: ForwardOptions(gradientCheckpointing: checkpoint))
             XCTAssertEqual(Double(tape.value(loss).scalar), batch["loss"] as! Double, accuracy: 1e-5)
             try tape.backward(loss)
-            let ref = try Fixtures.tensors("tiny_llama/reference.safetensors")
-            for (name, p) in model.parameters {
-                assertRelativeClose(p.grad!.floats, try ref.tensor("grad.\(name)").floats, rtol: 1e-4, "grad \(name) checkpoint=\(checkpoint)")
+            let ref = try Fixtures.tensors("\(name)/reference.safetensors")
+            for p in model.parameters.values {
+                assertRelativeClose(p.grad!.floats, try ref.tensor("grad.\(p.name)").floats, rtol: 1e-4, "\(name) grad \(p.name) checkpoint=\(checkpoint)")
             }
         }
     }

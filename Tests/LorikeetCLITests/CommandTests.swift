@@ -103,6 +103,33 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try generated(["--model", merged.path]), viaAdapter)
     }
 
+    func testDamagedCheckpointsAreFoundByNameAndResumeFallsBack() throws {
+        let straight = work.appendingPathComponent("straight")
+        try lorikeet(trainArguments(straight))
+        let reference = try losses(straight)
+        let run = work.appendingPathComponent("run")
+        try lorikeet(trainArguments(run) + ["--stop-after", "7"])   // checkpoints after steps 5 and 7
+        let newest = Checkpoint.folder(run: run, step: 7)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: newest.appendingPathComponent("manifest.json").path))
+        XCTAssertNoThrow(try Checkpoint.verify(newest))
+        // A flipped byte in the optimizer state of the newest: named, then skipped with a note.
+        let optimizer = newest.appendingPathComponent("optimizer.safetensors")
+        var bytes = try Data(contentsOf: optimizer)
+        bytes[bytes.count - 3] ^= 0x40
+        try bytes.write(to: optimizer)
+        XCTAssertThrowsError(try Checkpoint.verify(newest)) { XCTAssertTrue("\($0)".contains("optimizer.safetensors") && "\($0)".contains("SHA-256"), "\($0)") }
+        let out = try lorikeet(["train", "--model", model.path, "--data", data.path, "--out", run.path, "--resume"])
+        XCTAssertTrue(out.contains("skipping damaged checkpoint step-0000007") && out.contains("step-0000005"), out)
+        XCTAssertEqual(try losses(run), reference, "resumed from step 5: still bit-identical")
+        // Truncated and missing files are named too.
+        let ten = Checkpoint.folder(run: run, step: 10)
+        let state = ten.appendingPathComponent("trainer_state.json")
+        try Data(try Data(contentsOf: state).prefix(10)).write(to: state)
+        XCTAssertThrowsError(try Checkpoint.verify(ten)) { XCTAssertTrue("\($0)".contains("trainer_state.json") && "\($0)".contains("truncated"), "\($0)") }
+        try FileManager.default.removeItem(at: ten.appendingPathComponent("adapter/adapter_config.json"))
+        XCTAssertThrowsError(try Checkpoint.verify(ten)) { XCTAssertTrue("\($0)".contains("adapter_config.json") && "\($0)".contains("missing"), "\($0)") }
+    }
+
     func testExportToLlamaCppOllamaAndMLXAndBack() throws {
         let run = work.appendingPathComponent("run")
         try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "6", "--seed", "7"])

@@ -39,7 +39,7 @@ public enum NamedConfigurations {
 
     // (name, shape). Sources: the config.json of HuggingFaceTB/SmolLM2-*, TinyLlama/TinyLlama-1.1B-Chat-v1.0,
     // meta-llama/Llama-2-*-hf, Meta-Llama-3-8B, Llama-3.1-8B, Llama-3.2-1B/3B, mistralai/Mistral-7B-v0.1,
-    // Qwen/Qwen2.5-*.
+    // Qwen/Qwen2.5-*, Qwen/Qwen3-*, HuggingFaceTB/SmolLM3-3B.
     private static let table: [(String, LlamaConfiguration)] = [
         ("smollm2-135m", LlamaConfiguration(
             vocabularySize: 49152, hiddenSize: 576, intermediateSize: 1536, layerCount: 30, attentionHeads: 9, kvHeads: 3,
@@ -94,5 +94,22 @@ public enum NamedConfigurations {
             modelType: "qwen2", vocabularySize: 152_064, hiddenSize: 3584, intermediateSize: 18944, layerCount: 28,
             attentionHeads: 28, kvHeads: 4, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1_000_000, maxPositions: 131_072,
             attentionBias: true, bosTokenID: 151_643, eosTokenIDs: [151_643])),
+        ("qwen3-0.6b", qwen3(hidden: 1024, intermediate: 3072, layers: 28, heads: 16, tied: true)),
+        ("qwen3-1.7b", qwen3(hidden: 2048, intermediate: 6144, layers: 28, heads: 16, tied: true)),
+        ("qwen3-4b", qwen3(hidden: 2560, intermediate: 9728, layers: 36, heads: 32, tied: true)),
+        ("qwen3-8b", qwen3(hidden: 4096, intermediate: 12288, layers: 36, heads: 32, tied: false)),
+        ("smollm3-3b", LlamaConfiguration(
+            modelType: "smollm3", vocabularySize: 128_256, hiddenSize: 2048, intermediateSize: 11008, layerCount: 36,
+            attentionHeads: 16, kvHeads: 4, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 5_000_000, maxPositions: 65536,
+            tieWordEmbeddings: true, bosTokenID: nil, eosTokenIDs: [128_012],
+            noRopeLayers: Set((0..<36).filter { ($0 + 1) % 4 == 0 }))),
     ]
+
+    /// Qwen/Qwen3-*: 8 KV heads of 128, q/k norms, no biases, rope_theta 1e6, 40 960 positions.
+    private static func qwen3(hidden: Int, intermediate: Int, layers: Int, heads: Int, tied: Bool) -> LlamaConfiguration {
+        LlamaConfiguration(modelType: "qwen3", vocabularySize: 151_936, hiddenSize: hidden, intermediateSize: intermediate,
+                           layerCount: layers, attentionHeads: heads, kvHeads: 8, headDim: 128, rmsNormEps: 1e-6,
+                           ropeTheta: 1_000_000, maxPositions: 40960, tieWordEmbeddings: tied, bosTokenID: 151_643,
+                           eosTokenIDs: [151_645], queryKeyNorm: true)
+    }
 }

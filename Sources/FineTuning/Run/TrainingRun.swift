@@ -95,6 +95,8 @@ public final class TrainingRun {
     public let configuration: TrainingConfiguration
     /// The checkpoint this run continues from, if any.
     public let resumeCheckpoint: URL?
+    /// Why newer checkpoints were passed over when resuming from the latest (sent as notes when the run starts).
+    public private(set) var resumeWarnings: [String] = []
     /// Whether checkpoints, metrics, the export and the report are written (off for benchmarks).
     public let writesArtifacts: Bool
     let model: ModelInput
@@ -138,11 +140,19 @@ public final class TrainingRun {
         switch resume {
         case .none: resumeCheckpoint = nil
         case .latest:
-            guard let latest = Checkpoint.latest(run: directory) else {
+            // The newest checkpoint whose files match their manifest; damaged newer ones are skipped.
+            let (intact, rejected) = Checkpoint.latestIntact(run: directory)
+            guard let latest = intact else {
+                if let (url, error) = rejected.first {
+                    throw TrainingError.invalidCheckpoint(path: url.path, reason: "no intact checkpoint to resume from; the newest: \(error)")
+                }
                 throw TrainingError.invalidCheckpoint(path: layout.checkpoints.path, reason: "holds no checkpoint to resume from")
             }
             resumeCheckpoint = latest
-        case let .checkpoint(url): resumeCheckpoint = url
+            resumeWarnings = rejected.map { "skipping damaged checkpoint \($0.0.lastPathComponent): \($0.1); resuming from \(latest.lastPathComponent)" }
+        case let .checkpoint(url):
+            try Checkpoint.verify(url)
+            resumeCheckpoint = url
         }
         if let checkpoint = resumeCheckpoint {
             // The run's own settings first, so the continuation is the same computation.
@@ -222,6 +232,7 @@ public final class TrainingRun {
     public func run(onEvent: (Event) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Result {
         let c = configuration
         let t0 = Date()
+        for warning in resumeWarnings { onEvent(.note(warning)) }
         let options = c.loadOptions()
         let network: LlamaModel
         var loaded: LoadedModel?

@@ -2,9 +2,12 @@
 // bit-identical to an uninterrupted run — trainable weights (a PEFT adapter folder for
 // LoRA, safetensors for full fine-tuning), AdamW moments, step, data cursor, seed and the
 // resolved configuration. Each checkpoint folder is written atomically; the last K are kept.
+// A manifest (manifest.json: every file's size and SHA-256) is written last, so a flipped byte,
+// a truncated or a missing file is found, by name, before anything is restored from it.
 import Foundation
 import TensorCore
 import ModelFormats
+import ModelStores
 
 /// The scalar state of a run at a step boundary.
 public struct TrainerState: Codable, Equatable, Sendable {
@@ -38,6 +41,7 @@ public enum Checkpoint {
     static let weightsFile = "weights.safetensors"
     static let adapterFolder = "adapter"
     static let configFile = "config.json"
+    static let manifestFile = "manifest.json"
 
     /// The folder of the checkpoint taken after `step` updates.
     public static func folder(run: URL, step: Int) -> URL {
@@ -74,6 +78,7 @@ public enum Checkpoint {
             }
             try SafetensorsWriter.write(optimizer.stateTensors(for: trainable), metadata: ["adamw_step": String(optimizer.stepCount)],
                                         to: dir.appendingPathComponent(optimizerFile))
+            try writeManifest(in: dir)
         }
         let existing = all(run: run)
         if existing.count > keep {
@@ -82,9 +87,82 @@ public enum Checkpoint {
         return url
     }
 
+    /// Every file below `dir` (relative path, sorted) with its size and SHA-256, as manifest.json.
+    static func writeManifest(in dir: URL) throws {
+        var entries: [String: [String: Any]] = [:]
+        for path in try files(below: dir) where path != manifestFile {
+            let url = dir.appendingPathComponent(path)
+            let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+            entries[path] = ["bytes": size, "sha256": try FileDigest.sha256(of: url)]
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["files": entries], options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: dir.appendingPathComponent(manifestFile))
+    }
+
+    /// Regular files below `dir`, as paths relative to it, sorted.
+    static func files(below dir: URL) throws -> [String] {
+        guard let e = FileManager.default.enumerator(atPath: dir.path) else { return [] }
+        var out: [String] = []
+        while let path = e.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent(path).path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                out.append(path)
+            }
+        }
+        return out.sorted()
+    }
+
+    /// Checks the checkpoint at `url` against its manifest: every listed file present with its
+    /// size and SHA-256. Throws `.invalidCheckpoint` naming the first bad file. A checkpoint
+    /// written before manifests existed (none there) is accepted as it is.
+    public static func verify(_ url: URL) throws {
+        let manifestURL = url.appendingPathComponent(manifestFile)
+        guard FileManager.default.fileExists(atPath: manifestURL.path) else {
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent(stateFile).path) else {
+                throw TrainingError.invalidCheckpoint(path: url.appendingPathComponent(stateFile).path, reason: "missing (not a complete checkpoint)")
+            }
+            return
+        }
+        guard let data = FileManager.default.contents(atPath: manifestURL.path),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let files = json["files"] as? [String: [String: Any]] else {
+            throw TrainingError.invalidCheckpoint(path: manifestURL.path, reason: "unreadable")
+        }
+        for path in files.keys.sorted() {
+            let file = url.appendingPathComponent(path)
+            let expected = files[path]!
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: file.path) else {
+                throw TrainingError.invalidCheckpoint(path: file.path, reason: "is missing (listed in \(manifestFile))")
+            }
+            let size = (attributes[.size] as? NSNumber)?.intValue ?? -1
+            if let bytes = (expected["bytes"] as? NSNumber)?.intValue, bytes != size {
+                throw TrainingError.invalidCheckpoint(path: file.path, reason: "has \(size) bytes, \(manifestFile) says \(bytes) (truncated or replaced)")
+            }
+            if let sha = expected["sha256"] as? String, try FileDigest.sha256(of: file) != sha {
+                throw TrainingError.invalidCheckpoint(path: file.path, reason: "does not match its SHA-256 in \(manifestFile) (changed after it was written)")
+            }
+        }
+    }
+
+    /// The newest checkpoint of `run` that passes `verify`, and for each newer one that did
+    /// not, why (so a caller can warn and fall back).
+    public static func latestIntact(run: URL) -> (checkpoint: URL?, rejected: [(URL, any Error)]) {
+        var rejected: [(URL, any Error)] = []
+        for url in all(run: run).reversed() {
+            do {
+                try verify(url)
+                return (url, rejected)
+            } catch {
+                rejected.append((url, error))
+            }
+        }
+        return (nil, rejected)
+    }
+
     /// Restores weights and optimizer state from `url` into `trainable` (matched by name) and
     /// returns the scalar state. Errors name the file and the tensor.
     static func restore(from url: URL, trainable: [Parameter], optimizer: any Optimizer, isAdapter: Bool) throws -> TrainerState {
+        try verify(url)
         let statePath = url.appendingPathComponent(stateFile).path
         guard let data = FileManager.default.contents(atPath: statePath) else {
             throw TrainingError.invalidCheckpoint(path: statePath, reason: "missing (not a complete checkpoint)")
