@@ -78,6 +78,9 @@ struct Train: ParsableCommand {
             case let .training(.checkpoint(step, url)):
                 progress.finishLine()
                 say("step \(step): checkpoint \(url.path)")
+            case let .training(.skipped(step, cause)):
+                progress.finishLine()
+                FileHandle.standardError.write(Data("warning: step \(step) skipped: \(cause) (--skip-nonfinite-steps)\n".utf8))
             }
         } shouldStop: {
             stop?.requested == true || stopAfter.map { step >= $0 } == true
@@ -132,6 +135,8 @@ struct TrainingFlags: ParsableArguments {
     @Option(name: .customLong("save-every"), help: "Checkpoint every N steps (0 = at the end only).") var saveEvery: Int?
     @Option(name: .customLong("eval-every"), help: "Evaluate every N steps (0 = at the end only).") var evalEvery: Int?
     @Option(name: .customLong("keep-checkpoints"), help: "Checkpoints to keep.") var keepCheckpoints: Int?
+    @Option(name: .customLong("skip-nonfinite-steps"), help: "Skip up to N steps whose loss or gradients are NaN/infinite (default 0: stop at the first, naming the last good checkpoint).")
+    var skipNonFiniteSteps: Int?
     @Flag(name: .customLong("freeze-embeddings"), help: "Full fine-tuning: keep the embeddings frozen.") var freezeEmbeddings = false
 
     /// The settings given on the command line, matched to their keys by name (a flag that is

@@ -17,8 +17,19 @@ final class EstimateTests: XCTestCase {
             "llama-3.2-3b": 3_212_749_824, "mistral-7b": 7_241_732_096, "qwen2.5-0.5b": 494_032_768,
             "qwen2.5-1.5b": 1_543_714_304, "qwen2.5-7b": 7_615_616_512,
         ]
-        XCTAssertEqual(Set(NamedConfigurations.names), Set(published.keys))
-        for name in NamedConfigurations.names {
+        // Qwen3 and SmolLM3: the model cards give rounded figures — Qwen3's "Number of Parameters
+        // (Non-Embedding)" 0.44B, 1.4B, 3.6B, 6.95B and SmolLM3's 3.08B in all (tied).
+        let rounded: [String: (nonEmbedding: Double, tolerance: Double)] = [
+            "qwen3-0.6b": (0.44e9, 0.005e9), "qwen3-1.7b": (1.4e9, 0.05e9), "qwen3-4b": (3.6e9, 0.05e9), "qwen3-8b": (6.95e9, 0.005e9),
+        ]
+        for (name, want) in rounded {
+            let c = try NamedConfigurations.configuration(named: name)
+            let embeddings = c.vocabularySize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2)
+            XCTAssertEqual(Double(c.parameterCount - embeddings), want.nonEmbedding, accuracy: want.tolerance, name)
+        }
+        XCTAssertEqual(Double(try NamedConfigurations.configuration(named: "smollm3-3b").parameterCount), 3.08e9, accuracy: 0.005e9)
+        XCTAssertEqual(Set(NamedConfigurations.names), Set(published.keys).union(rounded.keys).union(["smollm3-3b"]))
+        for name in NamedConfigurations.names where published[name] != nil {
             let c = try NamedConfigurations.configuration(named: name)
             XCTAssertNoThrow(try c.validate(source: name))
             XCTAssertEqual(c.parameterCount, published[name], name)

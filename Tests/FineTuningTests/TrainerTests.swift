@@ -169,3 +169,61 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(again, c)
     }
 }
+
+/// A batch whose loss is NaN (its token's embedding row is NaN): the run stops at that step,
+/// naming the cause and the last good checkpoint, or with skip-nonfinite-steps drops the batch
+/// without touching the weights and finishes.
+final class NonFiniteStepTests: XCTestCase {
+    func run(skip: Int) throws -> (events: [TrainingEvent], adapter: LoRAAdapter, run: URL) {
+        let run = try TestModels.temporaryDirectory("nonfinite")
+        let model = try ModelLoader.loadNetwork(folder: TestModels.llamaFixtures.appendingPathComponent("tiny_llama"))
+        let embedding = model.parameter("model.embed_tokens.weight")
+        var e = embedding.value.copied()
+        e.withUnsafeMutableFloats { p in for i in (5 * 64)..<(6 * 64) { p[i] = .nan } }
+        embedding.value = e
+        // Four examples, one of them holding token 5.
+        let rows = [[10, 11, 12, 13, 14, 15], [20, 21, 5, 22, 23, 24], [30, 31, 32, 33, 34, 35], [40, 41, 42, 43, 44, 45]]
+        let data = try Dataset(examples: rows.map { TokenizedExample(tokens: $0, targetMask: [false] + Array(repeating: true, count: $0.count - 1)) },
+                               options: DatasetOptions(maxSequenceLength: 16))
+        var c = TrainingConfiguration()
+        c.lora = LoRAConfiguration(rank: 4, alpha: 8, targets: ["q_proj", "v_proj"])
+        c.maxSteps = 4
+        c.batchSize = 1
+        c.saveEvery = 1
+        c.seed = 3
+        c.skipNonFiniteSteps = skip
+        let adapter = try LoRAAdapter.create(for: model, configuration: c.lora, seed: c.seed)
+        try adapter.attach(to: model)
+        let trainer = try Trainer(model: model, adapter: adapter, configuration: c, train: try BatchIterator(dataset: data, batchSize: 1, seed: c.seed),
+                                  validation: [], runDirectory: run, baseModelName: "tiny")
+        var events: [TrainingEvent] = []
+        do {
+            _ = try trainer.run(resumeFrom: nil, shouldStop: { false }) { events.append($0) }
+        } catch {
+            try? FileManager.default.removeItem(at: run)
+            throw error
+        }
+        return (events, adapter, run)
+    }
+
+    func testANaNLossStopsTheRunNamingTheStepAndTheLastCheckpoint() throws {
+        XCTAssertThrowsError(try run(skip: 0)) { error in
+            guard case let .nonFinite(step, cause, skipped, _)? = error as? TrainingError else { return XCTFail("\(error)") }
+            XCTAssertGreaterThanOrEqual(step, 1)
+            XCTAssertTrue(cause.contains("loss is nan"), cause)
+            XCTAssertEqual(skipped, 0)
+            XCTAssertTrue("\(error)".contains("--skip-nonfinite-steps"), "\(error)")
+            if step > 1 { XCTAssertTrue("\(error)".contains("step-\(String(format: "%07d", step - 1))"), "\(error)") }
+        }
+    }
+
+    func testSkippedStepsLeaveTheWeightsFiniteAndTheRunFinishes() throws {
+        let (events, adapter, run) = try run(skip: 2)
+        defer { try? FileManager.default.removeItem(at: run) }
+        let skips = events.filter { if case .skipped = $0 { true } else { false } }.count
+        let steps = events.filter { if case .step = $0 { true } else { false } }.count
+        XCTAssertTrue((1...2).contains(skips), "\(skips) skipped")
+        XCTAssertEqual(steps, 4)
+        for p in adapter.parameters { XCTAssertTrue(p.value.floats.allSatisfy(\.isFinite), p.name) }
+    }
+}

@@ -296,7 +296,7 @@ public final class TrainingRun {
                                                  gradientNorm: Double(r.gradientNorm)))
             case let .evaluation(step, loss, _):
                 try? metrics.append(MetricRecord(step: step, kind: MetricRecord.valid, loss: loss, elapsedSeconds: 0))
-            case .started, .checkpoint: break
+            case .started, .checkpoint, .skipped: break
             }
             onEvent(.training(event))
         }

@@ -29,6 +29,8 @@ public enum TrainingEvent: Sendable {
     case evaluation(step: Int, loss: Double, tokens: Int)
     /// After a checkpoint was written.
     case checkpoint(step: Int, url: URL)
+    /// A batch whose loss or gradients were not finite was skipped (no update) before `step`.
+    case skipped(step: Int, cause: String)
 }
 
 /// One optimizer update, as reported.
@@ -163,6 +165,7 @@ public final class Trainer {
             outcome.checkpoint = url
             onEvent(.checkpoint(step: state.step, url: url))
         }
+        var skipped = 0
         while state.step < total {
             let lr = schedule.rate(at: state.step)
             var group: [TrainingBatch] = []
@@ -184,10 +187,20 @@ public final class Trainer {
                 try tape.backward(l)
                 state.tokensSeen += batch.tokenCount
             }
-            guard loss.isFinite else { throw TrainingError.divergence(step: state.step + 1, loss: Float(loss)) }
-            let norm = configuration.maxGradientNorm > 0
-                ? clipGradientNorm(trainable, maxNorm: configuration.maxGradientNorm)
-                : clipGradientNorm(trainable, maxNorm: .infinity)
+            // A NaN norm leaves the gradients unscaled; either way a non-finite step updates nothing.
+            let norm = loss.isFinite ? clipGradientNorm(trainable, maxNorm: configuration.maxGradientNorm > 0 ? configuration.maxGradientNorm : .infinity)
+                                     : Float.nan
+            if !loss.isFinite || !norm.isFinite {
+                let cause = !loss.isFinite ? "the loss is \(loss)" : "the gradient norm is \(norm) (loss \(loss))"
+                guard skipped < configuration.skipNonFiniteSteps else {
+                    throw TrainingError.nonFinite(step: state.step + 1, cause: cause, skipped: skipped,
+                                                  lastCheckpoint: outcome.checkpoint?.path ?? Checkpoint.latest(run: runDirectory)?.path)
+                }
+                for p in trainable { p.zeroGrad() }
+                skipped += 1
+                onEvent(.skipped(step: state.step + 1, cause: cause))
+                continue
+            }
             optimizer.step(trainable, learningRate: lr)
             for p in trainable { p.zeroGrad() }
             state.step += 1

@@ -104,6 +104,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var evalEvery = 0
     /// Checkpoints kept (oldest removed first).
     public var keepCheckpoints = 2
+    /// Steps whose loss or gradients are NaN/infinite that may be skipped (no update; the batch
+    /// is dropped) before the run stops; 0 stops at the first.
+    public var skipNonFiniteSteps = 0
     /// Full fine-tuning only: keep the token embedding (and a tied head) frozen.
     public var freezeEmbeddings = false
     /// QLoRA: the encoding of the frozen linear weights.
@@ -126,6 +129,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case gradientCheckpointing = "grad-checkpoint", epochs, maxSteps = "max-steps", batchSize = "batch-size"
         case maxSequenceLength = "max-seq-length", packing, trainOnInputs = "train-on-inputs", seed
         case saveEvery = "save-every", evalEvery = "eval-every", keepCheckpoints = "keep-checkpoints"
+        case skipNonFiniteSteps = "skip-nonfinite-steps"
         case freezeEmbeddings = "freeze-embeddings"
         case quantization = "quant", quantizationBlockSize = "blocksize", doubleQuantization = "double-quant"
         case bf16Base = "bf16-base"
@@ -212,6 +216,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard saveEvery >= 0 else { throw bad(.saveEvery, "must be ≥ 0") }
         guard evalEvery >= 0 else { throw bad(.evalEvery, "must be ≥ 0") }
         guard keepCheckpoints >= 1 else { throw bad(.keepCheckpoints, "must be ≥ 1") }
+        guard skipNonFiniteSteps >= 0 else { throw bad(.skipNonFiniteSteps, "must be ≥ 0") }
         guard beta1 >= 0, beta1 < 1 else { throw bad(.beta1, "must be in [0, 1)") }
         guard beta2 >= 0, beta2 < 1 else { throw bad(.beta2, "must be in [0, 1)") }
         guard seed <= UInt64(Int.max) else { throw bad(.seed, "must be at most \(Int.max)") }
@@ -242,8 +247,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case invalidCheckpoint(path: String, reason: String)
     /// The training data gives nothing to train on.
     case noData(String)
-    /// Loss became NaN or infinite.
-    case divergence(step: Int, loss: Float)
+    /// The loss or the gradients became NaN or infinite at `step` (`cause` says which and its
+    /// value), after `skipped` such steps were skipped; `lastCheckpoint` is the newest good one.
+    case nonFinite(step: Int, cause: String, skipped: Int, lastCheckpoint: String?)
     /// The run's estimated memory exceeds what is available: the estimate's components at its
     /// peak, and setting changes that would need less.
     case insufficientMemory(required: Int, available: Int, breakdown: [(component: String, bytes: Int)], advice: [MemoryAdvice])
@@ -254,7 +260,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .invalidSetting(key, source, reason): (source.map { "\($0): " } ?? "") + "setting '\(key)' \(reason)"
         case let .invalidCheckpoint(path, reason): "\(path): \(reason)"
         case let .noData(why): "training data: \(why)"
-        case let .divergence(step, loss): "training diverged at step \(step): loss is \(loss) (try a lower learning-rate)"
+        case let .nonFinite(step, cause, skipped, last):
+            "training stopped at step \(step): \(cause)" + (skipped > 0 ? " (\(skipped) such steps skipped before)" : "")
+                + "; the last good checkpoint is \(last ?? "none (no checkpoint was written yet)")"
+                + ". Try a lower learning-rate, --max-grad-norm, or --skip-nonfinite-steps N to skip such steps"
         case let .insufficientMemory(required, available, breakdown, advice):
             (["this run needs about \(MemoryStats.formatBytes(required)) but \(MemoryStats.formatBytes(available)) is available:"]
                 + breakdown.map { "  \($0.component): \(MemoryStats.formatBytes($0.bytes))" }

@@ -209,7 +209,7 @@ extension TrainingConfiguration {
         case .useRSLoRA, .optimizerStateOnDisk, .gradientCheckpointing, .packing, .trainOnInputs, .freezeEmbeddings,
              .doubleQuantization, .bf16Base: "true or false"
         case .rank, .gradientAccumulation, .epochs, .maxSteps, .batchSize, .maxSequenceLength, .seed, .saveEvery, .evalEvery,
-             .keepCheckpoints, .quantizationBlockSize: "an integer"
+             .keepCheckpoints, .skipNonFiniteSteps, .quantizationBlockSize: "an integer"
         case .alpha, .dropout, .learningRate, .beta1, .beta2, .eps, .weightDecay, .warmup, .maxGradientNorm: "a number"
         }
     }
