@@ -321,7 +321,7 @@ def init_random(model, seed: int, zero_centred_norms: bool = False) -> None:
 
 
 def tiny_specs():
-    from transformers import (Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config,
+    from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config,
                               Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, SmolLM3Config, SmolLM3ForCausalLM)
 
     return [
@@ -366,6 +366,16 @@ def tiny_specs():
             },
             tie_word_embeddings=True, bos_token_id=2, eos_token_id=1, pad_token_id=0,
         ), 14, [24, 40]),
+        # Gemma 2: attention and final-logit soft-capping set low (2 and 3) so that tanh bends
+        # the scores and logits for real, sliding window 8 on layer 0, full attention on layer 1.
+        ("tiny_gemma2", Gemma2ForCausalLM, Gemma2Config(
+            vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=512,
+            rms_norm_eps=1e-6, hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=20,
+            sliding_window=8, layer_types=["sliding_attention", "full_attention"], rope_theta=10_000.0,
+            attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
+            tie_word_embeddings=True, bos_token_id=2, eos_token_id=1, pad_token_id=0,
+        ), 16, [24, 40]),
     ]
 
 
@@ -382,7 +392,7 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
     folder = OUT / name
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
-    if gemma:
+    if name.startswith("tiny_gemma3"):
         write_classic_gemma3_config(folder / "config.json")
     else:
         write_classic_config(folder / "config.json")
@@ -396,7 +406,7 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
         "loss_convention": "token_loss[t] = -log softmax(logits[t])[ids[t+1]], t = 0..n-2; mean_loss = mean(token_loss)",
         "sequences": [],
     }
-    tensors = gemma_inv_freqs(model) if gemma else {"rope.inv_freq": rope_inv_freq(model)}
+    tensors = gemma_inv_freqs(model) if name.startswith("tiny_gemma3") else {"rope.inv_freq": rope_inv_freq(model)}
     with torch.no_grad():
         for i, n in enumerate(lengths):
             ids = torch.randint(0, cfg.vocab_size, (n,), generator=g)
@@ -413,7 +423,7 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
                   f"logits std {float(logits.std()):.3f}")
 
     check_reload(cls, folder, meta, tensors)
-    if name in ("tiny_llama", "tiny_qwen3", "tiny_smollm3", "tiny_gemma3"):
+    if name in ("tiny_llama", "tiny_qwen3", "tiny_smollm3", "tiny_gemma3", "tiny_gemma2"):
         meta["grad_batch"] = make_grads(model, cfg, g, tensors, name)
 
     save_tensors(folder / "reference.safetensors", tensors)

@@ -33,17 +33,16 @@ extension LlamaConfiguration {
                                              source: "config.json")
         }
         if let gemma {
-            d["model_type"] = "gemma3_text"
-            d["architectures"] = ["Gemma3ForCausalLM"]
+            d["model_type"] = modelType == "gemma2" ? "gemma2" : "gemma3_text"
             d["hidden_act"] = nil
             d["mlp_bias"] = nil
             d["hidden_activation"] = "gelu_pytorch_tanh"
             d["query_pre_attn_scalar"] = Double(gemma.queryPreAttnScalar)
             d["sliding_window"] = gemma.slidingWindow
             d["layer_types"] = gemma.slidingLayers.map { $0 ? "sliding_attention" : "full_attention" }
-            d["rope_local_base_freq"] = Double(gemma.localRopeTheta)
-            d["final_logit_softcapping"] = NSNull()
-            d["attn_logit_softcapping"] = NSNull()
+            if modelType != "gemma2" { d["rope_local_base_freq"] = Double(gemma.localRopeTheta) }
+            d["final_logit_softcapping"] = gemma.finalLogitSoftcap.map { Double($0) as Any } ?? NSNull()
+            d["attn_logit_softcapping"] = gemma.attentionSoftcap.map { Double($0) as Any } ?? NSNull()
         }
         if let quantizationConfig { d["quantization_config"] = quantizationConfig }
         return try Self.jsonKeepingFloats(d)
@@ -81,13 +80,14 @@ extension LlamaConfiguration {
         case "smollm3": "SmolLM3ForCausalLM"
         case "mistral": "MistralForCausalLM"
         case "gemma3": "Gemma3ForCausalLM"
+        case "gemma2": "Gemma2ForCausalLM"
         default: "LlamaForCausalLM"
         }
     }
 
     /// llama.cpp's `general.architecture` for this model: qwen2, qwen3, smollm3 and gemma3 by name,
     /// "llama" for Llama and Mistral (llama.cpp runs Mistral as `llama`).
-    public var ggufArchitecture: String { ["qwen2", "qwen3", "smollm3", "gemma3"].contains(modelType) ? modelType : "llama" }
+    public var ggufArchitecture: String { ["qwen2", "qwen3", "smollm3", "gemma3", "gemma2"].contains(modelType) ? modelType : "llama" }
 
     /// Whether llama.cpp's converter permutes the q/k rows of this architecture (the Llama
     /// converter and its subclasses, SmolLM3 among them; not the Qwen ones).

@@ -16,13 +16,20 @@ public struct GemmaSettings: Sendable, Equatable {
     /// RoPE base of the sliding layers (`rope_local_base_freq`); global layers use rope_theta
     /// and rope_scaling.
     public var localRopeTheta: Float
+    /// Gemma 2: attention scores become c·tanh(s/c) (`attn_logit_softcapping`).
+    public var attentionSoftcap: Float?
+    /// Gemma 2: logits become c·tanh(z/c) (`final_logit_softcapping`).
+    public var finalLogitSoftcap: Float?
 
     /// Creates the settings.
-    public init(queryPreAttnScalar: Float, slidingWindow: Int, slidingLayers: [Bool], localRopeTheta: Float) {
+    public init(queryPreAttnScalar: Float, slidingWindow: Int, slidingLayers: [Bool], localRopeTheta: Float,
+                attentionSoftcap: Float? = nil, finalLogitSoftcap: Float? = nil) {
         self.queryPreAttnScalar = queryPreAttnScalar
         self.slidingWindow = slidingWindow
         self.slidingLayers = slidingLayers
         self.localRopeTheta = localRopeTheta
+        self.attentionSoftcap = attentionSoftcap
+        self.finalLogitSoftcap = finalLogitSoftcap
     }
 
     /// transformers' default layer pattern: every `pattern`-th layer is global (5 sliding : 1 full).
@@ -38,6 +45,9 @@ public struct GemmaSettings: Sendable, Equatable {
         guard slidingWindow > 0 else { throw bad("sliding_window", "is \(slidingWindow), expected a positive size") }
         guard queryPreAttnScalar > 0 else { throw bad("query_pre_attn_scalar", "must be positive") }
         guard localRopeTheta > 0 else { throw bad("rope_local_base_freq", "must be positive") }
+        for (key, cap) in [("attn_logit_softcapping", attentionSoftcap), ("final_logit_softcapping", finalLogitSoftcap)] {
+            if let cap, !(cap > 0 && cap.isFinite) { throw bad(key, "is \(cap), expected a positive number") }
+        }
     }
 }
 
@@ -55,7 +65,7 @@ extension LlamaConfiguration {
     /// Decodes a `gemma3_text` config.json. Accepts transformers 4.x keys (rope_theta,
     /// rope_local_base_freq, rope_scaling, sliding_window_pattern) and 5.x (rope_parameters per
     /// layer type).
-    static func gemma3(json data: Data, source: String) throws -> LlamaConfiguration {
+    static func gemma3(json data: Data, source: String, gemma2: Bool = false) throws -> LlamaConfiguration {
         let raw: Gemma3Config
         do { raw = try JSONDecoder().decode(Gemma3Config.self, from: data) } catch let error as DecodingError {
             throw ConfigurationError.invalid(field: "config.json", reason: "is not a valid model config: \(describe(error))", source: source)
@@ -65,15 +75,16 @@ extension LlamaConfiguration {
             return v
         }
         func bad(_ f: String, _ r: String) -> ConfigurationError { .invalid(field: f, reason: r, source: source) }
-        if raw.finalLogitSoftcapping != nil || raw.attnLogitSoftcapping != nil {
-            throw bad("final_logit_softcapping / attn_logit_softcapping", "must be null for Gemma 3 (soft-capping is not supported)")
+        if !gemma2 && (raw.finalLogitSoftcapping != nil || raw.attnLogitSoftcapping != nil) {
+            throw bad("final_logit_softcapping / attn_logit_softcapping", "must be null for Gemma 3")
         }
         if raw.useBidirectionalAttention == true { throw bad("use_bidirectional_attention", "is not supported") }
         let act = raw.hiddenActivation ?? raw.hiddenAct ?? "gelu_pytorch_tanh"
         guard act == "gelu_pytorch_tanh" else { throw bad("hidden_activation", "'\(act)' is not supported (gelu_pytorch_tanh)") }
         let layers = try need(raw.numHiddenLayers, "num_hidden_layers")
         let heads = try need(raw.numAttentionHeads, "num_attention_heads")
-        var sliding = GemmaSettings.defaultSlidingLayers(count: layers, pattern: raw.slidingWindowPattern ?? 6)
+        // Gemma 2 alternates sliding and global layers; Gemma 3 has 5 sliding per global one.
+        var sliding = GemmaSettings.defaultSlidingLayers(count: layers, pattern: gemma2 ? 2 : raw.slidingWindowPattern ?? 6)
         if let types = raw.layerTypes {
             sliding = try types.map {
                 switch $0 {
@@ -83,8 +94,8 @@ extension LlamaConfiguration {
                 }
             }
         }
-        let full = raw.ropeParameters?["full_attention"] ?? nil
-        let local = raw.ropeParameters?["sliding_attention"] ?? nil
+        let full = raw.ropeParameters?.perLayerType?["full_attention"] ?? raw.ropeParameters?.flat
+        let local = raw.ropeParameters?.perLayerType?["sliding_attention"] ?? nil
         if let t = local?.ropeType ?? local?.type, t != "default" {
             throw bad("rope_parameters.sliding_attention.rope_type", "'\(t)' is not supported (default)")
         }
@@ -96,18 +107,22 @@ extension LlamaConfiguration {
         case let other?: throw bad("rope_scaling.rope_type", "'\(other)' is not supported for Gemma 3 (default, linear)")
         }
         let hidden = try need(raw.hiddenSize, "hidden_size")
+        // Gemma 2 (transformers 5) keeps one rope_parameters dict, not one per layer type.
+        let theta = raw.ropeTheta ?? full?.ropeTheta ?? (gemma2 ? 10_000 : 1_000_000)
         let gemma = GemmaSettings(queryPreAttnScalar: raw.queryPreAttnScalar ?? 256, slidingWindow: raw.slidingWindow ?? 4096,
                                   slidingLayers: sliding,
-                                  localRopeTheta: raw.ropeLocalBaseFreq ?? local?.ropeTheta ?? 10_000)
+                                  localRopeTheta: gemma2 ? theta : raw.ropeLocalBaseFreq ?? local?.ropeTheta ?? 10_000,
+                                  attentionSoftcap: gemma2 ? raw.attnLogitSoftcapping : nil,
+                                  finalLogitSoftcap: gemma2 ? raw.finalLogitSoftcapping : nil)
         let config = LlamaConfiguration(
-            modelType: "gemma3", vocabularySize: try need(raw.vocabSize, "vocab_size"), hiddenSize: hidden,
+            modelType: gemma2 ? "gemma2" : "gemma3", vocabularySize: try need(raw.vocabSize, "vocab_size"), hiddenSize: hidden,
             intermediateSize: try need(raw.intermediateSize, "intermediate_size"), layerCount: layers,
             attentionHeads: heads, kvHeads: raw.numKeyValueHeads ?? heads, headDim: raw.headDim ?? 256,
-            rmsNormEps: raw.rmsNormEps ?? 1e-6, ropeTheta: raw.ropeTheta ?? full?.ropeTheta ?? 1_000_000,
+            rmsNormEps: raw.rmsNormEps ?? 1e-6, ropeTheta: theta,
             ropeScaling: scaling, maxPositions: raw.maxPositionEmbeddings ?? 131_072,
             tieWordEmbeddings: raw.tieWordEmbeddings ?? true, attentionBias: raw.attentionBias ?? false,
             outputBias: raw.attentionBias ?? false, mlpBias: false,
-            bosTokenID: raw.bosTokenID ?? 2, eosTokenIDs: raw.eosTokenID?.values ?? [1], queryKeyNorm: true, gemma: gemma)
+            bosTokenID: raw.bosTokenID ?? 2, eosTokenIDs: raw.eosTokenID?.values ?? [1], queryKeyNorm: !gemma2, gemma: gemma)
         try config.validate(source: source)
         return config
     }
@@ -117,7 +132,7 @@ struct Gemma3Config: Decodable {
     var vocabSize: Int?, hiddenSize: Int?, intermediateSize: Int?, numHiddenLayers: Int?
     var numAttentionHeads: Int?, numKeyValueHeads: Int?, headDim: Int?
     var rmsNormEps: Float?, ropeTheta: Float?, ropeLocalBaseFreq: Float?, ropeScaling: HFRope?
-    var ropeParameters: [String: HFRope?]?
+    var ropeParameters: GemmaRopeParameters?
     var maxPositionEmbeddings: Int?, tieWordEmbeddings: Bool?, attentionBias: Bool?
     var bosTokenID: Int?, eosTokenID: OneOrMany?
     var queryPreAttnScalar: Float?, slidingWindow: Int?, slidingWindowPattern: Int?, layerTypes: [String]?
@@ -136,5 +151,16 @@ struct Gemma3Config: Decodable {
         case finalLogitSoftcapping = "final_logit_softcapping", attnLogitSoftcapping = "attn_logit_softcapping"
         case useBidirectionalAttention = "use_bidirectional_attention"
         case hiddenActivation = "hidden_activation", hiddenAct = "hidden_act"
+    }
+}
+
+/// transformers 5's `rope_parameters`: one dict per layer type (Gemma 3) or a single one (Gemma 2).
+struct GemmaRopeParameters: Decodable {
+    var perLayerType: [String: HFRope?]?
+    var flat: HFRope?
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        // Per type first: a per-type dict would also decode as an (all-nil) HFRope.
+        if let byType = try? c.decode([String: HFRope?].self) { perLayerType = byType } else { flat = try c.decode(HFRope.self) }
     }
 }

@@ -24,6 +24,10 @@ extension LlamaConfiguration {
             self = try Self.gemma3(json: data, source: source)
             return
         }
+        if ["gemma2", "gemma2forcausallm"].contains(type.lowercased()) {
+            self = try Self.gemma3(json: data, source: source, gemma2: true)
+            return
+        }
         let family: String
         switch type.lowercased() {
         case "llama", "llamaforcausallm": family = "llama"

@@ -65,7 +65,7 @@ public struct LlamaConfiguration: Sendable, Equatable {
     public var gemma: GemmaSettings?
 
     /// The architectures (config.json model_type) Lorikeet runs.
-    public static let supportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "smollm3", "gemma3_text"]
+    public static let supportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "smollm3", "gemma3_text", "gemma2"]
 
     /// Creates a configuration from explicit values (tests, `--init random`, GGUF).
     public init(modelType: String = "llama", vocabularySize: Int, hiddenSize: Int, intermediateSize: Int,

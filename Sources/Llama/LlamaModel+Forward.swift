@@ -58,7 +58,7 @@ extension LlamaModel {
     /// Logits [N, V] for every position.
     public func logits(_ tape: Tape, ids: [Int32], batch: Int, length: Int, options: ForwardOptions = ForwardOptions()) throws -> Var {
         let h = try hiddenStates(tape, ids: ids, batch: batch, length: length, options: options)
-        return try tape.linear(h, weight: tape.parameter(parameter(headName)))
+        return try capLogits(tape, try tape.linear(h, weight: tape.parameter(parameter(headName))))
     }
 
     /// Cross-entropy of next-token predictions: `targets[i]` is the token expected after
@@ -67,6 +67,11 @@ extension LlamaModel {
                      normalizer: Float? = nil, options: ForwardOptions = ForwardOptions()) throws -> Var {
         // The head and the loss fused: logits only for rows that count, a chunk at a time.
         let h = try hiddenStates(tape, ids: ids, batch: batch, length: length, options: options)
+        if configuration.gemma?.finalLogitSoftcap != nil {
+            // Soft-capped logits (Gemma 2) cannot go through the fused head: form them whole.
+            let logits = try capLogits(tape, try tape.linear(h, weight: tape.parameter(parameter(headName))))
+            return try tape.crossEntropy(logits, targets: targets, normalizer: normalizer)
+        }
         return try tape.linearCrossEntropy(h, weight: tape.parameter(parameter(headName)), targets: targets, normalizer: normalizer)
     }
 

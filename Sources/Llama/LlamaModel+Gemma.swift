@@ -1,5 +1,6 @@
-// Gemma 3's decoder block (transformers' Gemma3DecoderLayer), on the same tape ops as Llama's:
-//   x1 = x + postAttnNorm(attn(inputNorm(x)))      q, k: per-head (1 + w) RMSNorm, then RoPE
+// Gemma 3's and Gemma 2's decoder block (transformers' Gemma3DecoderLayer / Gemma2DecoderLayer):
+//   x1 = x + postAttnNorm(attn(inputNorm(x)))      Gemma 3: q, k per-head (1 + w) RMSNorm, then RoPE;
+//                                                  Gemma 2: scores soft-capped c·tanh(s/c)
 //   out = x1 + postFFNorm(geglu(preFFNorm(x1)))
 // Sliding layers attend to the last `slidingWindow` positions and rotate with the local base.
 // Shapes: N = B·T tokens, D hidden, H / Hkv heads, hd head size; x: [N, D].
@@ -12,6 +13,12 @@ extension LlamaModel {
 
     /// 1 for Gemma's (1 + w) norms, 0 otherwise.
     var normWeightOffset: Float { configuration.gemma == nil ? 0 : 1 }
+
+    /// Gemma 2's final soft-capping of logits [N, V] (identity for other models).
+    func capLogits(_ t: Tape, _ logits: Var) throws -> Var {
+        guard let cap = configuration.gemma?.finalLogitSoftcap else { return logits }
+        return try t.softcap(logits, cap: cap)
+    }
 
     func gemmaDecoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
                            positions: [Int32], segments: [Int32]?, cache: KVCache?, dropoutSeed: UInt64?) throws -> Var {
@@ -29,15 +36,16 @@ extension LlamaModel {
         var v = try t.reshape(try project(t, h, .valueProjection, of: n, dropoutSeed: dropoutSeed),
                               [batch, length, c.kvHeads, c.headDim])
         let table = sliding ? localRope! : rope
-        let q = try t.rope(try headNorm(t, qHeads, n.queryNorm, heads: c.attentionHeads, batch: batch, length: length),
-                           positions: positions, table: table)
-        var k = try t.rope(try headNorm(t, kHeads, n.keyNorm, heads: c.kvHeads, batch: batch, length: length),
-                           positions: positions, table: table)
+        // Gemma 3 normalises each head of q and k before RoPE; Gemma 2 does not.
+        let qIn = c.queryKeyNorm ? try headNorm(t, qHeads, n.queryNorm, heads: c.attentionHeads, batch: batch, length: length) : qHeads
+        let kIn = c.queryKeyNorm ? try headNorm(t, kHeads, n.keyNorm, heads: c.kvHeads, batch: batch, length: length) : kHeads
+        let q = try t.rope(qIn, positions: positions, table: table)
+        var k = try t.rope(kIn, positions: positions, table: table)
         if let cache {
             (k, v) = try cache.append(t, layer: layer, keys: k, values: v)
         }
         let attn = try t.attention(q: q, k: k, v: v, segments: segments, scale: Float(1 / Double(g.queryPreAttnScalar).squareRoot()),
-                                   window: sliding ? g.slidingWindow : nil)
+                                   window: sliding ? g.slidingWindow : nil, softcap: g.attentionSoftcap)
         let a = try t.reshape(attn, [batch * length, c.attentionHeads * c.headDim])
         let attnOut = try norm(try project(t, a, .outputProjection, of: n, dropoutSeed: dropoutSeed), n.postAttentionNorm)
         let x1 = try t.add(x, attnOut)

@@ -17,7 +17,7 @@ extension LlamaModel {
         cache.commit(n)
         let last = try tape.value(x).slice((n - 1)..<n)
         let h = try finalNorm(tape, tape.input(last))
-        return tape.value(try tape.linear(h, weight: tape.parameter(parameter(headName)))).floats
+        return tape.value(try capLogits(tape, try tape.linear(h, weight: tape.parameter(parameter(headName))))).floats
     }
 
     /// Generates up to `maxNewTokens` after `prompt`, stopping at any of `stopTokens` (which

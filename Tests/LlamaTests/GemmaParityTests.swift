@@ -1,6 +1,7 @@
-// Gemma 3 text (tiny random Gemma3ForCausalLM written by transformers, scripts/make_llama_fixtures.py):
-// logits, losses and gradients against transformers/PyTorch in float32; the KV-cached decode
-// path and packed sequences must honour the sliding window (8, shorter than the sequences).
+// Gemma 3 text and Gemma 2 (tiny random Gemma3ForCausalLM / Gemma2ForCausalLM written by
+// transformers, scripts/make_llama_fixtures.py): logits, losses and gradients against
+// transformers/PyTorch in float32; the KV-cached decode path and packed sequences must honour
+// the sliding window (8, shorter than the sequences). Gemma 2's soft-caps are set low (2 and 3).
 import XCTest
 import Foundation
 import TensorCore
@@ -9,13 +10,14 @@ import ModelFormats
 
 final class GemmaParityTests: XCTestCase {
     static let name = "tiny_gemma3"
+    static let both = ["tiny_gemma3", "tiny_gemma2"]
 
-    func load() throws -> LlamaModel {
-        try ModelLoader.loadNetwork(folder: Fixtures.folder.appendingPathComponent(Self.name))
+    func load(_ name: String = name) throws -> LlamaModel {
+        try ModelLoader.loadNetwork(folder: Fixtures.folder.appendingPathComponent(name))
     }
 
-    func sequences() throws -> [(index: Int, ids: [Int32], meanLoss: Double)] {
-        let meta = try Fixtures.json("\(Self.name)/reference.json")
+    func sequences(_ name: String = name) throws -> [(index: Int, ids: [Int32], meanLoss: Double)] {
+        let meta = try Fixtures.json("\(name)/reference.json")
         return (meta["sequences"] as! [[String: Any]]).map {
             ($0["index"] as! Int, ($0["ids"] as! [Int]).map { Int32($0) }, $0["mean_loss"] as! Double)
         }
@@ -53,38 +55,57 @@ final class GemmaParityTests: XCTestCase {
         }
     }
 
+    func testGemma2Configuration() throws {
+        let c = try load("tiny_gemma2").configuration
+        XCTAssertEqual(c.modelType, "gemma2")
+        XCTAssertFalse(c.queryKeyNorm)
+        XCTAssertEqual(c.gemma, GemmaSettings(queryPreAttnScalar: 20, slidingWindow: 8, slidingLayers: [true, false],
+                                              localRopeTheta: 10_000, attentionSoftcap: 2, finalLogitSoftcap: 3))
+        let ref = try Fixtures.tensors("tiny_gemma2/reference.safetensors")
+        assertRelativeClose(c.ropeInverseFrequencies, try ref.tensor("rope.inv_freq").floats, rtol: 1e-6, "inv_freq")
+        XCTAssertEqual(try LlamaConfiguration(json: c.huggingFaceJSON(), source: "export"), c)
+    }
+
     func testLogitsAndLossMatchTransformers() throws {
-        let model = try load()
-        let ref = try Fixtures.tensors("\(Self.name)/reference.safetensors")
-        for (i, ids, meanLoss) in try sequences() {
+        for name in Self.both { try checkLogits(name) }
+    }
+
+    func checkLogits(_ name: String) throws {
+        let model = try load(name)
+        let ref = try Fixtures.tensors("\(name)/reference.safetensors")
+        for (i, ids, meanLoss) in try sequences(name) {
             let tape = Tape(recordsGradients: false)
             let logits = tape.value(try model.logits(tape, ids: ids, batch: 1, length: ids.count)).floats
-            assertRelativeClose(logits, try ref.tensor("seq\(i).logits").floats, rtol: 1e-4, "seq\(i)")
+            assertRelativeClose(logits, try ref.tensor("seq\(i).logits").floats, rtol: 1e-4, "\(name) seq\(i)")
             let t2 = Tape(recordsGradients: false)
             let loss = t2.value(try model.loss(t2, ids: ids, targets: Array(ids.dropFirst()) + [-100], batch: 1, length: ids.count)).scalar
-            XCTAssertEqual(Double(loss), meanLoss, accuracy: 1e-4 * meanLoss, "seq\(i) loss")
+            XCTAssertEqual(Double(loss), meanLoss, accuracy: 1e-4 * meanLoss, "\(name) seq\(i) loss")
         }
     }
 
     func testGradientsMatchPyTorchWithAndWithoutCheckpointing() throws {
-        let model = try load()
+        for name in Self.both { try checkGradients(name) }
+    }
+
+    func checkGradients(_ name: String) throws {
+        let model = try load(name)
         for p in model.parameters.values { p.requiresGrad = true }
-        let meta = try Fixtures.json("\(Self.name)/reference.json")
+        let meta = try Fixtures.json("\(name)/reference.json")
         let batch = meta["grad_batch"] as! [String: Any]
         let rowsIDs = batch["input_ids"] as! [[Int]]
         let ids = rowsIDs.flatMap { $0 }.map { Int32($0) }
         let labels = (batch["labels"] as! [[Int]]).flatMap { $0 }.map { Int32($0) }
-        let ref = try Fixtures.tensors("\(Self.name)/reference.safetensors")
+        let ref = try Fixtures.tensors("\(name)/reference.safetensors")
         XCTAssertEqual(Set(model.parameters.keys), Set(ref.names.filter { $0.hasPrefix("grad.") }.map { String($0.dropFirst(5)) }))
         for checkpoint in [false, true] {
             model.parameters.values.forEach { $0.zeroGrad() }
             let tape = Tape()
             let loss = try model.loss(tape, ids: ids, targets: labels, batch: rowsIDs.count, length: ids.count / rowsIDs.count,
                                       options: ForwardOptions(gradientCheckpointing: checkpoint))
-            XCTAssertEqual(Double(tape.value(loss).scalar), batch["loss"] as! Double, accuracy: 1e-5)
+            XCTAssertEqual(Double(tape.value(loss).scalar), batch["loss"] as! Double, accuracy: 1e-5, name)
             try tape.backward(loss)
-            for (name, p) in model.parameters {
-                assertRelativeClose(p.grad!.floats, try ref.tensor("grad.\(name)").floats, rtol: 1e-4, "grad \(name) checkpoint=\(checkpoint)")
+            for (param, p) in model.parameters {
+                assertRelativeClose(p.grad!.floats, try ref.tensor("grad.\(param)").floats, rtol: 1e-4, "\(name): grad \(param) checkpoint=\(checkpoint)")
             }
         }
     }
@@ -92,26 +113,34 @@ final class GemmaParityTests: XCTestCase {
     /// Prompt in one step, then one token at a time: each step's logits equal the full
     /// forward's row, also past the sliding window (the cache keeps every position).
     func testKVCachedDecodeHonoursWindow() throws {
-        let model = try load()
-        let ref = try Fixtures.tensors("\(Self.name)/reference.safetensors")
-        let (i, ids, _) = try sequences().last!
+        for name in Self.both { try checkDecode(name) }
+    }
+
+    func checkDecode(_ name: String) throws {
+        let model = try load(name)
+        let ref = try Fixtures.tensors("\(name)/reference.safetensors")
+        let (i, ids, _) = try sequences(name).last!
         let full = try ref.tensor("seq\(i).logits").floats
         let v = model.configuration.vocabularySize
         let cache = KVCache(configuration: model.configuration, capacity: ids.count)
         let prompt = 5
         var logits = try model.step(Array(ids[0..<prompt]), cache: cache)
-        assertRelativeClose(logits, Array(full[(prompt - 1) * v..<prompt * v]), rtol: 1e-4, "prompt")
+        assertRelativeClose(logits, Array(full[(prompt - 1) * v..<prompt * v]), rtol: 1e-4, "\(name) prompt")
         for t in prompt..<ids.count {
             logits = try model.step([ids[t]], cache: cache)
-            assertRelativeClose(logits, Array(full[t * v..<(t + 1) * v]), rtol: 1e-4, "position \(t)")
+            assertRelativeClose(logits, Array(full[t * v..<(t + 1) * v]), rtol: 1e-4, "\(name) position \(t)")
         }
     }
 
     /// Two sequences packed in one row (segments, positions restarting): each gives its own logits.
     func testPackedSequencesMatchSeparateOnes() throws {
-        let model = try load()
-        let ref = try Fixtures.tensors("\(Self.name)/reference.safetensors")
-        let seqs = try sequences()
+        for name in Self.both { try checkPacked(name) }
+    }
+
+    func checkPacked(_ name: String) throws {
+        let model = try load(name)
+        let ref = try Fixtures.tensors("\(name)/reference.safetensors")
+        let seqs = try sequences(name)
         let ids = seqs.flatMap(\.ids)
         let segments = seqs.enumerated().flatMap { k, s in [Int32](repeating: Int32(k), count: s.ids.count) }
         let positions = seqs.flatMap { s in (0..<Int32(s.ids.count)).map { $0 } }
@@ -122,7 +151,7 @@ final class GemmaParityTests: XCTestCase {
         var start = 0
         for s in seqs {
             assertRelativeClose(Array(logits[start * v..<(start + s.ids.count) * v]), try ref.tensor("seq\(s.index).logits").floats,
-                                rtol: 1e-4, "packed seq\(s.index)")
+                                rtol: 1e-4, "\(name) packed seq\(s.index)")
             start += s.ids.count
         }
     }

@@ -98,6 +98,19 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    func testAttentionSoftcapAndLogitSoftcap() throws {
+        // Cap 0.7 bends scores of size ~1 for real; with a window, segments and across query blocks.
+        let seg: [Int32] = [0, 0, 0, 0, 0, 1, 1, 1, 1]
+        try gc.check([randn([1, 9, 2, 4], seed: 56), randn([1, 9, 1, 4], seed: 57), randn([1, 9, 1, 4], seed: 58)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2], segments: seg, scale: 0.8, window: 3, softcap: 0.7)
+        }
+        var g = GradientCheck(); g.maxElements = 25
+        try g.check([randn([1, 131, 2, 4], seed: 59), randn([1, 131, 1, 4], seed: 60), randn([1, 131, 1, 4], seed: 61)]) { t, v in
+            try t.attention(q: v[0], k: v[1], v: v[2], softcap: 1.5)
+        }
+        try gc.check([randn([3, 7], seed: 62, std: 3)]) { t, v in try t.softcap(v[0], cap: 2) }
+    }
+
     func testOffsetRMSNorm() throws {
         try gc.check([randn([4, 6], seed: 52), randn([6], seed: 53, std: 0.3)]) { t, v in
             try t.rmsnorm(v[0], weight: v[1], eps: 1e-6, weightOffset: 1)

@@ -147,6 +147,8 @@ final class KernelTwinTests: XCTestCase {
                 (AttentionShape(batch: 2, queryLength: 150, keyLength: 150, queryHeads: 2, kvHeads: 1, headDim: 8, scale: 0.3, window: 7), false),
                 (AttentionShape(batch: 1, queryLength: 9, keyLength: 9, queryHeads: 2, kvHeads: 1, headDim: 4, scale: 0.5, window: 2), true),
                 (AttentionShape(batch: 1, queryLength: 3, keyLength: 20, queryHeads: 2, kvHeads: 2, headDim: 4, queryOffset: 17, scale: 0.5, window: 4), false),
+                (AttentionShape(batch: 2, queryLength: 150, keyLength: 150, queryHeads: 2, kvHeads: 1, headDim: 8, scale: 0.9, window: 9, softcap: 0.8), false),
+                (AttentionShape(batch: 1, queryLength: 9, keyLength: 9, queryHeads: 2, kvHeads: 1, headDim: 4, scale: 0.9, softcap: 1.2), true),
             ]
             for (shape, useSegments) in cases {
                 let q = randn([shape.batch, shape.queryLength, shape.queryHeads, shape.headDim], seed: 13).floats

@@ -173,6 +173,15 @@ extension Tape {
             if needG { accumulateGradient(gate, dg) }
             if needU { accumulateGradient(up, du) }
 
+        case let .softcap(x, cap):
+            // y = c·tanh(x/c)  ⇒  dx = dy·(1 − (y/c)²)
+            let yv = value(output)
+            var dx = Tensor(uninitialized: yv.shape)
+            dx.withUnsafeMutableFloats { dxp in yv.withUnsafeFloats { yp in dy.withUnsafeFloats { dyp in
+                Kernels.softcapBackward(yp.baseAddress!, dyp.baseAddress!, dxp.baseAddress!, yv.count, cap: cap)
+            } } }
+            accumulateGradient(x, dx)
+
         case let .silu(x):
             let xv = value(x)
             var dx = Tensor(uninitialized: xv.shape)

@@ -15,6 +15,8 @@ enum Op {
     /// gelu_tanh(gate) ⊙ up (Gemma's GeGLU).
     case geglu(gate: Var, up: Var)
     case silu(Var)
+    /// y = c·tanh(x/c); backward reads y.
+    case softcap(Var, cap: Float)
     case add(Var, Var)
     case mul(Var, Var)
     case scale(Var, Float)
@@ -44,7 +46,7 @@ extension Op {
         case let .silu(x): return [x]
         case let .mul(a, b): return [a, b]
         case let .checkpoint(inputs, _): return inputs
-        case .embedding, .rope, .add, .scale, .dropout, .crossEntropy, .linearCrossEntropy, .sum, .reshape: return []
+        case .embedding, .rope, .add, .softcap, .scale, .dropout, .crossEntropy, .linearCrossEntropy, .sum, .reshape: return []
         }
     }
 }

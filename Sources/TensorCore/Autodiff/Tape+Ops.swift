@@ -167,9 +167,10 @@ extension Tape {
     /// Causal grouped-query attention. q: [B, Tq, Hq, hd], k and v: [B, Tk, Hkv, hd] with Hq a
     /// multiple of Hkv and Tk ≥ Tq (Tk > Tq when earlier keys come from a KV cache). `segments` ([B·T] ids) keeps packed examples from attending to each other.
     /// Scores are scaled by `scale` (default 1/√hd); with `window`, each query sees only the
-    /// last `window` positions up to itself (sliding-window attention, Mistral/Gemma).
+    /// last `window` positions up to itself (sliding-window attention, Mistral/Gemma); with
+    /// `softcap` c the scaled scores become c·tanh(s/c) (Gemma 2).
     public func attention(q: Var, k: Var, v: Var, causal: Bool = true, segments: [Int32]? = nil,
-                          scale: Float? = nil, window: Int? = nil) throws -> Var {
+                          scale: Float? = nil, window: Int? = nil, softcap: Float? = nil) throws -> Var {
         let qv = value(q), kv = value(k), vv = value(v)
         guard qv.rank == 4, kv.rank == 4, kv.shape == vv.shape, qv.shape[0] == kv.shape[0],
               qv.shape[3] == kv.shape[3], kv.shape[2] > 0, qv.shape[2] % kv.shape[2] == 0 else {
@@ -185,7 +186,10 @@ extension Tape {
                                    queryHeads: qv.shape[2], kvHeads: kv.shape[2], headDim: qv.shape[3],
                                    queryOffset: kv.shape[1] - qv.shape[1],
                                    causal: causal, scale: scale ?? 1 / Float(qv.shape[3]).squareRoot(),
-                                   window: window)
+                                   window: window, softcap: softcap)
+        if let softcap, !(softcap > 0) {
+            throw TensorError.invalidShape(op: "attention softcap \(softcap)", shape: [], expected: "a positive cap")
+        }
         if let window, window < 1 {
             throw TensorError.invalidShape(op: "attention window", shape: [window], expected: "a window of at least 1 position")
         }

@@ -241,7 +241,9 @@ final class WidenScratch {
 extension Tape.Node {
     /// Ops whose backward reads their own output.
     var keepsOwnOutput: Bool {
-        if case .attention = op { return true }
-        return false
+        switch op {
+        case .attention?, .softcap?: return true
+        default: return false
+        }
     }
 }

@@ -6,6 +6,7 @@
 // Query i sees key j when j ≤ i + queryOffset (causal) and, with segments, when both
 // tokens belong to the same packed example; with a sliding window W also only when
 // j > i + queryOffset − W (the last W positions, itself included, as transformers masks).
+// With soft-capping c (Gemma 2) a score s becomes c·tanh(s/c) before masking and softmax.
 internal import CKernels
 
 /// Sizes and masking of one attention call.
@@ -22,6 +23,8 @@ struct AttentionShape {
     var scale: Float
     /// Sliding window: query i sees only keys j > i + queryOffset − window (nil: all earlier keys).
     var window: Int? = nil
+    /// Attention logit soft-capping: scores become c·tanh(s/c) (nil: none).
+    var softcap: Float? = nil
 
     var groupSize: Int { queryHeads / kvHeads }
     static let blockRows = 128
@@ -33,6 +36,18 @@ struct AttentionShape {
 }
 
 extension Kernels {
+    /// Soft-caps `count` scores in place: s ← c·tanh(s/c); keeps tanh(s/c) in `tanhOut` when given.
+    private static func softcapScores(_ s: UnsafeMutablePointer<Float>, count: Int, cap: Float,
+                                      tanhOut: UnsafeMutablePointer<Float>?) {
+        Parallel.forRanges(count, work: count * 16) { r in
+            for i in r {
+                let t = _tanhf(s[i] / cap)
+                tanhOut?[i] = t
+                s[i] = cap * t
+            }
+        }
+    }
+
     /// Sets masked scores of one block to −∞. `seg` is [B, T] segment ids (Tq == Tk) or nil.
     private static func maskBlock(_ s: UnsafeMutablePointer<Float>, shape: AttentionShape, b: Int, i0: Int, rows: Int,
                                   keyEnd: Int, segments: UnsafePointer<Int32>?) {
@@ -75,6 +90,7 @@ extension Kernels {
                     let ob = out + ((b * shape.queryLength + i0) * hq + h) * hd
                     BLAS.gemm(transA: false, transB: true, m: rows, n: keyEnd, k: hd, alpha: shape.scale,
                               a: qb, lda: hq * hd, b: kb, ldb: hkv * hd, c: scores, ldc: keyEnd)
+                    if let cap = shape.softcap { softcapScores(scores, count: rows * keyEnd, cap: cap, tanhOut: nil) }
                     maskBlock(scores, shape: shape, b: b, i0: i0, rows: rows, keyEnd: keyEnd, segments: segments)
                     let lseRow = lse.map { $0 + (b * hq + h) * shape.queryLength + i0 }
                     Parallel.forRanges(rows, work: rows * keyEnd * 4) { r in
@@ -105,7 +121,8 @@ extension Kernels {
         let p = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
         let dp = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
         let dRow = UnsafeMutablePointer<Float>.allocate(capacity: bqMax)
-        defer { p.deallocate(); dp.deallocate(); dRow.deallocate() }
+        let th = shape.softcap == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
+        defer { p.deallocate(); dp.deallocate(); dRow.deallocate(); th?.deallocate() }
         for b in 0..<shape.batch {
             for h in 0..<hq {
                 let kvh = h / shape.groupSize
@@ -118,6 +135,7 @@ extension Kernels {
                     let ld = hq * hd
                     BLAS.gemm(transA: false, transB: true, m: rows, n: keyEnd, k: hd, alpha: shape.scale,
                               a: q + rowOff, lda: ld, b: k + kvOff, ldb: hkv * hd, c: p, ldc: keyEnd)
+                    if let cap = shape.softcap { softcapScores(p, count: rows * keyEnd, cap: cap, tanhOut: th) }
                     maskBlock(p, shape: shape, b: b, i0: i0, rows: rows, keyEnd: keyEnd, segments: segments)
                     BLAS.gemm(transA: false, transB: true, m: rows, n: keyEnd, k: hd,
                               a: dOut + rowOff, lda: ld, b: v + kvOff, ldb: hkv * hd, c: dp, ldc: keyEnd)
@@ -127,6 +145,11 @@ extension Kernels {
                             dRow[ii] = vdot(dOut + rowOff + ii * ld, out + rowOff + ii * ld, hd)
                             // P = exp(S − lse) in place; dS = P ⊙ (dP − rowsum(dO ⊙ O)).
                             lk_softmax_backward_row(p + ii * keyEnd, dp + ii * keyEnd, keyEnd, lseRow[ii], dRow[ii])
+                            // Through the cap: d(c·tanh(s/c))/ds = 1 − tanh².
+                            if let th {
+                                let t = th + ii * keyEnd, d = dp + ii * keyEnd
+                                for j in 0..<keyEnd { d[j] *= 1 - t[j] * t[j] }
+                            }
                         }
                     }
                     // dV += Pᵀ·dO ; dQ = scale·dS·K ; dK += scale·dSᵀ·Q
@@ -161,6 +184,7 @@ extension Kernels {
                                 Double(k[((b * shape.keyLength + j) * hkv + kvh) * hd + c])
                         }
                         s[j] = d * Double(shape.scale)
+                        if let cap = shape.softcap { s[j] = Double(cap) * _tanh(s[j] / Double(cap)) }
                     }
                     let m = s.max()!
                     let e = s.map { $0 == -.infinity ? 0 : _exp($0 - m) }
