@@ -57,6 +57,8 @@ final class PEFTParityTests: XCTestCase {
     func testRSLoRAWithRankAndAlphaPatterns() throws { try check("rslora_patterns") }
     func testLayersToTransform() throws { try check("layers") }
     func testQwen3AllLinear() throws { try check("qwen3") }
+    func testGemma3AllLinear() throws { try check("gemma3") }
+    func testGemma2AllLinear() throws { try check("gemma2") }
     func testLlamaCppConvertedBasicQV() throws { try check("basic", file: "llamacpp.gguf") }
     func testLlamaCppConvertedLayersToTransform() throws { try check("layers", file: "llamacpp.gguf") }
 
