@@ -1,7 +1,7 @@
 // Writing a whole model as a GGUF file llama.cpp (and Ollama, LM Studio) loads: general.* and
 // `<arch>.*` hyperparameters as convert_hf_to_gguf.py writes them, the tokenizer
 // (tokenizer.ggml.* copied from a GGUF source, or built from tokenizer.json for a folder),
-// the chat template, llama.cpp's q/k row permutation for `llama` models, and every weight in
+// the chat template, llama.cpp's q/k row permutation for `llama` models, Gemma 3 norms as 1 + w, and every weight in
 // the requested type. One tensor exists widened at a time: each is made (dequantized, merged,
 // permuted) only when the writer reaches it.
 import Foundation
@@ -88,7 +88,7 @@ extension ModelExport {
         }
         for hf in weights.keys.sorted(by: ggufOrder) {
             if hf == "lm_head.weight" && c.tieWordEmbeddings { continue }
-            guard let ggufName = LlamaTensorNames.ggufName(forHuggingFace: hf) else {
+            guard let ggufName = LlamaTensorNames.ggufName(forHuggingFace: hf, architecture: c.ggufArchitecture) else {
                 throw ConfigurationError.invalid(field: "tensor", reason: "\(hf) has no GGUF name", source: url.path)
             }
             let t = weights[hf]!
@@ -106,6 +106,8 @@ extension ModelExport {
                 var x = t
                 if adjusted.contains(hf), let adjust { x = try adjust(hf, x) }
                 x = x.widened()
+                // llama.cpp stores Gemma norms as 1 + w (conversion/gemma.py, norm_shift).
+                if c.gemma != nil && hf.hasSuffix("norm.weight") { x = ModelLoader.gemmaNormToGGUF(x) }
                 if let heads { x = try LlamaPermutation.permute(x, heads: heads) }
                 return x
             }
@@ -116,11 +118,7 @@ extension ModelExport {
 
     /// general.* and `<arch>.*` keys for a model of shape `c`, as convert_hf_to_gguf.py names them.
     static func hyperparameters(_ c: LlamaConfiguration, name: String, fileType: UInt32) throws -> [(String, GGUFValue)] {
-        if c.gemma != nil {
-            // Gemma GGUFs store norms as (1 + w) and need gemma3.* window/scale keys: not written yet.
-            throw ConfigurationError.invalid(field: "format", reason: "gguf export of Gemma 3 models is not supported yet "
-                + "(export a safetensors folder)", source: name)
-        }
+        if c.gemma != nil { try checkGemmaFitsGGUF(c, name: name) }
         let a = c.ggufArchitecture
         var kv: [(String, GGUFValue)] = [
             ("general.architecture", .string(a)), ("general.type", .string("model")), ("general.name", .string(name)),
@@ -134,7 +132,13 @@ extension ModelExport {
             ("\(a).vocab_size", .uint32(UInt32(c.vocabularySize))),
             ("\(a).rope.dimension_count", .uint32(UInt32(c.headDim))),
         ]
-        if c.headDim != c.hiddenSize / c.attentionHeads {
+        if let g = c.gemma {
+            // gemma3 always carries key/value lengths; layer types and the attention scale are implied.
+            kv.append(("\(a).attention.key_length", .uint32(UInt32(c.headDim))))
+            kv.append(("\(a).attention.value_length", .uint32(UInt32(c.headDim))))
+            kv.append(("\(a).attention.sliding_window", .uint32(UInt32(g.slidingWindow))))
+            if g.localRopeTheta != 10_000 { kv.append(("\(a).rope.freq_base_swa", .float32(g.localRopeTheta))) }
+        } else if c.headDim != c.hiddenSize / c.attentionHeads {
             kv.append(("\(a).attention.key_length", .uint32(UInt32(c.headDim))))
             kv.append(("\(a).attention.value_length", .uint32(UInt32(c.headDim))))
         }
@@ -210,5 +214,25 @@ extension ModelExport {
             return (layer, part, n)
         }
         return key(x) < key(y)
+    }
+}
+
+extension ModelExport {
+    /// A GGUF `gemma3` file has no layer_types or query_pre_attn_scalar: llama.cpp (and
+    /// Lorikeet's loader) take every 6th layer as global and scale by head_dim^−½ (hidden/heads
+    /// for the 62-layer 27B). Refuses a model those defaults would change, and Gemma 2.
+    static func checkGemmaFitsGGUF(_ c: LlamaConfiguration, name: String) throws {
+        guard let g = c.gemma else { return }
+        func refuse(_ why: String) -> ConfigurationError {
+            .invalid(field: "format", reason: "gguf export: \(why) (export a safetensors folder)", source: name)
+        }
+        if c.modelType != "gemma3" { throw refuse("only Gemma 3 is written as GGUF, not \(c.modelType)") }
+        if g.slidingLayers != GemmaSettings.defaultSlidingLayers(count: c.layerCount) {
+            throw refuse("GGUF implies every 6th layer global; this model's layer_types differ")
+        }
+        let implied = c.layerCount == 62 ? Float(c.hiddenSize / c.attentionHeads) : Float(c.headDim)
+        if g.queryPreAttnScalar != implied {
+            throw refuse("query_pre_attn_scalar \(g.queryPreAttnScalar) differs from the \(implied) GGUF readers assume")
+        }
     }
 }

@@ -47,6 +47,13 @@ extension ModelLoader {
         return config
     }
 
+    /// A Hugging Face Gemma norm weight (w) in GGUF's form (1 + w).
+    static func gemmaNormToGGUF(_ t: Tensor) -> Tensor {
+        var w = t.widened().copied()
+        w.withUnsafeMutableFloats { p in for i in p.indices { p[i] += 1 } }
+        return w
+    }
+
     /// A Gemma norm weight as stored in GGUF (1 + w) back in the Hugging Face form (w).
     static func gemmaNormFromGGUF(_ t: Tensor) -> Tensor {
         var w = t.widened().copied()

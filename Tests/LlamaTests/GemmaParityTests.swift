@@ -155,4 +155,42 @@ final class GemmaParityTests: XCTestCase {
             start += s.ids.count
         }
     }
+
+    /// Written as a `gemma3` GGUF (norms stored as 1 + w, llama.cpp's names, no q/k permutation)
+    /// and read back: the same logits. GGUF has no layer_types / query_pre_attn_scalar, so the
+    /// model is given the values a GGUF implies; the fixture's own settings are refused.
+    func testGemma3RoundTripsThroughGGUF() throws {
+        let fixture = try load()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lorikeet-gemma-gguf-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let weights = fixture.parameters.mapValues(\.value)
+        XCTAssertThrowsError(try ModelExport.writeGGUF(weights: weights, configuration: fixture.configuration, tokenizer: [],
+                                                       to: dir.appendingPathComponent("refused.gguf"), type: .f32, name: "x")) { e in
+            XCTAssertTrue("\(e)".contains("layer_types"), "\(e)")
+        }
+        var c = fixture.configuration
+        c.gemma!.slidingLayers = GemmaSettings.defaultSlidingLayers(count: c.layerCount)
+        c.gemma!.queryPreAttnScalar = Float(c.headDim)
+        c.gemma!.localRopeTheta = 20_000  // travels as gemma3.rope.freq_base_swa
+        let model = try LlamaModel(configuration: c, weights: weights, source: "tiny_gemma3 (GGUF-shaped)")
+        let url = dir.appendingPathComponent("gemma3.gguf")
+        try ModelExport.writeGGUF(weights: weights, configuration: c, tokenizer: [], to: url, type: .f32, name: "tiny")
+        let gguf = try GGUFFile(path: url.path)
+        XCTAssertEqual(gguf.architecture, "gemma3")
+        XCTAssertNotNil(gguf.info("blk.0.post_ffw_norm.weight"))
+        XCTAssertEqual(try gguf.tensor(named: "blk.0.attn_q_norm.weight").floats,
+                       weights["model.layers.0.self_attn.q_norm.weight"]!.floats.map { $0 + 1 })
+        var config = try ModelLoader.configuration(gguf: gguf)
+        XCTAssertEqual(config.gemma, c.gemma)
+        config.bosTokenID = c.bosTokenID
+        config.eosTokenIDs = c.eosTokenIDs
+        config.maxPositions = c.maxPositions
+        XCTAssertEqual(config, c)
+        let back = try LlamaModel(configuration: config, weights: try ModelLoader.weights(gguf: gguf, configuration: config), source: url.path)
+        let ids = try sequences().last!.ids
+        let t1 = Tape(recordsGradients: false), t2 = Tape(recordsGradients: false)
+        assertRelativeClose(t2.value(try back.logits(t2, ids: ids, batch: 1, length: ids.count)).floats,
+                            t1.value(try model.logits(t1, ids: ids, batch: 1, length: ids.count)).floats, rtol: 1e-6, "via GGUF")
+    }
 }
