@@ -137,7 +137,9 @@ extension ModelExport {
             kv.append(("\(a).attention.key_length", .uint32(UInt32(c.headDim))))
             kv.append(("\(a).attention.value_length", .uint32(UInt32(c.headDim))))
             kv.append(("\(a).attention.sliding_window", .uint32(UInt32(g.slidingWindow))))
-            if g.localRopeTheta != 10_000 { kv.append(("\(a).rope.freq_base_swa", .float32(g.localRopeTheta))) }
+            if a == "gemma3" && g.localRopeTheta != 10_000 { kv.append(("\(a).rope.freq_base_swa", .float32(g.localRopeTheta))) }
+            if let cap = g.attentionSoftcap { kv.append(("\(a).attn_logit_softcapping", .float32(cap))) }
+            if let cap = g.finalLogitSoftcap { kv.append(("\(a).final_logit_softcapping", .float32(cap))) }
         } else if c.headDim != c.hiddenSize / c.attentionHeads {
             kv.append(("\(a).attention.key_length", .uint32(UInt32(c.headDim))))
             kv.append(("\(a).attention.value_length", .uint32(UInt32(c.headDim))))
@@ -218,19 +220,21 @@ extension ModelExport {
 }
 
 extension ModelExport {
-    /// A GGUF `gemma3` file has no layer_types or query_pre_attn_scalar: llama.cpp (and
-    /// Lorikeet's loader) take every 6th layer as global and scale by head_dim^−½ (hidden/heads
-    /// for the 62-layer 27B). Refuses a model those defaults would change, and Gemma 2.
+    /// A GGUF `gemma3` / `gemma2` file has no layer_types or query_pre_attn_scalar: llama.cpp (and
+    /// Lorikeet's loader) take every 6th (Gemma 2: every 2nd) layer as global and scale by
+    /// head_dim^−½ (hidden/heads for 27B). Refuses a model those defaults would change.
     static func checkGemmaFitsGGUF(_ c: LlamaConfiguration, name: String) throws {
         guard let g = c.gemma else { return }
         func refuse(_ why: String) -> ConfigurationError {
             .invalid(field: "format", reason: "gguf export: \(why) (export a safetensors folder)", source: name)
         }
-        if c.modelType != "gemma3" { throw refuse("only Gemma 3 is written as GGUF, not \(c.modelType)") }
-        if g.slidingLayers != GemmaSettings.defaultSlidingLayers(count: c.layerCount) {
-            throw refuse("GGUF implies every 6th layer global; this model's layer_types differ")
+        let gemma2 = c.modelType == "gemma2"
+        if g.slidingLayers != GemmaSettings.defaultSlidingLayers(count: c.layerCount, pattern: gemma2 ? 2 : 6) {
+            throw refuse("GGUF implies \(gemma2 ? "alternating sliding and global layers" : "every 6th layer global"); this model's layer_types differ")
         }
-        let implied = c.layerCount == 62 ? Float(c.hiddenSize / c.attentionHeads) : Float(c.headDim)
+        if gemma2 && g.localRopeTheta != c.ropeTheta { throw refuse("gemma2 GGUF has one RoPE base") }
+        let implied = ModelLoader.impliedQueryPreAttnScalar(architecture: c.ggufArchitecture, layers: c.layerCount,
+                                                           hidden: c.hiddenSize, heads: c.attentionHeads, headDim: c.headDim)
         if g.queryPreAttnScalar != implied {
             throw refuse("query_pre_attn_scalar \(g.queryPreAttnScalar) differs from the \(implied) GGUF readers assume")
         }

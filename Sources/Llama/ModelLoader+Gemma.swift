@@ -1,23 +1,24 @@
-// Gemma 3 from GGUF (llama.cpp's `gemma3` architecture). Two conventions differ from the
+// Gemma 3 and Gemma 2 from GGUF (llama.cpp's `gemma3` / `gemma2`). Two conventions differ from the
 // Hugging Face checkpoint: convert_hf_to_gguf.py (conversion/gemma.py, `norm_shift`) stores every
 // norm weight as 1 + w, undone here so that weights inside Lorikeet are always in the HF form;
 // and the GGUF has no layer_types / query_pre_attn_scalar / local RoPE base, which take
-// transformers' and llama.cpp's defaults (every 6th layer global, 10 000 for sliding layers).
-// q/k rows are not permuted for gemma3.
+// transformers' and llama.cpp's defaults (Gemma 3: every 6th layer global, 10 000 for sliding
+// layers; Gemma 2: alternating, one RoPE base). q/k rows are not permuted.
 import TensorCore
 import ModelFormats
 
 extension ModelLoader {
-    /// The configuration of a `gemma3` GGUF.
-    static func gemma3Configuration(gguf: GGUFFile) throws -> LlamaConfiguration {
-        let a = "gemma3"
+    /// The configuration of a `gemma3` or `gemma2` GGUF.
+    static func gemmaConfiguration(gguf: GGUFFile) throws -> LlamaConfiguration {
+        let a = gguf.architecture ?? "gemma3"
+        let gemma2 = a == "gemma2"
         func int(_ key: String) throws -> Int {
             guard let v = gguf["\(a).\(key)"]?.int else {
                 throw ConfigurationError.invalid(field: "\(a).\(key)", reason: "is missing", source: gguf.path)
             }
             return v
         }
-        if gguf["\(a).final_logit_softcapping"] != nil || gguf["\(a).attn_logit_softcapping"] != nil {
+        if !gemma2 && (gguf["\(a).final_logit_softcapping"] != nil || gguf["\(a).attn_logit_softcapping"] != nil) {
             throw ConfigurationError.invalid(field: "\(a).final_logit_softcapping", reason: "soft-capping is not supported", source: gguf.path)
         }
         let hidden = try int("embedding_length"), heads = try int("attention.head_count"), layers = try int("block_count")
@@ -26,25 +27,34 @@ extension ModelLoader {
         if gguf["\(a).rope.scaling.type"]?.string == "linear", let f = gguf["\(a).rope.scaling.factor"]?.float {
             scaling = .linear(factor: f)
         }
-        // Every published Gemma 3 has query_pre_attn_scalar = head_dim except 27B (62 layers:
-        // hidden / heads = 168); llama.cpp decides the attention scale the same way.
-        let scalar = layers == 62 ? Float(hidden / heads) : Float(headDim)
+        let scalar = impliedQueryPreAttnScalar(architecture: a, layers: layers, hidden: hidden, heads: heads, headDim: headDim)
+        let theta = gguf["\(a).rope.freq_base"]?.float ?? (gemma2 ? 10_000 : 1_000_000)
         let gemma = GemmaSettings(queryPreAttnScalar: scalar, slidingWindow: gguf["\(a).attention.sliding_window"]?.int ?? 4096,
-                                  slidingLayers: GemmaSettings.defaultSlidingLayers(count: layers),
-                                  localRopeTheta: gguf["\(a).rope.freq_base_swa"]?.float ?? 10_000)
+                                  slidingLayers: GemmaSettings.defaultSlidingLayers(count: layers, pattern: gemma2 ? 2 : 6),
+                                  localRopeTheta: gemma2 ? theta : gguf["\(a).rope.freq_base_swa"]?.float ?? 10_000,
+                                  attentionSoftcap: gemma2 ? gguf["\(a).attn_logit_softcapping"]?.float ?? 50 : nil,
+                                  finalLogitSoftcap: gemma2 ? gguf["\(a).final_logit_softcapping"]?.float ?? 30 : nil)
         let config = LlamaConfiguration(
-            modelType: "gemma3",
+            modelType: a,
             vocabularySize: gguf["\(a).vocab_size"]?.int ?? gguf["tokenizer.ggml.tokens"]?.array?.count ?? 0,
             hiddenSize: hidden, intermediateSize: try int("feed_forward_length"), layerCount: layers,
             attentionHeads: heads, kvHeads: gguf["\(a).attention.head_count_kv"]?.int ?? heads, headDim: headDim,
             rmsNormEps: gguf["\(a).attention.layer_norm_rms_epsilon"]?.float ?? 1e-6,
-            ropeTheta: gguf["\(a).rope.freq_base"]?.float ?? 1_000_000, ropeScaling: scaling,
+            ropeTheta: theta, ropeScaling: scaling,
             maxPositions: gguf["\(a).context_length"]?.int ?? 131_072,
             tieWordEmbeddings: gguf.info("output.weight") == nil,
             bosTokenID: gguf["tokenizer.ggml.bos_token_id"]?.int,
-            eosTokenIDs: gguf["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [], queryKeyNorm: true, gemma: gemma)
+            eosTokenIDs: gguf["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [], queryKeyNorm: !gemma2, gemma: gemma)
         try config.validate(source: gguf.path)
         return config
+    }
+
+    /// The attention scale GGUF readers assume (a GGUF has no query_pre_attn_scalar): head_dim,
+    /// except for the 27B models (Gemma 3: 62 layers, Gemma 2: 46), where it is hidden / heads,
+    /// as every published checkpoint has it and llama.cpp decides it.
+    static func impliedQueryPreAttnScalar(architecture: String, layers: Int, hidden: Int, heads: Int, headDim: Int) -> Float {
+        let is27B = layers == (architecture == "gemma2" ? 46 : 62)
+        return is27B ? Float(hidden / heads) : Float(headDim)
     }
 
     /// A Hugging Face Gemma norm weight (w) in GGUF's form (1 + w).

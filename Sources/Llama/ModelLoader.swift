@@ -1,6 +1,6 @@
 // Loading a model the user already has: a Hugging Face folder (config.json, tokenizer.json,
 // *.safetensors, possibly sharded; linears may be bitsandbytes NF4/FP4, kept in 4 bits) or a
-// single GGUF file (llama / qwen2 / gemma3 architectures).
+// single GGUF file (llama / qwen2 / qwen3 / smollm3 / gemma3 / gemma2 architectures).
 // GGUF q/k rows are put back in the Hugging Face order, so weights inside Lorikeet are
 // always in the Hugging Face layout, under Hugging Face names.
 import Foundation
@@ -205,7 +205,7 @@ public enum ModelLoader {
     /// The model configuration from GGUF metadata (`<arch>.*` keys).
     public static func configuration(gguf: GGUFFile) throws -> LlamaConfiguration {
         let arch = gguf.architecture ?? "unknown"
-        if arch == "gemma3" { return try gemma3Configuration(gguf: gguf) }
+        if arch == "gemma3" || arch == "gemma2" { return try gemmaConfiguration(gguf: gguf) }
         guard ["llama", "mistral", "qwen2", "qwen3", "smollm3"].contains(arch) else {
             throw ConfigurationError.unsupportedArchitecture(arch, source: gguf.path)
         }
@@ -287,7 +287,7 @@ public enum ModelLoader {
             if permuted, let projection = LlamaTensorNames.permutation(forGGUF: info.name) {
                 t = try LlamaPermutation.unpermute(t, heads: projection == .query ? c.attentionHeads : c.kvHeads)
             }
-            if arch == "gemma3" && hf.hasSuffix("norm.weight") { t = gemmaNormFromGGUF(t) }
+            if (arch == "gemma3" || arch == "gemma2") && hf.hasSuffix("norm.weight") { t = gemmaNormFromGGUF(t) }
             if let linearQuantizer, isDecoderLinearWeight(hf) { t = Tensor(packed: try linearQuantizer(hf, t)) }
             out[hf] = t
         }

@@ -14,7 +14,7 @@ public enum LlamaTensorNames {
         ("attn_k_norm", "self_attn.k_norm"),
     ]
 
-    /// Per-layer parts of llama.cpp's `gemma3` architecture.
+    /// Per-layer parts of llama.cpp's `gemma3` and `gemma2` architectures (gemma2 has no q/k norms).
     static let gemma3LayerParts: [(gguf: String, hf: String)] = LinearModule.allCases.map { ($0.ggufName, $0.layerPath) } + [
         ("attn_norm", "input_layernorm"),
         ("post_attention_norm", "post_attention_layernorm"),
@@ -25,7 +25,7 @@ public enum LlamaTensorNames {
     ]
 
     static func layerParts(_ architecture: String) -> [(gguf: String, hf: String)] {
-        architecture == "gemma3" ? gemma3LayerParts : layerParts
+        architecture == "gemma3" || architecture == "gemma2" ? gemma3LayerParts : layerParts
     }
 
     /// Whole-model parts.

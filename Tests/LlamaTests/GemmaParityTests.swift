@@ -156,31 +156,37 @@ final class GemmaParityTests: XCTestCase {
         }
     }
 
-    /// Written as a `gemma3` GGUF (norms stored as 1 + w, llama.cpp's names, no q/k permutation)
-    /// and read back: the same logits. GGUF has no layer_types / query_pre_attn_scalar, so the
-    /// model is given the values a GGUF implies; the fixture's own settings are refused.
-    func testGemma3RoundTripsThroughGGUF() throws {
-        let fixture = try load()
+    /// Written as a `gemma3` / `gemma2` GGUF (norms stored as 1 + w, llama.cpp's names and keys,
+    /// no q/k permutation) and read back: the same logits. GGUF has no layer_types /
+    /// query_pre_attn_scalar, so the model is given the values a GGUF implies; the fixture's
+    /// own settings are refused.
+    func testRoundTripsThroughGGUF() throws {
+        try checkGGUFRoundTrip("tiny_gemma3", refusal: "layer_types")
+        try checkGGUFRoundTrip("tiny_gemma2", refusal: "query_pre_attn_scalar")
+    }
+
+    func checkGGUFRoundTrip(_ name: String, refusal: String) throws {
+        let fixture = try load(name)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lorikeet-gemma-gguf-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let weights = fixture.parameters.mapValues(\.value)
         XCTAssertThrowsError(try ModelExport.writeGGUF(weights: weights, configuration: fixture.configuration, tokenizer: [],
                                                        to: dir.appendingPathComponent("refused.gguf"), type: .f32, name: "x")) { e in
-            XCTAssertTrue("\(e)".contains("layer_types"), "\(e)")
+            XCTAssertTrue("\(e)".contains(refusal), "\(e)")
         }
         var c = fixture.configuration
-        c.gemma!.slidingLayers = GemmaSettings.defaultSlidingLayers(count: c.layerCount)
+        let gemma2 = c.modelType == "gemma2"
+        c.gemma!.slidingLayers = GemmaSettings.defaultSlidingLayers(count: c.layerCount, pattern: gemma2 ? 2 : 6)
         c.gemma!.queryPreAttnScalar = Float(c.headDim)
-        c.gemma!.localRopeTheta = 20_000  // travels as gemma3.rope.freq_base_swa
-        let model = try LlamaModel(configuration: c, weights: weights, source: "tiny_gemma3 (GGUF-shaped)")
-        let url = dir.appendingPathComponent("gemma3.gguf")
+        if !gemma2 { c.gemma!.localRopeTheta = 20_000 }  // travels as gemma3.rope.freq_base_swa
+        let model = try LlamaModel(configuration: c, weights: weights, source: "\(name) (GGUF-shaped)")
+        let url = dir.appendingPathComponent("\(name).gguf")
         try ModelExport.writeGGUF(weights: weights, configuration: c, tokenizer: [], to: url, type: .f32, name: "tiny")
         let gguf = try GGUFFile(path: url.path)
-        XCTAssertEqual(gguf.architecture, "gemma3")
-        XCTAssertNotNil(gguf.info("blk.0.post_ffw_norm.weight"))
-        XCTAssertEqual(try gguf.tensor(named: "blk.0.attn_q_norm.weight").floats,
-                       weights["model.layers.0.self_attn.q_norm.weight"]!.floats.map { $0 + 1 })
+        XCTAssertEqual(gguf.architecture, gemma2 ? "gemma2" : "gemma3")
+        XCTAssertEqual(try gguf.tensor(named: "blk.0.post_ffw_norm.weight").floats,
+                       weights["model.layers.0.post_feedforward_layernorm.weight"]!.floats.map { $0 + 1 })
         var config = try ModelLoader.configuration(gguf: gguf)
         XCTAssertEqual(config.gemma, c.gemma)
         config.bosTokenID = c.bosTokenID
@@ -188,9 +194,9 @@ final class GemmaParityTests: XCTestCase {
         config.maxPositions = c.maxPositions
         XCTAssertEqual(config, c)
         let back = try LlamaModel(configuration: config, weights: try ModelLoader.weights(gguf: gguf, configuration: config), source: url.path)
-        let ids = try sequences().last!.ids
+        let ids = try sequences(name).last!.ids
         let t1 = Tape(recordsGradients: false), t2 = Tape(recordsGradients: false)
         assertRelativeClose(t2.value(try back.logits(t2, ids: ids, batch: 1, length: ids.count)).floats,
-                            t1.value(try model.logits(t1, ids: ids, batch: 1, length: ids.count)).floats, rtol: 1e-6, "via GGUF")
+                            t1.value(try model.logits(t1, ids: ids, batch: 1, length: ids.count)).floats, rtol: 1e-6, "\(name) via GGUF")
     }
 }
