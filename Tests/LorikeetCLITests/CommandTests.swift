@@ -130,6 +130,24 @@ final class CommandTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.verify(ten)) { XCTAssertTrue("\($0)".contains("adapter_config.json") && "\($0)".contains("missing"), "\($0)") }
     }
 
+    func testAnExistingRunOrAnUnwritableFolderIsRefusedBeforeTraining() throws {
+        let run = work.appendingPathComponent("run")
+        try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "2"])
+        let adapterFile = run.appendingPathComponent("adapter/adapter_model.safetensors")
+        let before = try Data(contentsOf: adapterFile)
+        XCTAssertThrowsError(try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "3", "--seed", "9"])) { e in
+            XCTAssertTrue("\(e)".contains("already holds a run") && "\(e)".contains("--resume") && "\(e)".contains("adapter"), "\(e)")
+        }
+        XCTAssertEqual(try Data(contentsOf: adapterFile), before, "nothing overwritten")
+        XCTAssertEqual(try losses(run).count, 2)
+        // A path under a regular file cannot become a run folder.
+        let file = work.appendingPathComponent("plain.txt")
+        try Data("x".utf8).write(to: file)
+        XCTAssertThrowsError(try lorikeet(trainArguments(file.appendingPathComponent("run")))) { e in
+            XCTAssertTrue("\(e)".contains("plain.txt is not a folder"), "\(e)")
+        }
+    }
+
     func testExportToLlamaCppOllamaAndMLXAndBack() throws {
         let run = work.appendingPathComponent("run")
         try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "6", "--seed", "7"])
