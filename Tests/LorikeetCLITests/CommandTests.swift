@@ -148,6 +148,46 @@ final class CommandTests: XCTestCase {
         }
     }
 
+    /// Disk full while a checkpoint is written (a tmpfs just big enough for the first): a clear
+    /// "No space left" error naming the checkpoint, the previous one intact and nothing partial left.
+    func testDiskFullWhileCheckpointingKeepsThePreviousCheckpoint() throws {
+        // How much one run folder with one checkpoint takes here.
+        let probe = work.appendingPathComponent("probe")
+        try lorikeet(Array(trainArguments(probe).dropLast(8)) + ["--max-steps", "1", "--save-every", "1"])
+        let one = try Self.bytes(below: probe.appendingPathComponent("checkpoints"))
+        let mountPoint = work.appendingPathComponent("small-disk")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        // Room for the run's small files, one checkpoint and half of a second.
+        let size = (one * 3 / 2 + 64 * 1024 + 4095) / 4096 * 4096
+        guard Self.shell("mount -t tmpfs -o size=\(size) tmpfs '\(mountPoint.path)'") == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here (needs root in a sandbox that allows it)")
+        }
+        defer { _ = Self.shell("umount '\(mountPoint.path)'") }
+        let run = mountPoint.appendingPathComponent("run")
+        XCTAssertThrowsError(try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "4", "--save-every", "1", "--keep-checkpoints", "3"])) { e in
+            XCTAssertTrue("\(e)".contains("No space left on device") && "\(e)".contains("step-0000002") && "\(e)".contains("step-0000001 is intact"), "\(e)")
+        }
+        XCTAssertEqual(Checkpoint.all(run: run).map(\.lastPathComponent), ["step-0000001"])
+        XCTAssertNoThrow(try Checkpoint.verify(Checkpoint.folder(run: run, step: 1)))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: run.appendingPathComponent("checkpoints").path)
+        XCTAssertEqual(leftovers, ["step-0000001"], "no partial folder left")
+    }
+
+    static func bytes(below dir: URL) throws -> Int {
+        try (FileManager.default.subpaths(atPath: dir.path) ?? []).reduce(0) { total, path in
+            total + ((try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(path).path)[.size] as? NSNumber)?.intValue ?? 0)
+        }
+    }
+
+    static func shell(_ command: String) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command + " 2>/dev/null"]
+        do { try p.run() } catch { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
     func testExportToLlamaCppOllamaAndMLXAndBack() throws {
         let run = work.appendingPathComponent("run")
         try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "6", "--seed", "7"])
