@@ -188,6 +188,73 @@ final class CommandTests: XCTestCase {
         return p.terminationStatus
     }
 
+    /// The `lorikeet` binary killed with SIGKILL at random instants (checkpoint writes included)
+    /// and started again with --resume until the run is done: every restart works, and the
+    /// losses are bit-identical to an uninterrupted run. LORIKEET_KILLS sets how many kills
+    /// (default 50; scripts/kill-test.sh runs more).
+    func testKilledAtRandomInstantsResumesBitIdentically() throws {
+        let binary = Self.repoRoot.appendingPathComponent(".build/release/lorikeet")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("no release binary at \(binary.path)") }
+        let kills = Int(ProcessInfo.processInfo.environment["LORIKEET_KILLS"] ?? "") ?? 50
+        let arguments = Array(trainArguments(work.appendingPathComponent("x")).dropFirst().dropLast(8))
+            .filter { $0 != "--quiet" } + ["--max-steps", "400", "--save-every", "1", "--keep-checkpoints", "2", "--quiet"]
+        func args(_ out: URL) -> [String] {
+            var a = ["train"] + arguments
+            a[a.firstIndex(of: "--out")! + 1] = out.path
+            return a
+        }
+        let straight = work.appendingPathComponent("straight")
+        XCTAssertEqual(Self.run(binary, args(straight)).status, 0)
+        let reference = try losses(straight)
+        XCTAssertEqual(reference.count, 400)
+
+        let run = work.appendingPathComponent("killed")
+        var generator = SystemRandomNumberGenerator()
+        var killed = 0, finished = false, attempts = 0
+        while !finished && attempts < kills * 4 {
+            attempts += 1
+            let resume = !Checkpoint.all(run: run).isEmpty
+            let delay = killed < kills ? Double.random(in: 0.02...0.12, using: &generator) : nil
+            let (status, signalled) = Self.run(binary, args(run) + (resume ? ["--resume"] : []), killAfter: delay)
+            if signalled { killed += 1; continue }
+            XCTAssertEqual(status, 0, "restart \(attempts) failed")
+            finished = status == 0
+        }
+        XCTAssertTrue(finished, "the run never finished")
+        XCTAssertEqual(killed, kills, "every planned kill landed while the run was going")
+        let got = try losses(run)
+        let firstDifference = zip(got, reference).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        XCTAssertEqual(got.count, reference.count, "records after \(killed) kills")
+        XCTAssertNil(firstDifference, "after \(killed) kills the losses first differ at step \((firstDifference ?? -2) + 1)")
+        if firstDifference != nil || got.count != reference.count, let keep = ProcessInfo.processInfo.environment["LORIKEET_KEEP_FAILED_RUN"] {
+            try? FileManager.default.copyItem(at: work, to: URL(fileURLWithPath: keep))
+        }
+        XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent("adapter/adapter_model.safetensors")),
+                       try Data(contentsOf: straight.appendingPathComponent("adapter/adapter_model.safetensors")))
+    }
+
+    /// Runs `binary` with `arguments` (output discarded); with `killAfter`, sends SIGKILL after
+    /// that many seconds if it is still running. Returns its exit status and whether it was killed.
+    static func run(_ binary: URL, _ arguments: [String], killAfter: Double? = nil) -> (status: Int32, killed: Bool) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return (-1, false) }
+        if let killAfter {
+            let deadline = Date().addingTimeInterval(killAfter)
+            while p.isRunning && Date() < deadline { usleep(2000) }
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                return (p.terminationStatus, true)
+            }
+        }
+        p.waitUntilExit()
+        return (p.terminationStatus, false)
+    }
+
     func testExportToLlamaCppOllamaAndMLXAndBack() throws {
         let run = work.appendingPathComponent("run")
         try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "6", "--seed", "7"])

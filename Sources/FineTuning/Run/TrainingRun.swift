@@ -32,10 +32,13 @@ public final class TrainingRun {
         /// The fully fine-tuned model as a Hugging Face folder.
         public var model: URL { root.appendingPathComponent("model") }
 
-        /// What a new run would overwrite: the parts of an earlier run already in the folder.
+        /// What a new run would overwrite: the restorable parts of an earlier run in the folder
+        /// (checkpoints, adapter, model). A folder left by a run that died before its first
+        /// checkpoint holds only settings and metrics, and may be started again.
         public var existingRun: [String] {
-            [configuration, metrics, report, checkpoints, adapter, model].filter { FileManager.default.fileExists(atPath: $0.path) }
-                .map(\.lastPathComponent)
+            var found = [adapter, model].filter { FileManager.default.fileExists(atPath: $0.path) }.map(\.lastPathComponent)
+            if !Checkpoint.all(run: root).isEmpty { found.insert(checkpoints.lastPathComponent, at: 0) }
+            return found
         }
 
         /// Throws before anything is loaded or written when a new run here would overwrite an
@@ -369,8 +372,8 @@ public final class TrainingRun {
             throw TrainingError.invalidCheckpoint(path: statePath.path, reason: "unreadable: \(error)")
         }
         let kept = ((try? MetricsLog.read(from: layout.metrics)) ?? []).filter { $0.step <= state.step }
-        let log = try MetricsLog(url: layout.metrics, truncate: true)
-        for r in kept { try log.append(r) }
-        return log
+        // Replaced in one rename: a run killed here keeps the old file whole (never a truncated one).
+        try AtomicFile.write(try MetricsLog.lines(kept), to: layout.metrics)
+        return try MetricsLog(url: layout.metrics)
     }
 }
