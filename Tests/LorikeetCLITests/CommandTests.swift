@@ -130,6 +130,137 @@ final class CommandTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.verify(ten)) { XCTAssertTrue("\($0)".contains("adapter_config.json") && "\($0)".contains("missing"), "\($0)") }
     }
 
+    func testAnExistingRunOrAnUnwritableFolderIsRefusedBeforeTraining() throws {
+        let run = work.appendingPathComponent("run")
+        try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "2"])
+        let adapterFile = run.appendingPathComponent("adapter/adapter_model.safetensors")
+        let before = try Data(contentsOf: adapterFile)
+        XCTAssertThrowsError(try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "3", "--seed", "9"])) { e in
+            XCTAssertTrue("\(e)".contains("already holds a run") && "\(e)".contains("--resume") && "\(e)".contains("adapter"), "\(e)")
+        }
+        XCTAssertEqual(try Data(contentsOf: adapterFile), before, "nothing overwritten")
+        XCTAssertEqual(try losses(run).count, 2)
+        // A path under a regular file cannot become a run folder.
+        let file = work.appendingPathComponent("plain.txt")
+        try Data("x".utf8).write(to: file)
+        XCTAssertThrowsError(try lorikeet(trainArguments(file.appendingPathComponent("run")))) { e in
+            XCTAssertTrue("\(e)".contains("plain.txt is not a folder"), "\(e)")
+        }
+    }
+
+    /// Disk full while a checkpoint is written (a tmpfs just big enough for the first): a clear
+    /// "No space left" error naming the checkpoint, the previous one intact and nothing partial left.
+    func testDiskFullWhileCheckpointingKeepsThePreviousCheckpoint() throws {
+        // How much one run folder with one checkpoint takes here.
+        let probe = work.appendingPathComponent("probe")
+        try lorikeet(Array(trainArguments(probe).dropLast(8)) + ["--max-steps", "1", "--save-every", "1"])
+        let one = try Self.bytes(below: probe.appendingPathComponent("checkpoints"))
+        let mountPoint = work.appendingPathComponent("small-disk")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        // Room for the run's small files, one checkpoint and half of a second.
+        let size = (one * 3 / 2 + 64 * 1024 + 4095) / 4096 * 4096
+        guard Self.shell("mount -t tmpfs -o size=\(size) tmpfs '\(mountPoint.path)'") == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here (needs root in a sandbox that allows it)")
+        }
+        defer { _ = Self.shell("umount '\(mountPoint.path)'") }
+        let run = mountPoint.appendingPathComponent("run")
+        XCTAssertThrowsError(try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "4", "--save-every", "1", "--keep-checkpoints", "3"])) { e in
+            XCTAssertTrue("\(e)".contains("No space left on device") && "\(e)".contains("step-0000002") && "\(e)".contains("step-0000001 is intact"), "\(e)")
+        }
+        XCTAssertEqual(Checkpoint.all(run: run).map(\.lastPathComponent), ["step-0000001"])
+        XCTAssertNoThrow(try Checkpoint.verify(Checkpoint.folder(run: run, step: 1)))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: run.appendingPathComponent("checkpoints").path)
+        XCTAssertEqual(leftovers, ["step-0000001"], "no partial folder left")
+    }
+
+    static func bytes(below dir: URL) throws -> Int {
+        try (FileManager.default.subpaths(atPath: dir.path) ?? []).reduce(0) { total, path in
+            total + ((try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(path).path)[.size] as? NSNumber)?.intValue ?? 0)
+        }
+    }
+
+    static func shell(_ command: String) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command + " 2>/dev/null"]
+        do { try p.run() } catch { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// The `lorikeet` binary killed with SIGKILL at random instants (checkpoint writes included)
+    /// and started again with --resume until the run is done: every restart works, and the
+    /// losses are bit-identical to an uninterrupted run. LORIKEET_KILLS sets how many kills
+    /// (default 50; scripts/kill-test.sh runs more).
+    func testKilledAtRandomInstantsResumesBitIdentically() throws {
+        let binary = Self.repoRoot.appendingPathComponent(".build/release/lorikeet")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("no release binary at \(binary.path)") }
+        let kills = Int(ProcessInfo.processInfo.environment["LORIKEET_KILLS"] ?? "") ?? 50
+        let arguments = Array(trainArguments(work.appendingPathComponent("x")).dropFirst().dropLast(8))
+            .filter { $0 != "--quiet" } + ["--max-steps", "400", "--save-every", "1", "--keep-checkpoints", "2", "--quiet"]
+        func args(_ out: URL) -> [String] {
+            var a = ["train"] + arguments
+            a[a.firstIndex(of: "--out")! + 1] = out.path
+            return a
+        }
+        let straight = work.appendingPathComponent("straight")
+        XCTAssertEqual(Self.run(binary, args(straight)).status, 0)
+        let reference = try losses(straight)
+        XCTAssertEqual(reference.count, 400)
+
+        // Episodes of kill → resume until the run finishes, each in a fresh folder, until `kills` kills landed.
+        var generator = SystemRandomNumberGenerator()
+        var killed = 0, episode = 0
+        while killed < kills && episode < 20 {
+            episode += 1
+            let run = work.appendingPathComponent("killed-\(episode)")
+            var finished = false, attempts = 0, killedHere = 0
+            while !finished && attempts < 4 * kills {
+                attempts += 1
+                let resume = !Checkpoint.all(run: run).isEmpty
+                let delay = killed < kills ? Double.random(in: 0.02...0.12, using: &generator) : nil
+                let (status, signalled) = Self.run(binary, args(run) + (resume ? ["--resume"] : []), killAfter: delay)
+                if signalled { killed += 1; killedHere += 1; continue }
+                XCTAssertEqual(status, 0, "episode \(episode): restart \(attempts) failed")
+                finished = status == 0
+            }
+            XCTAssertTrue(finished, "episode \(episode) never finished")
+            let got = try losses(run)
+            let firstDifference = zip(got, reference).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            XCTAssertEqual(got.count, reference.count, "episode \(episode): records after \(killedHere) kills")
+            XCTAssertNil(firstDifference, "episode \(episode): after \(killedHere) kills the losses first differ at step \((firstDifference ?? -2) + 1)")
+            XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent("adapter/adapter_model.safetensors")),
+                           try Data(contentsOf: straight.appendingPathComponent("adapter/adapter_model.safetensors")), "episode \(episode)")
+            if firstDifference != nil || got.count != reference.count, let keep = ProcessInfo.processInfo.environment["LORIKEET_KEEP_FAILED_RUN"] {
+                try? FileManager.default.copyItem(at: work, to: URL(fileURLWithPath: keep))
+            }
+            try? FileManager.default.removeItem(at: run)
+        }
+        XCTAssertGreaterThanOrEqual(killed, kills, "kills that landed while a run was going")
+    }
+
+    /// Runs `binary` with `arguments` (output discarded); with `killAfter`, sends SIGKILL after
+    /// that many seconds if it is still running. Returns its exit status and whether it was killed.
+    static func run(_ binary: URL, _ arguments: [String], killAfter: Double? = nil) -> (status: Int32, killed: Bool) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return (-1, false) }
+        if let killAfter {
+            let deadline = Date().addingTimeInterval(killAfter)
+            while p.isRunning && Date() < deadline { usleep(2000) }
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                return (p.terminationStatus, true)
+            }
+        }
+        p.waitUntilExit()
+        return (p.terminationStatus, false)
+    }
+
     func testExportToLlamaCppOllamaAndMLXAndBack() throws {
         let run = work.appendingPathComponent("run")
         try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "6", "--seed", "7"])

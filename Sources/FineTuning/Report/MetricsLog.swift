@@ -129,6 +129,18 @@ public final class MetricsLog: @unchecked Sendable {
         try? handle.close()
     }
 
+    /// The file contents for `records`: one JSON line each.
+    public static func lines(_ records: [MetricRecord]) throws -> Data {
+        var out = Data()
+        for r in records {
+            do { out.append(try encoder().encode(r)) } catch {
+                throw MetricsLogError.io(path: "metrics", reason: "cannot encode record: \(error)")
+            }
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
     /// Writes one record as one line; it is in the file (the OS's cache) when this returns.
     public func append(_ record: MetricRecord) throws {
         var line: Data

@@ -31,6 +31,37 @@ public final class TrainingRun {
         public var adapter: URL { root.appendingPathComponent("adapter") }
         /// The fully fine-tuned model as a Hugging Face folder.
         public var model: URL { root.appendingPathComponent("model") }
+
+        /// What a new run would overwrite: the restorable parts of an earlier run in the folder
+        /// (checkpoints, adapter, model). A folder left by a run that died before its first
+        /// checkpoint holds only settings and metrics, and may be started again.
+        public var existingRun: [String] {
+            var found = [adapter, model].filter { FileManager.default.fileExists(atPath: $0.path) }.map(\.lastPathComponent)
+            if !Checkpoint.all(run: root).isEmpty { found.insert(checkpoints.lastPathComponent, at: 0) }
+            return found
+        }
+
+        /// Throws before anything is loaded or written when a new run here would overwrite an
+        /// earlier one (start with resume, or choose another folder), or when the folder cannot be
+        /// created or written (a probe file is made and removed in its nearest existing parent).
+        public func checkFresh() throws {
+            let found = existingRun
+            guard found.isEmpty else {
+                throw TrainingError.invalidCheckpoint(path: root.path, reason: "already holds a run (\(found.joined(separator: ", "))); "
+                    + "continue it with --resume, or choose another --out. Nothing was changed")
+            }
+            var dir = root
+            while !FileManager.default.fileExists(atPath: dir.path), dir.pathComponents.count > 1 { dir.deleteLastPathComponent() }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw TrainingError.invalidCheckpoint(path: root.path, reason: "cannot be created: \(dir.path) is not a folder")
+            }
+            let probe = dir.appendingPathComponent(".lorikeet-write-probe-\(getpid())")
+            guard FileManager.default.createFile(atPath: probe.path, contents: Data()) else {
+                throw TrainingError.invalidCheckpoint(path: root.path, reason: "cannot be written: \(dir.path) is not writable")
+            }
+            try? FileManager.default.removeItem(at: probe)
+        }
     }
 
     /// Where the model comes from.
@@ -138,7 +169,9 @@ public final class TrainingRun {
         }
         var saved: TrainingSettings?
         switch resume {
-        case .none: resumeCheckpoint = nil
+        case .none:
+            resumeCheckpoint = nil
+            if writesArtifacts { try layout.checkFresh() }
         case .latest:
             // The newest checkpoint whose files match their manifest; damaged newer ones are skipped.
             let (intact, rejected) = Checkpoint.latestIntact(run: directory)
@@ -339,8 +372,8 @@ public final class TrainingRun {
             throw TrainingError.invalidCheckpoint(path: statePath.path, reason: "unreadable: \(error)")
         }
         let kept = ((try? MetricsLog.read(from: layout.metrics)) ?? []).filter { $0.step <= state.step }
-        let log = try MetricsLog(url: layout.metrics, truncate: true)
-        for r in kept { try log.append(r) }
-        return log
+        // Replaced in one rename: a run killed here keeps the old file whole (never a truncated one).
+        try AtomicFile.write(try MetricsLog.lines(kept), to: layout.metrics)
+        return try MetricsLog(url: layout.metrics)
     }
 }

@@ -67,6 +67,25 @@ public enum Checkpoint {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let stateData = try enc.encode(state)
+        let previous = latest(run: run)
+        do {
+            try write(url, stateData: stateData, trainable: trainable, optimizer: optimizer, adapter: adapter, baseModel: baseModel, settings: settings)
+        } catch {
+            // The folder is written aside and renamed only when complete: nothing partial is left under its name.
+            throw TrainingError.invalidCheckpoint(path: url.path, reason: "could not be written (\(error)); "
+                + (previous.map { "the previous checkpoint \($0.lastPathComponent) is intact and --resume continues from it" }
+                   ?? "no earlier checkpoint exists"))
+        }
+        let existing = all(run: run)
+        if existing.count > keep {
+            for old in existing.prefix(existing.count - keep) { try? FileManager.default.removeItem(at: old) }
+        }
+        return url
+    }
+
+    /// Writes one checkpoint folder atomically (see `save`).
+    private static func write(_ url: URL, stateData: Data, trainable: [Parameter], optimizer: any Optimizer, adapter: LoRAAdapter?,
+                              baseModel: String, settings: Data) throws {
         try AtomicFile.writeDirectory(at: url) { dir in
             try stateData.write(to: dir.appendingPathComponent(stateFile))
             try settings.write(to: dir.appendingPathComponent(configFile))
@@ -80,11 +99,6 @@ public enum Checkpoint {
                                         to: dir.appendingPathComponent(optimizerFile))
             try writeManifest(in: dir)
         }
-        let existing = all(run: run)
-        if existing.count > keep {
-            for old in existing.prefix(existing.count - keep) { try? FileManager.default.removeItem(at: old) }
-        }
-        return url
     }
 
     /// Every file below `dir` (relative path, sorted) with its size and SHA-256, as manifest.json.
