@@ -18,6 +18,12 @@ Writes into Tests/LlamaTests/Fixtures/ (all floats are float32):
       position, per-position and mean loss, and the RoPE inverse frequencies used.
       tiny_llama also gets the loss and the gradient of every parameter for a fixed batch.
 
+  tiny_gemma3/, tiny_gemma2/
+      Gemma3ForCausalLM (3 layers: sliding window 8 on two, a global one with linear-scaled
+      RoPE) and Gemma2ForCausalLM (2 layers, attention / final-logit soft-caps 2 and 3), head_dim
+      32 and query_pre_attn_scalar 20, (1 + w) norms drawn around 0; logits, losses, both
+      models' gradient batches, and the inverse frequencies (per layer type for Gemma 3).
+
 Loss convention everywhere: token_loss[t] = -log softmax(logits[t])[ids[t+1]] for
 t = 0 .. n-2 (so n-1 values); mean_loss is their mean. Attention is the "eager" (plain
 softmax) implementation and no attention mask / padding is used.
