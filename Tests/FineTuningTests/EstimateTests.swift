@@ -16,6 +16,8 @@ final class EstimateTests: XCTestCase {
             "llama-3-8b": 8_030_261_248, "llama-3.1-8b": 8_030_261_248, "llama-3.2-1b": 1_235_814_400,
             "llama-3.2-3b": 3_212_749_824, "mistral-7b": 7_241_732_096, "qwen2.5-0.5b": 494_032_768,
             "qwen2.5-1.5b": 1_543_714_304, "qwen2.5-7b": 7_615_616_512,
+            // transformers' count for google/gemma-3-270m (also the GGUF's tensors, see GemmaGGUFTests).
+            "gemma3-270m": 268_098_176,
         ]
         // Qwen3 and SmolLM3: the model cards give rounded figures — Qwen3's "Number of Parameters
         // (Non-Embedding)" 0.44B, 1.4B, 3.6B, 6.95B and SmolLM3's 3.08B in all (tied).
@@ -28,7 +30,8 @@ final class EstimateTests: XCTestCase {
             XCTAssertEqual(Double(c.parameterCount - embeddings), want.nonEmbedding, accuracy: want.tolerance, name)
         }
         XCTAssertEqual(Double(try NamedConfigurations.configuration(named: "smollm3-3b").parameterCount), 3.08e9, accuracy: 0.005e9)
-        XCTAssertEqual(Set(NamedConfigurations.names), Set(published.keys).union(rounded.keys).union(["smollm3-3b"]))
+        XCTAssertEqual(Double(try NamedConfigurations.configuration(named: "gemma3-1b").parameterCount), 1.0e9, accuracy: 0.005e9)
+        XCTAssertEqual(Set(NamedConfigurations.names), Set(published.keys).union(rounded.keys).union(["smollm3-3b", "gemma3-1b"]))
         for name in NamedConfigurations.names where published[name] != nil {
             let c = try NamedConfigurations.configuration(named: name)
             XCTAssertNoThrow(try c.validate(source: name))

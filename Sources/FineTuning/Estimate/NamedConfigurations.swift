@@ -39,7 +39,7 @@ public enum NamedConfigurations {
 
     // (name, shape). Sources: the config.json of HuggingFaceTB/SmolLM2-*, TinyLlama/TinyLlama-1.1B-Chat-v1.0,
     // meta-llama/Llama-2-*-hf, Meta-Llama-3-8B, Llama-3.1-8B, Llama-3.2-1B/3B, mistralai/Mistral-7B-v0.1,
-    // Qwen/Qwen2.5-*, Qwen/Qwen3-*, HuggingFaceTB/SmolLM3-3B.
+    // Qwen/Qwen2.5-*, Qwen/Qwen3-*, HuggingFaceTB/SmolLM3-3B, google/gemma-3-270m and -1b.
     private static let table: [(String, LlamaConfiguration)] = [
         ("smollm2-135m", LlamaConfiguration(
             vocabularySize: 49152, hiddenSize: 576, intermediateSize: 1536, layerCount: 30, attentionHeads: 9, kvHeads: 3,
@@ -103,7 +103,20 @@ public enum NamedConfigurations {
             attentionHeads: 16, kvHeads: 4, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 5_000_000, maxPositions: 65536,
             tieWordEmbeddings: true, bosTokenID: nil, eosTokenIDs: [128_012],
             noRopeLayers: Set((0..<36).filter { ($0 + 1) % 4 == 0 }))),
+        ("gemma3-270m", gemma3(hidden: 640, intermediate: 2048, layers: 18, heads: 4)),
+        ("gemma3-1b", gemma3(hidden: 1152, intermediate: 6912, layers: 26, heads: 4)),
     ]
+
+    /// google/gemma-3-270m, -1b (text): one KV head of 256, q/k norms, (1 + w) norms, sliding window
+    /// 512 on 5 of every 6 layers, local RoPE base 1e4, global 1e6, 262 144 tokens, tied head.
+    private static func gemma3(hidden: Int, intermediate: Int, layers: Int, heads: Int) -> LlamaConfiguration {
+        LlamaConfiguration(modelType: "gemma3", vocabularySize: 262_144, hiddenSize: hidden, intermediateSize: intermediate,
+                           layerCount: layers, attentionHeads: heads, kvHeads: 1, headDim: 256, rmsNormEps: 1e-6,
+                           ropeTheta: 1_000_000, maxPositions: 32768, tieWordEmbeddings: true, bosTokenID: 2, eosTokenIDs: [1],
+                           queryKeyNorm: true,
+                           gemma: GemmaSettings(queryPreAttnScalar: 256, slidingWindow: 512,
+                                                slidingLayers: GemmaSettings.defaultSlidingLayers(count: layers), localRopeTheta: 10_000))
+    }
 
     /// Qwen/Qwen3-*: 8 KV heads of 128, q/k norms, no biases, rope_theta 1e6, 40 960 positions.
     private static func qwen3(hidden: Int, intermediate: Int, layers: Int, heads: Int, tied: Bool) -> LlamaConfiguration {
