@@ -145,33 +145,11 @@ extension Tape {
             accumulateGradient(v, dv)
 
         case let .swiglu(gate, up):
-            let g = value(gate), u = value(up)
-            let needG = nodes[gate.id].needsGrad, needU = nodes[up.id].needsGrad
-            var dg = Tensor(uninitialized: needG ? g.shape : [0])
-            var du = Tensor(uninitialized: needU ? u.shape : [0])
-            dg.withUnsafeMutableFloats { dgp in du.withUnsafeMutableFloats { dup in
-                g.withUnsafeFloats { gp in u.withUnsafeFloats { upp in dy.withUnsafeFloats { dyp in
-                    Kernels.swigluBackward(gate: gp.baseAddress!, up: upp.baseAddress!, dy: dyp.baseAddress!,
-                                           dGate: needG ? dgp.baseAddress! : nil, dUp: needU ? dup.baseAddress! : nil, g.count)
-                } } }
-            } }
-            if needG { accumulateGradient(gate, dg) }
-            if needU { accumulateGradient(up, du) }
+            gatedBackward(gate, up, dy) { Kernels.swigluBackward(gate: $0, up: $1, dy: $2, dGate: $3, dUp: $4, $5) }
 
         case let .geglu(gate, up):
             // y = gelu(g)⊙u  ⇒  dg = dy⊙u⊙gelu'(g),  du = dy⊙gelu(g)
-            let g = value(gate), u = value(up)
-            let needG = nodes[gate.id].needsGrad, needU = nodes[up.id].needsGrad
-            var dg = Tensor(uninitialized: needG ? g.shape : [0])
-            var du = Tensor(uninitialized: needU ? u.shape : [0])
-            dg.withUnsafeMutableFloats { dgp in du.withUnsafeMutableFloats { dup in
-                g.withUnsafeFloats { gp in u.withUnsafeFloats { upp in dy.withUnsafeFloats { dyp in
-                    Kernels.gegluBackward(gate: gp.baseAddress!, up: upp.baseAddress!, dy: dyp.baseAddress!,
-                                          dGate: needG ? dgp.baseAddress! : nil, dUp: needU ? dup.baseAddress! : nil, g.count)
-                } } }
-            } }
-            if needG { accumulateGradient(gate, dg) }
-            if needU { accumulateGradient(up, du) }
+            gatedBackward(gate, up, dy) { Kernels.gegluBackward(gate: $0, up: $1, dy: $2, dGate: $3, dUp: $4, $5) }
 
         case let .softcap(x, cap):
             // y = c·tanh(x/c)  ⇒  dx = dy·(1 − (y/c)²)
@@ -264,6 +242,25 @@ extension Tape {
 
     /// dx (+)= dy·W for a linear layer, W widened a slab of rows at a time when it is big:
     /// each slab of output features adds its share of the sum over outputs.
+    /// The gradients of a gated activation y = act(g)⊙u (SwiGLU, GeGLU) through its backward
+    /// `kernel(gate, up, dy, dGate?, dUp?, count)`, computed only for the inputs that need one.
+    func gatedBackward(_ gate: Var, _ up: Var, _ dy: Tensor,
+                       _ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                  UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void) {
+        let g = value(gate), u = value(up)
+        let needG = nodes[gate.id].needsGrad, needU = nodes[up.id].needsGrad
+        var dg = Tensor(uninitialized: needG ? g.shape : [0])
+        var du = Tensor(uninitialized: needU ? u.shape : [0])
+        dg.withUnsafeMutableFloats { dgp in du.withUnsafeMutableFloats { dup in
+            g.withUnsafeFloats { gp in u.withUnsafeFloats { upp in dy.withUnsafeFloats { dyp in
+                kernel(gp.baseAddress!, upp.baseAddress!, dyp.baseAddress!, needG ? dgp.baseAddress! : nil,
+                       needU ? dup.baseAddress! : nil, g.count)
+            } } }
+        } }
+        if needG { accumulateGradient(gate, dg) }
+        if needU { accumulateGradient(up, du) }
+    }
+
     func inputGradient(_ dx: UnsafeMutablePointer<Float>, accumulate: Bool, dy: UnsafePointer<Float>, weight wv: Tensor, rows n: Int) {
         let (outF, inF) = (wv.shape[0], wv.shape[1])
         withRowSlabs(wv) { each in
