@@ -8,9 +8,27 @@ import Foundation
 
 /// A parsed chat template, ready to render conversations.
 public struct ChatTemplate: Sendable {
+    /// How much one render may do: a template from a stranger cannot hang or exhaust memory.
+    public struct Limits: Sendable, Equatable {
+        /// Template nodes executed plus loop iterations (the chat templates of real models take
+        /// thousands for a long conversation).
+        public var steps: Int
+        /// Bytes of output.
+        public var outputBytes: Int
+        /// The defaults: 5 million steps, 32 MiB of text.
+        public static let standard = Limits(steps: 5_000_000, outputBytes: 32 << 20)
+        /// Creates limits.
+        public init(steps: Int, outputBytes: Int) {
+            self.steps = steps
+            self.outputBytes = outputBytes
+        }
+    }
+
     /// The template text as given.
     public let source: String
     private let nodes: [Node]
+    /// The budget of every render.
+    public var limits = Limits.standard
 
     /// Parses `source`; throws ChatTemplateError naming the line and column of any problem.
     public init(_ source: String) throws {
@@ -57,7 +75,7 @@ public struct ChatTemplate: Sendable {
     /// As `render(context:)`, with the time `strftime_now` reports.
     func render(context: [String: TemplateValue], now: Date) throws -> String {
         let values = context.mapValues(Value.init)
-        return try Interpreter(now: { now }).render(nodes, context: values)
+        return try Interpreter(now: { now }, budget: RenderBudget(limits)).render(nodes, context: values)
     }
 }
 

@@ -33,9 +33,36 @@ struct CallArgs {
     }
 }
 
+/// What one render has used of its limits (shared by the nested executions of that render).
+final class RenderBudget {
+    let limits: ChatTemplate.Limits
+    var steps = 0
+    init(_ limits: ChatTemplate.Limits) { self.limits = limits }
+
+    /// Where the last located node was (the error's location for nodes that record none).
+    var lastLocation: SourceLocation?
+
+    /// Counts one step and checks the output so far; throws once either limit is passed.
+    func spend(_ out: String, at nodeLocation: SourceLocation?) throws {
+        steps += 1
+        if let nodeLocation { lastLocation = nodeLocation }
+        guard steps > limits.steps || out.utf8.count > limits.outputBytes else { return }
+        let location = lastLocation ?? SourceLocation(line: 1, column: 1)
+        if steps > limits.steps {
+            throw ChatTemplateError.evaluation("the template ran more than \(limits.steps) steps (a loop too big or without end); "
+                + "rendering stopped", at: location)
+        }
+        if out.utf8.count > limits.outputBytes {
+            throw ChatTemplateError.evaluation("the template wrote more than \(limits.outputBytes) bytes; rendering stopped", at: location)
+        }
+    }
+}
+
 struct Interpreter {
     /// The clock behind `strftime_now` (transformers uses the local time of `datetime.now()`).
     var now: () -> Date = Date.init
+    /// Steps and output this render may still use.
+    var budget = RenderBudget(.standard)
 
     enum Flow { case normal, breakLoop, continueLoop }
 
@@ -52,6 +79,7 @@ struct Interpreter {
 
     func execute(_ nodes: [Node], scope: Scope, into out: inout String) throws -> Flow {
         for node in nodes {
+            try budget.spend(out, at: node.location)
             switch node {
             case .text(let text):
                 out += text
@@ -138,6 +166,7 @@ struct Interpreter {
             info["previtem"] = i > 0 ? items[i - 1] : .undefined(hint: "there is no previous item")
             info["nextitem"] = i + 1 < count ? items[i + 1] : .undefined(hint: "there is no next item")
             iteration.assign("loop", .dict(info))
+            try budget.spend(out, at: loop.location)
             if try execute(loop.body, scope: iteration, into: &out) == .breakLoop { break }
         }
     }

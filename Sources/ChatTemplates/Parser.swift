@@ -62,6 +62,17 @@ indirect enum Node: Sendable {
     case generation([Node])
 }
 
+extension Node {
+    /// Where the node starts, for the nodes that record it.
+    var location: SourceLocation? {
+        switch self {
+        case .output(_, let at), .set(_, _, let at), .loopBreak(let at), .loopContinue(let at): at
+        case .forLoop(let loop): loop.location
+        case .text, .ifChain, .setBlock, .generation: nil
+        }
+    }
+}
+
 struct ForLoop: Sendable {
     var target: AssignTarget
     var iterable: Expr

@@ -174,3 +174,35 @@ final class ChatTemplateErrorTests: XCTestCase {
         _ = try render("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}")
     }
 }
+
+/// Hostile templates (nested loops that would run for hours, output that would fill memory)
+/// stop at the render budget with an error naming the template line; real templates stay far
+/// below it.
+final class ChatTemplateBudgetTests: XCTestCase {
+    func testNestedLoopsStopAtTheStepBudget() throws {
+        let template = try ChatTemplate("a\n{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}")
+        let t0 = Date()
+        XCTAssertThrowsError(try template.render(context: [:])) { e in
+            XCTAssertTrue("\(e)".contains("5000000 steps") && "\(e)".contains("line 2"), "\(e)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 30, "stopped by the budget, not run to the end")
+    }
+
+    func testOutputStopsAtTheByteBudget() throws {
+        var template = try ChatTemplate("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}")
+        template.limits = ChatTemplate.Limits(steps: 10_000_000, outputBytes: 1 << 20)
+        XCTAssertThrowsError(try template.render(context: [:])) { e in
+            XCTAssertTrue("\(e)".contains("1048576 bytes"), "\(e)")
+        }
+        template.limits = ChatTemplate.Limits(steps: 10_000_000, outputBytes: 200 << 20)
+        XCTAssertEqual(try template.render(context: [:]).utf8.count, 100_000_000)
+    }
+
+    func testASmallBudgetIsHonouredExactly() throws {
+        var template = try ChatTemplate("{% for i in range(10) %}{{ i }}{% endfor %}")
+        template.limits = ChatTemplate.Limits(steps: 1 + 2 * 10, outputBytes: 100)   // the loop node, then per item: iteration + output
+        XCTAssertEqual(try template.render(context: [:]), "0123456789")
+        template.limits = ChatTemplate.Limits(steps: 2 * 10, outputBytes: 100)
+        XCTAssertThrowsError(try template.render(context: [:]))
+    }
+}
