@@ -4,12 +4,6 @@
 extension Tape {
     /// gelu_tanh(gate) ⊙ up (GeGLU, PyTorch's tanh-approximated GELU). gate, up: same shape.
     public func geglu(gate: Var, up: Var) throws -> Var {
-        let g = value(gate), u = value(up)
-        try Tensor.checkSameShape("geglu", g, u)
-        var y = Tensor(uninitialized: g.shape)
-        y.withUnsafeMutableFloats { yp in g.withUnsafeFloats { gp in u.withUnsafeFloats { upp in
-            Kernels.geglu(gate: gp.baseAddress!, up: upp.baseAddress!, out: yp.baseAddress!, g.count)
-        } } }
-        return record(y, inputs: [gate, up], op: .geglu(gate: gate, up: up))
+        try gated("geglu", gate, up, op: .geglu(gate: gate, up: up)) { Kernels.geglu(gate: $0, up: $1, out: $2, $3) }
     }
 }

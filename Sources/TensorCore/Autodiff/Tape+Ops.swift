@@ -219,13 +219,19 @@ extension Tape {
 
     /// silu(gate) ⊙ up (the SwiGLU MLP's gate).
     public func swiglu(gate: Var, up: Var) throws -> Var {
+        try gated("swiglu", gate, up, op: .swiglu(gate: gate, up: up)) { Kernels.swiglu(gate: $0, up: $1, out: $2, $3) }
+    }
+
+    /// act(gate) ⊙ up through `kernel(gate, up, out, count)`, recorded as `op` (SwiGLU, GeGLU).
+    func gated(_ name: String, _ gate: Var, _ up: Var, op: Op,
+               _ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) throws -> Var {
         let g = value(gate), u = value(up)
-        try Tensor.checkSameShape("swiglu", g, u)
+        try Tensor.checkSameShape(name, g, u)
         var y = Tensor(uninitialized: g.shape)
         y.withUnsafeMutableFloats { yp in g.withUnsafeFloats { gp in u.withUnsafeFloats { upp in
-            Kernels.swiglu(gate: gp.baseAddress!, up: upp.baseAddress!, out: yp.baseAddress!, g.count)
+            kernel(gp.baseAddress!, upp.baseAddress!, yp.baseAddress!, g.count)
         } } }
-        return record(y, inputs: [gate, up], op: .swiglu(gate: gate, up: up))
+        return record(y, inputs: [gate, up], op: op)
     }
 
     /// x · sigmoid(x).

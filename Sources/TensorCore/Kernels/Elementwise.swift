@@ -90,8 +90,12 @@ extension Kernels {
 import Glibc
 @inline(__always) func _exp(_ x: Double) -> Double { Glibc.exp(x) }
 @inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
+@inline(__always) func _tanhf(_ x: Float) -> Float { Glibc.tanhf(x) }
+@inline(__always) func _tanh(_ x: Double) -> Double { Glibc.tanh(x) }
 #elseif canImport(Darwin)
 import Darwin
 @inline(__always) func _exp(_ x: Double) -> Double { Darwin.exp(x) }
 @inline(__always) func _log(_ x: Double) -> Double { Darwin.log(x) }
+@inline(__always) func _tanhf(_ x: Float) -> Float { Darwin.tanhf(x) }
+@inline(__always) func _tanh(_ x: Double) -> Double { Darwin.tanh(x) }
 #endif

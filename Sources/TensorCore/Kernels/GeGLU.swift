@@ -43,12 +43,3 @@ extension Kernels {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-@inline(__always) func _tanhf(_ x: Float) -> Float { Glibc.tanhf(x) }
-@inline(__always) func _tanh(_ x: Double) -> Double { Glibc.tanh(x) }
-#elseif canImport(Darwin)
-import Darwin
-@inline(__always) func _tanhf(_ x: Float) -> Float { Darwin.tanhf(x) }
-@inline(__always) func _tanh(_ x: Double) -> Double { Darwin.tanh(x) }
-#endif
