@@ -40,10 +40,19 @@ struct Export: ParsableCommand {
     func validate() throws {
         guard ["gguf", "ollama", "mlx", "peft"].contains(format) else { throw ValidationError("--format must be gguf, ollama, mlx or peft") }
         _ = try adapterType()
+        if format == "ollama" { _ = try baseType() }
+    }
+
+    /// --base-quant as a GGUF model type.
+    func baseType() throws -> GGMLType {
+        guard let t = GGMLType(name: baseQuant), ModelExport.ggufModelTypes.contains(t) else {
+            throw ValidationError("--base-quant must be one of " + ModelExport.ggufModelTypes.map { $0.name.lowercased() }.joined(separator: ", "))
+        }
+        return t
     }
 
     func adapterType() throws -> GGMLType {
-        guard let t = LoRAAdapter.ggufTypes.first(where: { $0.name.lowercased() == dtype.lowercased() }) else {
+        guard let t = GGMLType(name: dtype), LoRAAdapter.ggufTypes.contains(t) else {
             throw ValidationError("--dtype must be f32, f16, bf16 or q8_0")
         }
         return t
@@ -69,7 +78,7 @@ struct Export: ParsableCommand {
         case "ollama":
             try exportOllama(lora, loaded: loaded, to: outURL, baseName: baseName)
         case "mlx":
-            try lora.saveMLX(to: outURL, baseModel: model.model, layerCount: c.layerCount)
+            try lora.saveMLX(to: outURL, baseModel: model.model, base: c)
             print("wrote \(outURL.path) (adapters.safetensors, adapter_config.json): \(lora.layers.count) LoRA pairs")
             if source.format == .gguf {
                 print("mlx-lm loads Hugging Face folders: write the base as one with `lorikeet quantize --model \(model.model) "
@@ -102,7 +111,7 @@ struct Export: ParsableCommand {
             } else if loaded.format == .gguf {
                 from = loaded.source.url.standardizedFileURL.path
             } else {
-                let type = try FourBitOptions.parse(["--quant", baseQuant]).ggmlType()
+                let type = try baseType()
                 let t0 = Date()
                 let baseURL = dir.appendingPathComponent("model.gguf")
                 let report = try ModelExport.writeGGUF(weights: loaded.model.parameters.mapValues(\.value), configuration: c, source: loaded,

@@ -30,7 +30,7 @@ struct FourBitOptions: ParsableArguments {
     /// The GGML type --quant names for a GGUF file (f16 when not given).
     func ggmlType() throws -> GGMLType {
         let name = quant ?? "f16"
-        guard let t = ModelExport.ggufModelTypes.first(where: { $0.name.lowercased() == name.lowercased() }) else {
+        guard let t = GGMLType(name: name), ModelExport.ggufModelTypes.contains(t) else {
             throw ValidationError("--quant for --format gguf must be one of "
                 + ModelExport.ggufModelTypes.map { $0.name.lowercased() }.joined(separator: ", ") + ", not \(name)")
         }

@@ -105,6 +105,12 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// The ggml name, as `name`.
     public var description: String { name }
 
+    /// The type whose ggml name is `name`, in any case (`q4_k`, `Q4_K`, `bf16`), or nil.
+    public init?(name: String) {
+        guard let t = Self.allCases.first(where: { $0.name.lowercased() == name.lowercased() }) else { return nil }
+        self = t
+    }
+
     /// True for block-quantized types (block size above 1).
     public var isQuantized: Bool { blockSize > 1 }
 
