@@ -110,7 +110,7 @@ final class AdapterExportTests: XCTestCase {
         let expected = try logits(model, adapter)
         let dir = try TestModels.temporaryDirectory("mlx-adapter")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try adapter.saveMLX(to: dir.appendingPathComponent("mlx"), baseModel: "tiny", layerCount: 2)
+        try adapter.saveMLX(to: dir.appendingPathComponent("mlx"), baseModel: "tiny", base: model.configuration)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("mlx/adapter_config.json"))) as! [String: Any]
         XCTAssertEqual(json["fine_tune_type"] as? String, "lora")
         XCTAssertEqual(json["num_layers"] as? Int, 1, "LoRA on the last layer only")
@@ -197,7 +197,7 @@ final class AdapterExportTests: XCTestCase {
         // An mlx-lm folder whose rank disagrees with its tensors.
         let adapter = try trained(model, LoRAConfiguration(rank: 4, alpha: 8))
         let mlx = dir.appendingPathComponent("mlx")
-        try adapter.saveMLX(to: mlx, baseModel: "tiny", layerCount: 2)
+        try adapter.saveMLX(to: mlx, baseModel: "tiny", base: model.configuration)
         let configURL = mlx.appendingPathComponent("adapter_config.json")
         let text = try String(contentsOf: configURL, encoding: .utf8).replacingOccurrences(of: "\"rank\" : 4", with: "\"rank\" : 8")
         try text.write(to: configURL, atomically: true, encoding: .utf8)

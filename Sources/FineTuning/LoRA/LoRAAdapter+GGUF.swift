@@ -132,10 +132,8 @@ extension LoRAAdapter {
     /// Module paths in model order (layer, then q, k, v, o, gate, up, down), as files list them.
     static func modelOrder(_ x: String, _ y: String) -> Bool {
         func key(_ p: String) -> (Int, Int) {
-            let parts = p.split(separator: ".")
-            let layer = parts.count > 2 ? Int(parts[2]) ?? 0 : 0
-            let module = LinearModule.allCases.firstIndex { $0.name == parts.last.map(String.init) } ?? 0
-            return (layer, module)
+            let module = LinearModule.allCases.firstIndex { p.hasSuffix("." + $0.name) } ?? 0
+            return (layerIndex(p) ?? 0, module)
         }
         return key(x) < key(y)
     }
@@ -163,7 +161,7 @@ extension LoRAConfiguration {
         var c = LoRAConfiguration(rank: rank, alpha: alpha, useRSLoRA: useRSLoRA)
         c.targets = Array(Set(ranks.keys.compactMap { $0.split(separator: ".").last.map(String.init) })).sorted()
         for (path, r) in ranks where r != rank { c.rankPattern[NSRegularExpression.escapedPattern(for: path)] = r }
-        let layers = Set(ranks.keys.compactMap { p -> Int? in let parts = p.split(separator: "."); return parts.count > 2 ? Int(parts[2]) : nil })
+        let layers = Set(ranks.keys.compactMap(LoRAAdapter.layerIndex))
         c.layers = layers.count == layerCount ? nil : layers.sorted()
         return c
     }

@@ -13,10 +13,12 @@ import ModelFormats
 import Llama
 
 extension LoRAAdapter {
-    /// Writes the adapter as an mlx-lm adapter folder (replaced as a whole). `baseModel` goes
-    /// into the config's `model` field. The file's scale is the configuration's scale for its
-    /// default rank; every pair computes exactly the change it computes here.
-    public func saveMLX(to url: URL, baseModel: String, layerCount: Int) throws {
+    /// Writes the adapter for a base of shape `base` as an mlx-lm adapter folder (replaced as a
+    /// whole). `baseModel` goes into the config's `model` field. The file's scale is the
+    /// configuration's scale for its default rank; every pair computes exactly the change it
+    /// computes here.
+    public func saveMLX(to url: URL, baseModel: String, base: LlamaConfiguration) throws {
+        let layerCount = base.layerCount
         let rank = layers.values.map(\.rank).max() ?? configuration.rank
         let scale = configuration.alpha / (configuration.useRSLoRA ? Float(configuration.rank).squareRoot() : Float(configuration.rank))
         guard scale > 0, scale.isFinite else { throw LoRAError.invalidConfiguration("scale \(scale) cannot be written for mlx-lm") }
@@ -35,8 +37,8 @@ extension LoRAAdapter {
                     a = Self.padded(pair.a.value.widened().transposed(), columns: rank)   // [in, r]
                     b = Self.padded(bb, columns: rank).transposed()                        // [r, out]
                 } else {
-                    guard let w = layerShape(path) else { continue }
-                    (a, b) = (Tensor(zeros: [w.inF, rank]), Tensor(zeros: [rank, w.outF]))
+                    let (outF, inF) = module.shape(in: base)
+                    (a, b) = (Tensor(zeros: [inF, rank]), Tensor(zeros: [rank, outF]))
                 }
                 tensors.append((path + ".lora_a", a))
                 tensors.append((path + ".lora_b", b))
@@ -52,13 +54,6 @@ extension LoRAAdapter {
             try json.write(to: dir.appendingPathComponent("adapter_config.json"))
             try SafetensorsWriter.write(tensors, metadata: ["format": "mlx"], to: dir.appendingPathComponent("adapters.safetensors"))
         }
-    }
-
-    /// [out, in] of the module at `path`, from the pairs of the same module kind.
-    private func layerShape(_ path: String) -> (outF: Int, inF: Int)? {
-        let kind = path.split(separator: ".").suffix(2).joined(separator: ".")
-        guard let pair = layers.first(where: { $0.key.hasSuffix("." + kind) })?.value else { return nil }
-        return (pair.b.value.shape[0], pair.a.value.shape[1])
     }
 
     /// `t` ([n, c]) with zero columns appended up to `columns`.
