@@ -124,7 +124,7 @@ public final class TrainingRun {
     public let layout: Layout
     /// The resolved settings this run trains with.
     public let configuration: TrainingConfiguration
-    /// The checkpoint this run continues from, if any.
+    /// The checkpoint this run continues from, if any, already checked against its manifest.
     public let resumeCheckpoint: URL?
     /// Why newer checkpoints were passed over when resuming from the latest (sent as notes when the run starts).
     public private(set) var resumeWarnings: [String] = []
@@ -314,13 +314,13 @@ public final class TrainingRun {
         let trainer = try Trainer(model: network, adapter: adapter, configuration: c, train: stream, validation: validation,
                                   runDirectory: layout.root, baseModelName: modelName, checkpoints: writesArtifacts)
         guard writesArtifacts else {
-            let outcome = try trainer.run(resumeFrom: resumeCheckpoint, shouldStop: shouldStop) { onEvent(.training($0)) }
+            let outcome = try trainer.run(resumeFrom: resumeCheckpoint, resumeVerified: true, shouldStop: shouldStop) { onEvent(.training($0)) }
             return Result(outcome: outcome, output: nil, summary: nil, records: [], network: network, loaded: loaded, adapter: adapter)
         }
         try FileManager.default.createDirectory(at: layout.root, withIntermediateDirectories: true)
         try AtomicFile.write(try c.savedJSON(baseModel: modelName), to: layout.configuration)
         let metrics = try openMetrics()
-        let outcome = try trainer.run(resumeFrom: resumeCheckpoint, shouldStop: shouldStop) { event in
+        let outcome = try trainer.run(resumeFrom: resumeCheckpoint, resumeVerified: true, shouldStop: shouldStop) { event in
             switch event {
             case let .step(r):
                 try? metrics.append(MetricRecord(step: r.step, epoch: Double(r.epoch), kind: MetricRecord.train, loss: r.loss,

@@ -174,9 +174,11 @@ public enum Checkpoint {
     }
 
     /// Restores weights and optimizer state from `url` into `trainable` (matched by name) and
-    /// returns the scalar state. Errors name the file and the tensor.
-    static func restore(from url: URL, trainable: [Parameter], optimizer: any Optimizer, isAdapter: Bool) throws -> TrainerState {
-        try verify(url)
+    /// returns the scalar state, after `verify` unless the caller already did (`verified`).
+    /// Errors name the file and the tensor.
+    static func restore(from url: URL, trainable: [Parameter], optimizer: any Optimizer, isAdapter: Bool,
+                        verified: Bool = false) throws -> TrainerState {
+        if !verified { try verify(url) }
         let statePath = url.appendingPathComponent(stateFile).path
         guard let data = FileManager.default.contents(atPath: statePath) else {
             throw TrainingError.invalidCheckpoint(path: statePath, reason: "missing (not a complete checkpoint)")

@@ -136,8 +136,9 @@ public final class Trainer {
     public func settingsJSON() throws -> Data { try configuration.savedJSON(baseModel: baseModelName) }
 
     /// Runs to the end (or until `shouldStop` returns true after a step, then checkpoints).
-    /// With `resumeFrom`, weights, optimizer, step and data position come from that checkpoint.
-    public func run(resumeFrom: URL? = nil, shouldStop: () -> Bool = { false },
+    /// With `resumeFrom`, weights, optimizer, step and data position come from that checkpoint,
+    /// checked against its manifest first unless `resumeVerified` says the caller did.
+    public func run(resumeFrom: URL? = nil, resumeVerified: Bool = false, shouldStop: () -> Bool = { false },
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
         let total = totalSteps
         let schedule = LearningRateSchedule(kind: configuration.schedule, peak: configuration.learningRate,
@@ -145,7 +146,8 @@ public final class Trainer {
         var state = TrainerState(step: 0, epoch: 0, tokensSeen: 0, dataCursor: stream.cursor, bestValidLoss: nil,
                                  elapsedSeconds: 0, totalSteps: total, seed: configuration.seed)
         if let resumeFrom {
-            state = try Checkpoint.restore(from: resumeFrom, trainable: trainable, optimizer: optimizer, isAdapter: adapter != nil)
+            state = try Checkpoint.restore(from: resumeFrom, trainable: trainable, optimizer: optimizer, isAdapter: adapter != nil,
+                                           verified: resumeVerified)
             try stream.restore(state.dataCursor)
         }
         if writesCheckpoints { try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true) }
