@@ -18,6 +18,16 @@ Writes into Tests/LlamaTests/Fixtures/ (all floats are float32):
       position, per-position and mean loss, and the RoPE inverse frequencies used.
       tiny_llama also gets the loss and the gradient of every parameter for a fixed batch.
 
+  tiny_phi3/
+      Phi3ForCausalLM (2 layers, head_dim 16): fused qkv_proj and gate_up_proj, partial rotary
+      0.75 (12 of 16 values rotate), LongRoPE with original_max_position_embeddings 16 and
+      max_position_embeddings 64 (so a 12-token sequence uses the short factors and the 24- and
+      40-token ones and the gradient batch the long ones, cos/sin scaled by sqrt(1.5)), sliding
+      window 12 on every layer, tied embeddings. config.json in the 4.x spelling (top-level
+      partial_rotary_factor and original_max_position_embeddings, rope_scaling with "type");
+      config.v5.json as transformers 5 writes it (rope_parameters). Both inverse-frequency sets
+      and the attention factor are in reference.safetensors.
+
   tiny_gemma3/, tiny_gemma2/
       Gemma3ForCausalLM (3 layers: sliding window 8 on two, a global one with linear-scaled
       RoPE) and Gemma2ForCausalLM (2 layers, attention / final-logit soft-caps 2 and 3), head_dim
@@ -327,8 +337,9 @@ def init_random(model, seed: int, zero_centred_norms: bool = False) -> None:
 
 
 def tiny_specs():
-    from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config,
-                              Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, SmolLM3Config, SmolLM3ForCausalLM)
+    from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, Phi3Config,
+                              Phi3ForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM, SmolLM3Config,
+                              SmolLM3ForCausalLM)
 
     return [
         ("tiny_llama", LlamaForCausalLM, LlamaConfig(
@@ -382,6 +393,20 @@ def tiny_specs():
             attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
             tie_word_embeddings=True, bos_token_id=2, eos_token_id=1, pad_token_id=0,
         ), 16, [24, 40]),
+        # Phi-3 / Phi-4-mini: fused projections, partial rotary, LongRoPE switching at 16 positions,
+        # sliding window 12 (shorter than two of the sequences) on every layer.
+        ("tiny_phi3", Phi3ForCausalLM, Phi3Config(
+            vocab_size=256, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+            original_max_position_embeddings=16, rms_norm_eps=1e-5, hidden_act="silu", sliding_window=12,
+            rope_parameters={
+                "rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 0.75,
+                "short_factor": [1.0, 1.1, 1.3, 1.7, 2.2, 3.0], "long_factor": [1.2, 1.9, 3.1, 4.6, 7.5, 11.0],
+                "original_max_position_embeddings": 16,
+            },
+            tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+            resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0,
+        ), 17, [12, 24, 40]),
     ]
 
 
@@ -400,6 +425,8 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
     model.save_pretrained(folder, safe_serialization=True)
     if name.startswith("tiny_gemma3"):
         write_classic_gemma3_config(folder / "config.json")
+    elif name == "tiny_phi3":
+        write_classic_phi3_config(folder)
     else:
         write_classic_config(folder / "config.json")
 
@@ -412,7 +439,8 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
         "loss_convention": "token_loss[t] = -log softmax(logits[t])[ids[t+1]], t = 0..n-2; mean_loss = mean(token_loss)",
         "sequences": [],
     }
-    tensors = gemma_inv_freqs(model) if name.startswith("tiny_gemma3") else {"rope.inv_freq": rope_inv_freq(model)}
+    tensors = (gemma_inv_freqs(model) if name.startswith("tiny_gemma3") else phi3_rope(model, cfg) if name == "tiny_phi3"
+               else {"rope.inv_freq": rope_inv_freq(model)})
     with torch.no_grad():
         for i, n in enumerate(lengths):
             ids = torch.randint(0, cfg.vocab_size, (n,), generator=g)
@@ -429,7 +457,7 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
                   f"logits std {float(logits.std()):.3f}")
 
     check_reload(cls, folder, meta, tensors)
-    if name in ("tiny_llama", "tiny_qwen3", "tiny_smollm3", "tiny_gemma3", "tiny_gemma2"):
+    if name in ("tiny_llama", "tiny_qwen3", "tiny_smollm3", "tiny_gemma3", "tiny_gemma2", "tiny_phi3"):
         meta["grad_batch"] = make_grads(model, cfg, g, tensors, name)
 
     save_tensors(folder / "reference.safetensors", tensors)
@@ -453,6 +481,39 @@ def write_classic_config(path: Path) -> None:
         rp = dict(rp)
         cfg["rope_theta"] = rp.pop("rope_theta")
         cfg["rope_scaling"] = None if rp.get("rope_type", "default") == "default" else rp
+    if "dtype" in cfg:
+        cfg["torch_dtype"] = cfg.pop("dtype")
+    path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
+def phi3_rope(model, cfg) -> dict:
+    """LongRoPE's two inverse-frequency sets (short: within the original context; long: beyond)
+    and the factor cos/sin are scaled by, as transformers' own rope init function computes them."""
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    init = ROPE_INIT_FUNCTIONS["longrope"]
+    original = cfg.rope_parameters["original_max_position_embeddings"]
+    short, attention = init(cfg, None)
+    long, _ = init(cfg, None, seq_len=original + 1)
+    assert torch.equal(f32(model.model.rotary_emb.original_inv_freq), f32(short))
+    return {"rope.short.inv_freq": f32(short), "rope.long.inv_freq": f32(long),
+            "rope.attention_scaling": torch.tensor([attention], dtype=torch.float32)}
+
+
+def write_classic_phi3_config(folder: Path) -> None:
+    """Phi-3 config.json as published checkpoints spell it (transformers 4.x): top-level
+    rope_theta, partial_rotary_factor and original_max_position_embeddings, rope_scaling with
+    "type": "longrope" and the two factor lists. The file transformers 5 wrote is kept as config.v5.json."""
+    path = folder / "config.json"
+    text = path.read_text()
+    (folder / "config.v5.json").write_text(text)
+    cfg = json.loads(text)
+    rp = dict(cfg.pop("rope_parameters"))
+    cfg["rope_theta"] = rp.pop("rope_theta")
+    cfg["partial_rotary_factor"] = rp.pop("partial_rotary_factor")
+    cfg["original_max_position_embeddings"] = rp.pop("original_max_position_embeddings", cfg.get("original_max_position_embeddings"))
+    cfg["rope_scaling"] = {"type": rp.pop("rope_type"), "short_factor": rp.pop("short_factor"), "long_factor": rp.pop("long_factor")}
+    assert not rp, f"unexpected rope_parameters keys {rp}"
     if "dtype" in cfg:
         cfg["torch_dtype"] = cfg.pop("dtype")
     path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
@@ -484,6 +545,10 @@ def check_reload(cls, folder: Path, meta: dict, tensors: dict) -> None:
     m = cls.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
     if "rope.inv_freq" in tensors:
         assert torch.equal(rope_inv_freq(m), tensors["rope.inv_freq"]), "reloaded RoPE differs"
+    elif "rope.short.inv_freq" in tensors:
+        assert torch.equal(f32(m.model.rotary_emb.original_inv_freq), tensors["rope.short.inv_freq"]), "reloaded RoPE differs"
+        assert torch.equal(torch.tensor([m.model.rotary_emb.attention_scaling], dtype=torch.float32), tensors["rope.attention_scaling"]), \
+            "reloaded attention factor differs"
     else:
         for k, v in gemma_inv_freqs(m).items():
             assert torch.equal(v, tensors[k]), f"reloaded {k} differs"

@@ -77,10 +77,12 @@ CONFIGS = {
     # Gemma 3 (q/k norms, post-sublayer norms, sliding window) and Gemma 2 (soft-capping): every linear.
     "gemma3": dict(r=4, lora_alpha=8, target_modules=ALL_LINEAR, lora_dropout=0.0),
     "gemma2": dict(r=4, lora_alpha=8, target_modules=ALL_LINEAR, lora_dropout=0.0),
+    # Phi-3: PEFT's names for its fused modules (one pair across q/k/v, one across gate/up).
+    "phi3": dict(r=4, lora_alpha=8, target_modules=["qkv_proj", "o_proj", "gate_up_proj", "down_proj"], lora_dropout=0.0),
 }
 # The base model of each config (tiny_llama unless named here).
 BASES = {"qwen3": "Tests/LlamaTests/Fixtures/tiny_qwen3", "gemma3": "Tests/LlamaTests/Fixtures/tiny_gemma3",
-         "gemma2": "Tests/LlamaTests/Fixtures/tiny_gemma2"}
+         "gemma2": "Tests/LlamaTests/Fixtures/tiny_gemma2", "phi3": "Tests/LlamaTests/Fixtures/tiny_phi3"}
 
 SEED_PEFT_INIT = 1234  # torch.manual_seed before get_peft_model (lora_A init)
 SEED_LORA_B = 5678  # generator for the lora_B values

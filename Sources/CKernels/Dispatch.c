@@ -122,8 +122,8 @@ void lk_adamw(float *w, const float *g, float *m, float *v, ptrdiff_t n, float l
     table()->adamw(w, g, m, v, n, lr, beta1, beta2, eps, weight_decay, bc1, bc2);
 }
 void lk_rope(const float *x, float *y, const int32_t *positions, const float *cos_table, const float *sin_table,
-             ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t head_dim, int interleaved, int inverse) {
-    table()->rope(x, y, positions, cos_table, sin_table, tokens, heads, head_dim, interleaved, inverse);
+             ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t head_dim, ptrdiff_t rotary_dim, int interleaved, int inverse) {
+    table()->rope(x, y, positions, cos_table, sin_table, tokens, heads, head_dim, rotary_dim, interleaved, inverse);
 }
 void lk_f16_to_f32(const void *src, float *dst, ptrdiff_t n) { table()->f16_to_f32(src, dst, n); }
 void lk_bf16_to_f32(const void *src, float *dst, ptrdiff_t n) { table()->bf16_to_f32(src, dst, n); }

@@ -364,8 +364,9 @@ static void k_adamw(float *w, const float *g, float *m, float *v, ptrdiff_t n, f
 // Two loops rather than a branch per head: the layouts vectorise differently, and a shared
 // loop made the compiler set up both per token (~10 % of the kernel at head_dim 64).
 LK_INLINE void rope_half_split(const float *x, float *y, const int32_t *positions, const float *cos_table,
-                               const float *sin_table, ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t hd, int inverse) {
-    ptrdiff_t half = hd / 2;
+                               const float *sin_table, ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t hd, ptrdiff_t rot,
+                               int inverse) {
+    ptrdiff_t half = rot / 2;
     const u8v sign = (u8v){0} + (inverse ? 0x80000000u : 0u);   // negating sin flips its sign bit, exactly
     for (ptrdiff_t t = 0; t < tokens; t++) {
         const float *c = cos_table + (ptrdiff_t)positions[t] * half, *s = sin_table + (ptrdiff_t)positions[t] * half;
@@ -385,13 +386,16 @@ LK_INLINE void rope_half_split(const float *x, float *y, const int32_t *position
                 yr[i] = x1 * c[i] - x2 * sv;
                 yr[i + half] = x2 * c[i] + x1 * sv;
             }
+            // Partial rotary: dimensions past `rot` pass through.
+            if (yr != xr) for (ptrdiff_t d = rot; d < hd; d++) yr[d] = xr[d];
         }
     }
 }
 
 LK_INLINE void rope_interleaved(const float *x, float *y, const int32_t *positions, const float *cos_table,
-                                const float *sin_table, ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t hd, int inverse) {
-    ptrdiff_t half = hd / 2;
+                                const float *sin_table, ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t hd, ptrdiff_t rot,
+                                int inverse) {
+    ptrdiff_t half = rot / 2;
     for (ptrdiff_t t = 0; t < tokens; t++) {
         const float *c = cos_table + (ptrdiff_t)positions[t] * half, *s = sin_table + (ptrdiff_t)positions[t] * half;
         for (ptrdiff_t h = 0; h < heads; h++) {
@@ -403,14 +407,15 @@ LK_INLINE void rope_interleaved(const float *x, float *y, const int32_t *positio
                 yr[2 * i] = x1 * c[i] - x2 * sv;
                 yr[2 * i + 1] = x2 * c[i] + x1 * sv;
             }
+            if (yr != xr) for (ptrdiff_t d = rot; d < hd; d++) yr[d] = xr[d];
         }
     }
 }
 
 static void k_rope(const float *x, float *y, const int32_t *positions, const float *cos_table, const float *sin_table,
-                   ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t hd, int interleaved, int inverse) {
-    if (interleaved) rope_interleaved(x, y, positions, cos_table, sin_table, tokens, heads, hd, inverse);
-    else rope_half_split(x, y, positions, cos_table, sin_table, tokens, heads, hd, inverse);
+                   ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t hd, ptrdiff_t rot, int interleaved, int inverse) {
+    if (interleaved) rope_interleaved(x, y, positions, cos_table, sin_table, tokens, heads, hd, rot, inverse);
+    else rope_half_split(x, y, positions, cos_table, sin_table, tokens, heads, hd, rot, inverse);
 }
 
 // MARK: Half precision

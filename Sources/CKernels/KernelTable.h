@@ -26,7 +26,7 @@ typedef struct lk_kernel_table {
     void (*axpy)(float *, const float *, ptrdiff_t, float);
     void (*adamw)(float *, const float *, float *, float *, ptrdiff_t, float, float, float, float, float, float, float);
     void (*rope)(const float *, float *, const int32_t *, const float *, const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                 int, int);
+                 ptrdiff_t, int, int);
     void (*f16_to_f32)(const void *, float *, ptrdiff_t);
     void (*bf16_to_f32)(const void *, float *, ptrdiff_t);
     void (*f32_to_f16)(const float *, void *, ptrdiff_t);

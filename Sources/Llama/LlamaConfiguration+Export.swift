@@ -21,6 +21,7 @@ extension LlamaConfiguration {
         if modelType != "qwen2" { d["attention_bias"] = attentionBias }
         if modelType == "smollm3" { d["no_rope_layers"] = (0..<layerCount).map { noRopeLayers.contains($0) ? 0 : 1 } }
         if let bosTokenID { d["bos_token_id"] = bosTokenID }
+        if let paddingTokenID { d["pad_token_id"] = paddingTokenID }
         if eosTokenIDs.count == 1 { d["eos_token_id"] = eosTokenIDs[0] } else if !eosTokenIDs.isEmpty { d["eos_token_id"] = eosTokenIDs }
         switch ropeScaling {
         case nil: d["rope_scaling"] = NSNull()
@@ -28,10 +29,20 @@ extension LlamaConfiguration {
         case let .llama3(factor, low, high, original):
             d["rope_scaling"] = ["rope_type": "llama3", "factor": Double(factor), "low_freq_factor": Double(low),
                                  "high_freq_factor": Double(high), "original_max_position_embeddings": original]
+        case let .longrope(short, long, original, factor):
+            var rope: [String: Any] = ["type": "longrope", "short_factor": short.map(Double.init), "long_factor": long.map(Double.init)]
+            if factor != Self.longropeAttentionFactor(maxPositions: maxPositions, originalMaxPositions: original) {
+                rope["attention_factor"] = Double(factor)
+            }
+            d["rope_scaling"] = rope
+            d["original_max_position_embeddings"] = original
         case .frequencyFactors:
             throw ConfigurationError.invalid(field: "rope_scaling", reason: "per-frequency factors from GGUF have no config.json form",
                                              source: "config.json")
         }
+        if rotaryDimensions != headDim { d["partial_rotary_factor"] = Double(rotaryDimensions) / Double(headDim) }
+        if let slidingWindow { d["sliding_window"] = slidingWindow } else if modelType == "phi3" { d["sliding_window"] = NSNull() }
+        if fusedProjections { d["mlp_bias"] = nil; d["attention_bias"] = nil }
         if let gemma {
             d["model_type"] = modelType == "gemma2" ? "gemma2" : "gemma3_text"
             d["hidden_act"] = nil
@@ -81,13 +92,16 @@ extension LlamaConfiguration {
         case "mistral": "MistralForCausalLM"
         case "gemma3": "Gemma3ForCausalLM"
         case "gemma2": "Gemma2ForCausalLM"
+        case "phi3": "Phi3ForCausalLM"
         default: "LlamaForCausalLM"
         }
     }
 
-    /// llama.cpp's `general.architecture` for this model: qwen2, qwen3, smollm3 and gemma3 by name,
-    /// "llama" for Llama and Mistral (llama.cpp runs Mistral as `llama`).
-    public var ggufArchitecture: String { ["qwen2", "qwen3", "smollm3", "gemma3", "gemma2"].contains(modelType) ? modelType : "llama" }
+    /// llama.cpp's `general.architecture` for this model: qwen2, qwen3, smollm3, gemma3, gemma2 and
+    /// phi3 by name, "llama" for Llama and Mistral (llama.cpp runs Mistral as `llama`).
+    public var ggufArchitecture: String {
+        ["qwen2", "qwen3", "smollm3", "gemma3", "gemma2", "phi3"].contains(modelType) ? modelType : "llama"
+    }
 
     /// Whether llama.cpp's converter permutes the q/k rows of this architecture (the Llama
     /// converter and its subclasses, SmolLM3 among them; not the Qwen ones).

@@ -122,7 +122,8 @@ extension LlamaConfiguration {
             ropeScaling: scaling, maxPositions: raw.maxPositionEmbeddings ?? 131_072,
             tieWordEmbeddings: raw.tieWordEmbeddings ?? true, attentionBias: raw.attentionBias ?? false,
             outputBias: raw.attentionBias ?? false, mlpBias: false,
-            bosTokenID: raw.bosTokenID ?? 2, eosTokenIDs: raw.eosTokenID?.values ?? [1], queryKeyNorm: !gemma2, gemma: gemma)
+            bosTokenID: raw.bosTokenID ?? 2, eosTokenIDs: raw.eosTokenID?.values ?? [1], queryKeyNorm: !gemma2, gemma: gemma,
+            paddingTokenID: paddingTokenID(raw.padTokenID, family: gemma2 ? "gemma2" : "gemma3", vocabularySize: raw.vocabSize ?? 0))
         try config.validate(source: source)
         return config
     }
@@ -134,7 +135,7 @@ struct Gemma3Config: Decodable {
     var rmsNormEps: Float?, ropeTheta: Float?, ropeLocalBaseFreq: Float?, ropeScaling: HFRope?
     var ropeParameters: GemmaRopeParameters?
     var maxPositionEmbeddings: Int?, tieWordEmbeddings: Bool?, attentionBias: Bool?
-    var bosTokenID: Int?, eosTokenID: OneOrMany?
+    var bosTokenID: Int?, eosTokenID: OneOrMany?, padTokenID: Int?
     var queryPreAttnScalar: Float?, slidingWindow: Int?, slidingWindowPattern: Int?, layerTypes: [String]?
     var finalLogitSoftcapping: Float?, attnLogitSoftcapping: Float?, useBidirectionalAttention: Bool?
     var hiddenActivation: String?, hiddenAct: String?
@@ -146,7 +147,7 @@ struct Gemma3Config: Decodable {
         case ropeTheta = "rope_theta", ropeLocalBaseFreq = "rope_local_base_freq", ropeScaling = "rope_scaling"
         case ropeParameters = "rope_parameters", maxPositionEmbeddings = "max_position_embeddings"
         case tieWordEmbeddings = "tie_word_embeddings", attentionBias = "attention_bias"
-        case bosTokenID = "bos_token_id", eosTokenID = "eos_token_id", queryPreAttnScalar = "query_pre_attn_scalar"
+        case bosTokenID = "bos_token_id", eosTokenID = "eos_token_id", padTokenID = "pad_token_id", queryPreAttnScalar = "query_pre_attn_scalar"
         case slidingWindow = "sliding_window", slidingWindowPattern = "sliding_window_pattern", layerTypes = "layer_types"
         case finalLogitSoftcapping = "final_logit_softcapping", attnLogitSoftcapping = "attn_logit_softcapping"
         case useBidirectionalAttention = "use_bidirectional_attention"

@@ -1,6 +1,8 @@
 // Decoding config.json. Hugging Face key names live only in the CodingKeys below.
 // Accepts both spellings of rotary settings: `rope_theta` + `rope_scaling` (most published
-// checkpoints) and `rope_parameters` (transformers 5).
+// checkpoints) and `rope_parameters` (transformers 5). Phi-3 keeps partial_rotary_factor and
+// original_max_position_embeddings at the top level (4.x) or inside rope_parameters (5.x), and
+// spells LongRoPE "longrope" or, in early checkpoints, "su".
 import Foundation
 
 extension LlamaConfiguration {
@@ -35,6 +37,7 @@ extension LlamaConfiguration {
         case "qwen2", "qwen2forcausallm": family = "qwen2"
         case "qwen3", "qwen3forcausallm": family = "qwen3"
         case "smollm3", "smollm3forcausallm": family = "smollm3"
+        case "phi3", "phi3forcausallm": family = "phi3"
         default: throw ConfigurationError.unsupportedArchitecture(type, source: source)
         }
         func need<T>(_ v: T?, _ key: String) throws -> T {
@@ -53,8 +56,28 @@ extension LlamaConfiguration {
                               lowFrequencyFactor: rope?.lowFreqFactor ?? 1, highFrequencyFactor: rope?.highFreqFactor ?? 4,
                               originalMaxPositions: try need(rope?.originalMaxPositionEmbeddings, "rope_scaling.original_max_position_embeddings"))
         case "linear"?: scaling = .linear(factor: try need(rope?.factor, "rope_scaling.factor"))
+        case "longrope"?, "su"? where family == "phi3":
+            let original = raw.originalMaxPositionEmbeddings ?? rope?.originalMaxPositionEmbeddings ?? 4096
+            let maxPositions = raw.maxPositionEmbeddings ?? 4096
+            // transformers: attention_factor if given, else from `factor` if given, else from max / original positions.
+            let factor = rope?.attentionFactor ?? rope?.factor.map { f in
+                f <= 1 ? 1 : Float((1 + log(Double(f)) / log(Double(original))).squareRoot())
+            } ?? Self.longropeAttentionFactor(maxPositions: maxPositions, originalMaxPositions: original)
+            scaling = .longrope(short: try need(rope?.shortFactor, "rope_scaling.short_factor"),
+                                long: try need(rope?.longFactor, "rope_scaling.long_factor"),
+                                originalMaxPositions: original, attentionFactor: factor)
         case let other?:
-            throw ConfigurationError.invalid(field: "rope_scaling.rope_type", reason: "'\(other)' is not supported (default, linear, llama3)", source: source)
+            let supported = family == "phi3" ? "default, longrope" : "default, linear, llama3"
+            throw ConfigurationError.invalid(field: "rope_scaling.rope_type", reason: "'\(other)' is not supported (\(supported))", source: source)
+        }
+        if family == "phi3", let act = raw.hiddenAct, act != "silu" {
+            throw ConfigurationError.invalid(field: "hidden_act", reason: "'\(act)' is not supported (silu)", source: source)
+        }
+        let headDim = raw.headDim ?? hidden / max(heads, 1)
+        // Phi-4-mini: int(head_dim · partial_rotary_factor) leading values of each head rotate.
+        let partial = raw.partialRotaryFactor ?? rope?.partialRotaryFactor ?? 1
+        guard partial > 0, partial <= 1 else {
+            throw ConfigurationError.invalid(field: "partial_rotary_factor", reason: "is \(partial), expected a value in (0, 1]", source: source)
         }
         self.init(modelType: family,
                   vocabularySize: try need(raw.vocabSize, "vocab_size"),
@@ -63,7 +86,7 @@ extension LlamaConfiguration {
                   layerCount: try need(raw.numHiddenLayers, "num_hidden_layers"),
                   attentionHeads: heads,
                   kvHeads: raw.numKeyValueHeads ?? heads,
-                  headDim: raw.headDim ?? hidden / max(heads, 1),
+                  headDim: headDim,
                   rmsNormEps: raw.rmsNormEps ?? 1e-6,
                   ropeTheta: theta,
                   ropeScaling: scaling,
@@ -75,7 +98,12 @@ extension LlamaConfiguration {
                   bosTokenID: raw.bosTokenID,
                   eosTokenIDs: raw.eosTokenID?.values ?? [],
                   queryKeyNorm: family == "qwen3",
-                  noRopeLayers: family == "smollm3" ? try Self.noRopeLayers(raw, source: source) : [])
+                  noRopeLayers: family == "smollm3" ? try Self.noRopeLayers(raw, source: source) : [],
+                  fusedProjections: family == "phi3",
+                  rotaryDimensions: Int(Double(headDim) * Double(partial)),
+                  // Mistral and Phi-3 apply sliding_window to every layer (Qwen2 only with use_sliding_window).
+                  slidingWindow: ["mistral", "phi3"].contains(family) ? raw.slidingWindow : nil,
+                  paddingTokenID: Self.paddingTokenID(raw.padTokenID, family: family, vocabularySize: raw.vocabSize ?? 0))
         try validate(source: source)
     }
 
@@ -116,9 +144,12 @@ struct OneOrMany: Decodable {
 struct HFRope: Decodable {
     var ropeType: String?, type: String?, factor: Float?, lowFreqFactor: Float?, highFreqFactor: Float?
     var originalMaxPositionEmbeddings: Int?, ropeTheta: Float?
+    var shortFactor: [Float]?, longFactor: [Float]?, attentionFactor: Float?, partialRotaryFactor: Float?
     enum CodingKeys: String, CodingKey {
         case ropeType = "rope_type", type, factor, lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
         case originalMaxPositionEmbeddings = "original_max_position_embeddings", ropeTheta = "rope_theta"
+        case shortFactor = "short_factor", longFactor = "long_factor", attentionFactor = "attention_factor"
+        case partialRotaryFactor = "partial_rotary_factor"
     }
 }
 
@@ -128,8 +159,9 @@ struct HFConfig: Decodable {
     var numAttentionHeads: Int?, numKeyValueHeads: Int?, headDim: Int?
     var rmsNormEps: Float?, ropeTheta: Float?, ropeScaling: HFRope?, ropeParameters: HFRope?
     var maxPositionEmbeddings: Int?, tieWordEmbeddings: Bool?, attentionBias: Bool?, mlpBias: Bool?
-    var bosTokenID: Int?, eosTokenID: OneOrMany?
+    var bosTokenID: Int?, eosTokenID: OneOrMany?, padTokenID: Int?
     var noRopeLayers: [Int]?, noRopeLayerInterval: Int?
+    var originalMaxPositionEmbeddings: Int?, partialRotaryFactor: Float?, slidingWindow: Int?, hiddenAct: String?
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type", architectures, vocabSize = "vocab_size", hiddenSize = "hidden_size"
@@ -138,6 +170,9 @@ struct HFConfig: Decodable {
         case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", ropeScaling = "rope_scaling", ropeParameters = "rope_parameters"
         case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
         case attentionBias = "attention_bias", mlpBias = "mlp_bias", bosTokenID = "bos_token_id", eosTokenID = "eos_token_id"
+        case padTokenID = "pad_token_id"
         case noRopeLayers = "no_rope_layers", noRopeLayerInterval = "no_rope_layer_interval"
+        case originalMaxPositionEmbeddings = "original_max_position_embeddings", partialRotaryFactor = "partial_rotary_factor"
+        case slidingWindow = "sliding_window", hiddenAct = "hidden_act"
     }
 }

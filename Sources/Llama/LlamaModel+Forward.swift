@@ -45,7 +45,8 @@ extension LlamaModel {
 
     /// Token embeddings [N, D] (scaled by √D for Gemma).
     func embed(_ t: Tape, ids: [Int32]) throws -> Var {
-        let x = try t.embedding(t.parameter(parameter("model.embed_tokens.weight")), ids: ids)
+        let x = try t.embedding(t.parameter(parameter("model.embed_tokens.weight")), ids: ids,
+                                paddingIndex: configuration.paddingTokenID.map(Int32.init))
         return configuration.gemma == nil ? x : t.scale(x, by: gemmaEmbeddingScale)
     }
 
@@ -96,6 +97,43 @@ extension LlamaModel {
         return try t.reshape(normed, [batch, length, heads, c.headDim])
     }
 
+    /// The rotary table of a forward pass over `positions`: LongRoPE switches to its long factors
+    /// when the pass reaches past the original context (transformers decides per call, by the
+    /// largest position, and so do we).
+    func ropeTable(positions: [Int32]) -> RopeTable {
+        guard let longRope, case let .longrope(_, _, original, _) = configuration.ropeScaling,
+              let last = positions.max(), Int(last) + 1 > original else { return rope }
+        return longRope
+    }
+
+    /// q, k and v ([N, q], [N, kv], [N, kv]): three projections, or Phi-3's one qkv_proj split by columns.
+    func queryKeyValue(_ t: Tape, _ h: Var, of n: LayerNames, dropoutSeed: UInt64?) throws -> (Var, Var, Var) {
+        let c = configuration
+        guard c.fusedProjections else {
+            return (try project(t, h, .queryProjection, of: n, dropoutSeed: dropoutSeed),
+                    try project(t, h, .keyProjection, of: n, dropoutSeed: dropoutSeed),
+                    try project(t, h, .valueProjection, of: n, dropoutSeed: dropoutSeed))
+        }
+        let q = c.attentionHeads * c.headDim, kv = c.kvHeads * c.headDim
+        let qkv = try project(t, h, .qkvProjection, of: n, dropoutSeed: dropoutSeed)
+        let parts = (try t.columns(qkv, 0..<q), try t.columns(qkv, q..<(q + kv)), try t.columns(qkv, (q + kv)..<(q + 2 * kv)))
+        t.discard(qkv)
+        return parts
+    }
+
+    /// gate and up ([N, F] each): two projections, or Phi-3's one gate_up_proj (gate first) split by columns.
+    func gateAndUp(_ t: Tape, _ h: Var, of n: LayerNames, dropoutSeed: UInt64?) throws -> (Var, Var) {
+        let f = configuration.intermediateSize
+        guard configuration.fusedProjections else {
+            return (try project(t, h, .gateProjection, of: n, dropoutSeed: dropoutSeed),
+                    try project(t, h, .upProjection, of: n, dropoutSeed: dropoutSeed))
+        }
+        let gateUp = try project(t, h, .gateUpProjection, of: n, dropoutSeed: dropoutSeed)
+        let parts = (try t.columns(gateUp, 0..<f), try t.columns(gateUp, f..<(2 * f)))
+        t.discard(gateUp)
+        return parts
+    }
+
     /// One decoder block: x + attn(norm(x)), then + mlp(norm(·)). x: [N, D].
     func decoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
                       positions: [Int32], segments: [Int32]?, cache: KVCache?, dropoutSeed: UInt64? = nil) throws -> Var {
@@ -106,11 +144,10 @@ extension LlamaModel {
         let c = configuration
         let n = layerNames[layer]
         let h = try t.rmsnorm(x, weight: t.parameter(parameter(n.inputNorm)), eps: c.rmsNormEps)
-        let qLinear = try project(t, h, .queryProjection, of: n, dropoutSeed: dropoutSeed)
-        let kLinear = try project(t, h, .keyProjection, of: n, dropoutSeed: dropoutSeed)
+        let (qLinear, kLinear, vLinear) = try queryKeyValue(t, h, of: n, dropoutSeed: dropoutSeed)
         var qHeads = try t.reshape(qLinear, [batch, length, c.attentionHeads, c.headDim])
         var kHeads = try t.reshape(kLinear, [batch, length, c.kvHeads, c.headDim])
-        var v = try t.reshape(try project(t, h, .valueProjection, of: n, dropoutSeed: dropoutSeed), [batch, length, c.kvHeads, c.headDim])
+        var v = try t.reshape(vLinear, [batch, length, c.kvHeads, c.headDim])
         if c.queryKeyNorm {
             // Qwen3: RMSNorm over each head's head_dim values, before RoPE.
             qHeads = try headNorm(t, qHeads, n.queryNorm, heads: c.attentionHeads, batch: batch, length: length)
@@ -121,21 +158,21 @@ extension LlamaModel {
         if c.noRopeLayers.contains(layer) {
             (q, k) = (qHeads, kHeads)   // NoPE layer (SmolLM3): attention without positions
         } else {
-            q = try t.rope(qHeads, positions: positions, table: rope)
-            k = try t.rope(kHeads, positions: positions, table: rope)
+            let table = ropeTable(positions: positions)
+            q = try t.rope(qHeads, positions: positions, table: table)
+            k = try t.rope(kHeads, positions: positions, table: table)
             t.discard(qLinear, qHeads, kLinear, kHeads)  // rotary backward needs no input: free them now
         }
         if let cache {
             (k, v) = try cache.append(t, layer: layer, keys: k, values: v)
         }
-        let a = try t.reshape(try t.attention(q: q, k: k, v: v, segments: segments),
+        let a = try t.reshape(try t.attention(q: q, k: k, v: v, segments: segments, window: c.slidingWindow),
                               [batch * length, c.attentionHeads * c.headDim])
         let attnOut = try project(t, a, .outputProjection, of: n, dropoutSeed: dropoutSeed)
         let x1 = try t.add(x, attnOut)
         t.discard(attnOut)
         let h2 = try t.rmsnorm(x1, weight: t.parameter(parameter(n.postAttentionNorm)), eps: c.rmsNormEps)
-        let gate = try project(t, h2, .gateProjection, of: n, dropoutSeed: dropoutSeed)
-        let up = try project(t, h2, .upProjection, of: n, dropoutSeed: dropoutSeed)
+        let (gate, up) = try gateAndUp(t, h2, of: n, dropoutSeed: dropoutSeed)
         let mlpOut = try project(t, try t.swiglu(gate: gate, up: up), .downProjection, of: n, dropoutSeed: dropoutSeed)
         let out = try t.add(x1, mlpOut)
         t.discard(mlpOut)

@@ -1,5 +1,6 @@
 // A Llama-family decoder: token embedding, L pre-norm blocks (grouped-query attention with
-// rotary positions, SwiGLU MLP), final RMSNorm and the output head (tied or not).
+// rotary positions, SwiGLU MLP; Phi-3 with q/k/v and gate/up fused), final RMSNorm and the
+// output head (tied or not).
 // Weights are Parameters named by their Hugging Face module paths; loaders fill them.
 import TensorCore
 import ModelFormats
@@ -31,6 +32,8 @@ public final class LlamaModel: @unchecked Sendable {
     let rope: RopeTable
     /// Gemma's sliding layers rotate with their own base (`rope_local_base_freq`).
     let localRope: RopeTable?
+    /// LongRoPE's table for forward passes that reach past the original context (Phi-3).
+    let longRope: RopeTable?
     /// Every tensor and module name of each decoder layer, built once (the forward pass looks them up).
     let layerNames: [LayerNames]
 
@@ -45,12 +48,12 @@ public final class LlamaModel: @unchecked Sendable {
                 for m in modules where m.hasBias(in: c) { out.append((names.bias(m), [m.shape(in: c).outFeatures])) }
             }
             out.append((names.inputNorm, [d]))
-            linear([.queryProjection, .keyProjection, .valueProjection])
+            linear(c.fusedProjections ? [.qkvProjection] : [.queryProjection, .keyProjection, .valueProjection])
             if c.queryKeyNorm { out.append((names.queryNorm, [c.headDim])); out.append((names.keyNorm, [c.headDim])) }
             linear([.outputProjection])
             out.append((names.postAttentionNorm, [d]))
             if c.gemma != nil { out.append((names.preFeedforwardNorm, [d])) }
-            linear([.gateProjection, .upProjection, .downProjection])
+            linear(c.fusedProjections ? [.gateUpProjection, .downProjection] : [.gateProjection, .upProjection, .downProjection])
             if c.gemma != nil { out.append((names.postFeedforwardNorm, [d])) }
         }
         out.append(("model.norm.weight", [d]))
@@ -76,9 +79,13 @@ public final class LlamaModel: @unchecked Sendable {
         }
         parameters = params
         layerNames = (0..<configuration.layerCount).map(LayerNames.init)
-        rope = RopeTable(inverseFrequencies: configuration.ropeInverseFrequencies, maxPositions: configuration.maxPositions)
+        let factor = configuration.ropeAttentionFactor
+        rope = RopeTable(inverseFrequencies: configuration.ropeInverseFrequencies, maxPositions: configuration.maxPositions, scale: factor)
         localRope = configuration.localRopeInverseFrequencies.map {
             RopeTable(inverseFrequencies: $0, maxPositions: configuration.maxPositions)
+        }
+        longRope = configuration.longRopeInverseFrequencies.map {
+            RopeTable(inverseFrequencies: $0, maxPositions: configuration.maxPositions, scale: factor)
         }
     }
 

@@ -86,6 +86,12 @@ extension ModelExport {
             try w.add("rope_freqs.weight", try Tensor(shape: [factors.count], values: factors), as: .f32)
             report.tensors.append(("rope_freqs.weight", .f32))
         }
+        if let (long, short) = longropeFactors(c) {
+            for (name, factors) in [("rope_factors_long.weight", long), ("rope_factors_short.weight", short)] {
+                try w.add(name, try Tensor(shape: [factors.count], values: factors), as: .f32)
+                report.tensors.append((name, .f32))
+            }
+        }
         for hf in weights.keys.sorted(by: ggufOrder) {
             if hf == "lm_head.weight" && c.tieWordEmbeddings { continue }
             guard let ggufName = LlamaTensorNames.ggufName(forHuggingFace: hf, architecture: c.ggufArchitecture) else {
@@ -130,7 +136,7 @@ extension ModelExport {
             ("\(a).rope.freq_base", .float32(c.ropeTheta)),
             ("\(a).attention.layer_norm_rms_epsilon", .float32(c.rmsNormEps)),
             ("\(a).vocab_size", .uint32(UInt32(c.vocabularySize))),
-            ("\(a).rope.dimension_count", .uint32(UInt32(c.headDim))),
+            ("\(a).rope.dimension_count", .uint32(UInt32(c.rotaryDimensions))),
         ]
         if let g = c.gemma {
             // gemma3 always carries key/value lengths; layer types and the attention scale are implied.
@@ -152,7 +158,26 @@ extension ModelExport {
             kv.append(("\(a).rope.scaling.type", .string("linear")))
             kv.append(("\(a).rope.scaling.factor", .float32(factor)))
         }
+        if a == "phi3" {
+            // As Phi3MiniModel writes them; sliding_window 0 means none (Phi-4-mini).
+            kv.append(("phi3.attention.sliding_window", .uint32(UInt32(c.slidingWindow ?? 0))))
+            if case let .longrope(_, _, original, factor) = c.ropeScaling {
+                kv.append(("phi3.rope.scaling.original_context_length", .uint32(UInt32(original))))
+                kv.append(("phi3.rope.scaling.attn_factor", .float32(factor)))
+            } else {
+                kv.append(("phi3.rope.scaling.original_context_length", .uint32(UInt32(c.maxPositions))))
+            }
+        } else if c.slidingWindow != nil {
+            throw ConfigurationError.invalid(field: "format", reason: "gguf export: llama.cpp's \(a) has no sliding window (export a safetensors folder)",
+                                             source: name)
+        }
         return kv
+    }
+
+    /// LongRoPE's factor tensors (llama.cpp's rope_factors_long / rope_factors_short), nil for other scalings.
+    static func longropeFactors(_ c: LlamaConfiguration) -> (long: [Float], short: [Float])? {
+        guard case let .longrope(short, long, _, _) = c.ropeScaling else { return nil }
+        return (long, short)
     }
 
     /// llama.cpp's rope_freqs.weight (one divisor per rotary frequency) for Llama 3.1-style
@@ -164,7 +189,7 @@ extension ModelExport {
             var plain = c
             plain.ropeScaling = nil
             return zip(plain.ropeInverseFrequencies, c.ropeInverseFrequencies).map { $0 / $1 }
-        case nil, .linear: return nil
+        case nil, .linear, .longrope: return nil
         }
     }
 
@@ -211,7 +236,8 @@ extension ModelExport {
             if n.hasPrefix("lm_head") { return (Int.max, 1, n) }
             let parts = n.split(separator: ".")
             let layer = parts.count > 2 ? Int(parts[2]) ?? 0 : 0
-            let order = ["input_layernorm", "q_proj", "k_proj", "v_proj", "o_proj", "post_attention_layernorm", "gate_proj", "up_proj", "down_proj"]
+            let order = ["input_layernorm", "q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj", "post_attention_layernorm",
+                         "gate_proj", "up_proj", "gate_up_proj", "down_proj"]
             let part = order.firstIndex { n.contains("." + $0 + ".") } ?? order.count
             return (layer, part, n)
         }

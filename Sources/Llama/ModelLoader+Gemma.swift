@@ -34,9 +34,10 @@ extension ModelLoader {
                                   localRopeTheta: gemma2 ? theta : gguf["\(a).rope.freq_base_swa"]?.float ?? 10_000,
                                   attentionSoftcap: gemma2 ? gguf["\(a).attn_logit_softcapping"]?.float ?? 50 : nil,
                                   finalLogitSoftcap: gemma2 ? gguf["\(a).final_logit_softcapping"]?.float ?? 30 : nil)
+        let vocabularySize = gguf["\(a).vocab_size"]?.int ?? gguf["tokenizer.ggml.tokens"]?.array?.count ?? 0
         let config = LlamaConfiguration(
             modelType: a,
-            vocabularySize: gguf["\(a).vocab_size"]?.int ?? gguf["tokenizer.ggml.tokens"]?.array?.count ?? 0,
+            vocabularySize: vocabularySize,
             hiddenSize: hidden, intermediateSize: try int("feed_forward_length"), layerCount: layers,
             attentionHeads: heads, kvHeads: gguf["\(a).attention.head_count_kv"]?.int ?? heads, headDim: headDim,
             rmsNormEps: gguf["\(a).attention.layer_norm_rms_epsilon"]?.float ?? 1e-6,
@@ -44,7 +45,8 @@ extension ModelLoader {
             maxPositions: gguf["\(a).context_length"]?.int ?? 131_072,
             tieWordEmbeddings: gguf.info("output.weight") == nil,
             bosTokenID: gguf["tokenizer.ggml.bos_token_id"]?.int,
-            eosTokenIDs: gguf["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [], queryKeyNorm: !gemma2, gemma: gemma)
+            eosTokenIDs: gguf["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [], queryKeyNorm: !gemma2, gemma: gemma,
+            paddingTokenID: LlamaConfiguration.paddingTokenID(nil, family: a, vocabularySize: vocabularySize))
         try config.validate(source: gguf.path)
         return config
     }

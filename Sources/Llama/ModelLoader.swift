@@ -1,6 +1,6 @@
 // Loading a model the user already has: a Hugging Face folder (config.json, tokenizer.json,
 // *.safetensors, possibly sharded; linears may be bitsandbytes NF4/FP4, kept in 4 bits) or a
-// single GGUF file (llama / qwen2 / qwen3 / smollm3 / gemma3 / gemma2 architectures).
+// single GGUF file (llama / qwen2 / qwen3 / smollm3 / gemma3 / gemma2 / phi3 architectures).
 // GGUF q/k rows are put back in the Hugging Face order, so weights inside Lorikeet are
 // always in the Hugging Face layout, under Hugging Face names.
 import Foundation
@@ -206,7 +206,7 @@ public enum ModelLoader {
     public static func configuration(gguf: GGUFFile) throws -> LlamaConfiguration {
         let arch = gguf.architecture ?? "unknown"
         if arch == "gemma3" || arch == "gemma2" { return try gemmaConfiguration(gguf: gguf) }
-        guard ["llama", "mistral", "qwen2", "qwen3", "smollm3"].contains(arch) else {
+        guard ["llama", "mistral", "qwen2", "qwen3", "smollm3", "phi3"].contains(arch) else {
             throw ConfigurationError.unsupportedArchitecture(arch, source: gguf.path)
         }
         func int(_ key: String) throws -> Int {
@@ -219,30 +219,44 @@ public enum ModelLoader {
         let heads = try int("attention.head_count")
         let headDim = gguf["\(arch).attention.key_length"]?.int ?? hidden / max(heads, 1)
         let vocab = gguf["\(arch).vocab_size"]?.int ?? gguf["tokenizer.ggml.tokens"]?.array?.count ?? 0
+        let maxPositions = gguf["\(arch).context_length"]?.int ?? 2048
+        // llama.cpp's n_rot: fewer than head_dim for partial rotary (Phi-4-mini).
+        let rotary = gguf["\(arch).rope.dimension_count"]?.int ?? headDim
         var scaling: RopeScaling?
-        if let factors = try? gguf.tensor(named: "rope_freqs.weight") {
+        if arch == "phi3", let long = try? gguf.tensor(named: "rope_factors_long.weight"),
+           let short = try? gguf.tensor(named: "rope_factors_short.weight") {
+            let original = gguf["phi3.rope.scaling.original_context_length"]?.int ?? 4096
+            scaling = .longrope(short: short.floats, long: long.floats, originalMaxPositions: original,
+                                attentionFactor: gguf["phi3.rope.scaling.attn_factor"]?.float
+                                    ?? LlamaConfiguration.longropeAttentionFactor(maxPositions: maxPositions, originalMaxPositions: original))
+        } else if let factors = try? gguf.tensor(named: "rope_freqs.weight") {
             scaling = .frequencyFactors(factors.floats)
         } else if gguf["\(arch).rope.scaling.type"]?.string == "linear", let f = gguf["\(arch).rope.scaling.factor"]?.float {
             scaling = .linear(factor: f)
         }
-        let q = gguf.info("blk.0.attn_q.bias") != nil
+        let q = gguf.info("blk.0.attn_q.bias") != nil || gguf.info("blk.0.attn_qkv.bias") != nil
         let o = gguf.info("blk.0.attn_output.bias") != nil
         var eos: [Int] = []
         if let e = gguf["tokenizer.ggml.eos_token_id"]?.int { eos.append(e) }
         let config = LlamaConfiguration(
-            modelType: ["qwen2", "qwen3", "smollm3"].contains(arch) ? arch : "llama",
+            modelType: ["qwen2", "qwen3", "smollm3", "phi3"].contains(arch) ? arch : "llama",
             vocabularySize: vocab, hiddenSize: hidden, intermediateSize: try int("feed_forward_length"),
             layerCount: try int("block_count"), attentionHeads: heads,
             kvHeads: gguf["\(arch).attention.head_count_kv"]?.int ?? heads, headDim: headDim,
             rmsNormEps: gguf["\(arch).attention.layer_norm_rms_epsilon"]?.float ?? 1e-5,
             ropeTheta: gguf["\(arch).rope.freq_base"]?.float ?? 10_000, ropeScaling: scaling,
-            maxPositions: gguf["\(arch).context_length"]?.int ?? 2048,
+            maxPositions: maxPositions,
             tieWordEmbeddings: gguf.info("output.weight") == nil,
             attentionBias: q, outputBias: o, mlpBias: gguf.info("blk.0.ffn_up.bias") != nil,
             bosTokenID: gguf["tokenizer.ggml.bos_token_id"]?.int, eosTokenIDs: eos,
             queryKeyNorm: gguf.info("blk.0.attn_q_norm.weight") != nil,
             // llama.cpp's smollm3 has no key for it: every 4th layer skips RoPE (n_no_rope_layer_step = 4).
-            noRopeLayers: arch == "smollm3" ? try noRopeLayers(gguf) : [])
+            noRopeLayers: arch == "smollm3" ? try noRopeLayers(gguf) : [],
+            fusedProjections: arch == "phi3", rotaryDimensions: rotary,
+            // phi3.attention.sliding_window 0 marks a model without one (Phi-4-mini).
+            slidingWindow: arch == "phi3" ? gguf["phi3.attention.sliding_window"]?.int.flatMap { $0 > 0 ? $0 : nil } : nil,
+            // transformers reading a GGUF leaves pad_token_id at its config class's default.
+            paddingTokenID: LlamaConfiguration.paddingTokenID(nil, family: arch, vocabularySize: vocab))
         try config.validate(source: gguf.path)
         return config
     }

@@ -151,7 +151,7 @@ public struct ModelSource: @unchecked Sendable {
         let gguf = try GGUFFile(path: path)
         let configuration = try ModelLoader.configuration(gguf: gguf)
         let fileBytes = gguf.tensorInfos.reduce(0) { $0 + $1.byteCount }
-        let linear = LinearModule.queryProjection.ggufWeightName(layer: 0)
+        let linear = configuration.linearModules[0].ggufWeightName(layer: 0)
         let storage = Storage.ggml(bytesPerWeight: Double(fileBytes) / Double(max(configuration.parameterCount, 1)),
                                    linearType: gguf.info(linear)?.type)
         return ModelSource(path: path, format: .gguf, configuration: configuration, storage: storage, gguf: gguf,

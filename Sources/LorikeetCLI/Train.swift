@@ -106,7 +106,7 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "LoRA rank r.") var rank: Int?
     @Option(help: "LoRA alpha (scale = alpha / r).") var alpha: Double?
     @Option(help: "LoRA dropout.") var dropout: Double?
-    @Option(help: "Modules to adapt: comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all-linear.") var targets: String?
+    @Option(help: "Modules to adapt: comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj (Phi-3: qkv_proj,o_proj,gate_up_proj,down_proj) or all-linear.") var targets: String?
     @Option(help: "Only these decoder layers (comma list).") var layers: String?
     @Option(name: .customLong("rank-pattern"), help: "Per-module ranks, e.g. down_proj=4,o_proj=8.") var rankPattern: String?
     @Option(name: .customLong("alpha-pattern"), help: "Per-module alphas, e.g. o_proj=32.") var alphaPattern: String?

@@ -3,11 +3,12 @@
 // (model.embed_tokens, model.layers.N.self_attn.q_proj, …), for .weight and .bias.
 // Names with no counterpart (e.g. GGUF's rope_freqs) map to nil. Gemma 3 (`gemma3`) has four
 // norms per block, so its ffn_norm is the pre-feedforward norm, not post_attention_layernorm.
+// Phi-3 (`phi3`) keeps q/k/v in one attn_qkv and gate/up in one ffn_up.
 
 /// GGUF <-> Hugging Face tensor names for Llama-architecture models.
 public enum LlamaTensorNames {
     /// Per-layer parts: GGUF name (after "blk.N.") and HF name (after "model.layers.N.").
-    static let layerParts: [(gguf: String, hf: String)] = LinearModule.allCases.map { ($0.ggufName, $0.layerPath) } + [
+    static let layerParts: [(gguf: String, hf: String)] = LinearModule.separate.map { ($0.ggufName, $0.layerPath) } + [
         ("attn_norm", "input_layernorm"),
         ("ffn_norm", "post_attention_layernorm"),
         ("attn_q_norm", "self_attn.q_norm"),
@@ -15,7 +16,7 @@ public enum LlamaTensorNames {
     ]
 
     /// Per-layer parts of llama.cpp's `gemma3` and `gemma2` architectures (gemma2 has no q/k norms).
-    static let gemma3LayerParts: [(gguf: String, hf: String)] = LinearModule.allCases.map { ($0.ggufName, $0.layerPath) } + [
+    static let gemma3LayerParts: [(gguf: String, hf: String)] = LinearModule.separate.map { ($0.ggufName, $0.layerPath) } + [
         ("attn_norm", "input_layernorm"),
         ("post_attention_norm", "post_attention_layernorm"),
         ("ffn_norm", "pre_feedforward_layernorm"),
@@ -24,8 +25,18 @@ public enum LlamaTensorNames {
         ("attn_k_norm", "self_attn.k_norm"),
     ]
 
+    /// Per-layer parts of llama.cpp's `phi3` architecture.
+    static let phi3LayerParts: [(gguf: String, hf: String)] = LinearModule.fused.map { ($0.ggufName, $0.layerPath) } + [
+        ("attn_norm", "input_layernorm"),
+        ("ffn_norm", "post_attention_layernorm"),
+    ]
+
     static func layerParts(_ architecture: String) -> [(gguf: String, hf: String)] {
-        architecture == "gemma3" || architecture == "gemma2" ? gemma3LayerParts : layerParts
+        switch architecture {
+        case "gemma3", "gemma2": gemma3LayerParts
+        case "phi3": phi3LayerParts
+        default: layerParts
+        }
     }
 
     /// Whole-model parts.

@@ -227,14 +227,14 @@ final class AdapterExportTests: XCTestCase {
 final class FamilyFineTuningTests: XCTestCase {
     let ids: [Int32] = [3, 17, 99, 250, 4, 8, 15, 16, 42, 7]
 
-    func testLoRAMergeAndNF4OnQwen3AndSmolLM3() throws {
-        for name in ["tiny_qwen3", "tiny_smollm3"] {
+    func testLoRAMergeAndNF4OnQwen3SmolLM3AndPhi3() throws {
+        for name in ["tiny_qwen3", "tiny_smollm3", "tiny_phi3"] {
             let folder = TestModels.llamaFixtures.appendingPathComponent(name)
             let model = try ModelLoader.loadNetwork(folder: folder)
             let adapter = try LoRAAdapter.create(for: model, configuration: LoRAConfiguration(rank: 4, alpha: 8, targets: ["all-linear"]), seed: 3)
             var g = SeededGenerator(seed: 5)
             for l in adapter.layers.values { l.b.value = Tensor.randomNormal(l.b.value.shape, std: 0.2, using: &g) }
-            XCTAssertEqual(adapter.layers.count, 14, name)
+            XCTAssertEqual(adapter.layers.count, 2 * model.configuration.linearModules.count, name)
             try adapter.attach(to: model)
             let adapted = try TestModels.logits(model, ids)
             model.adapters = [:]
@@ -244,7 +244,8 @@ final class FamilyFineTuningTests: XCTestCase {
 
             let quantize = FourBitMatrix.quantizer(type: .nf4, blockSize: 64, doubleQuant: true)
             let nf4 = try ModelLoader.loadNetwork(folder: folder, options: LoadOptions(linearQuantizer: quantize))
-            XCTAssertTrue(nf4.parameter("model.layers.0.self_attn.q_proj.weight").value.packed is FourBitMatrix)
+            let first = model.configuration.linearModules[0].path(layer: 0) + ".weight"
+            XCTAssertTrue(nf4.parameter(first).value.packed is FourBitMatrix, first)
             if model.configuration.queryKeyNorm {
                 XCTAssertEqual(nf4.parameter("model.layers.0.self_attn.q_norm.weight").value.floats,
                                model.parameter("model.layers.0.self_attn.q_norm.weight").value.floats, "q_norm is not a linear: not quantized")
@@ -254,5 +255,41 @@ final class FamilyFineTuningTests: XCTestCase {
             let a = try TestModels.logits(nf4, ids), b = try TestModels.logits(dequantized, ids)
             XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max()!, 1e-4 * b.map(abs).max()!, name)
         }
+    }
+
+    /// Phi-3's fused modules travel to llama.cpp (blk.N.attn_qkv / blk.N.ffn_up, architecture phi3,
+    /// no q/k permutation) and mlx-lm (self_attn.qkv_proj, mlp.gate_up_proj) and back unchanged.
+    func testPhi3AdapterFilesKeepTheFusedModules() throws {
+        let model = try ModelLoader.loadNetwork(folder: TestModels.llamaFixtures.appendingPathComponent("tiny_phi3"))
+        let adapter = try LoRAAdapter.create(for: model, configuration: LoRAConfiguration(rank: 4, alpha: 8, targets: ["all-linear"]), seed: 3)
+        var g = SeededGenerator(seed: 5)
+        for l in adapter.layers.values { l.b.value = Tensor.randomNormal(l.b.value.shape, std: 0.2, using: &g) }
+        try adapter.attach(to: model)
+        let expected = try TestModels.logits(model, ids)
+        model.adapters = [:]
+        let dir = try TestModels.temporaryDirectory("phi3-adapters")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("adapter.gguf")
+        try adapter.saveGGUF(to: url, base: model.configuration, baseName: "tiny_phi3")
+        let file = try GGUFFile(path: url.path)
+        XCTAssertEqual(file["general.architecture"]?.string, "phi3")
+        XCTAssertEqual(file.tensorInfos.count, 2 * 4 * 2)
+        XCTAssertEqual(file.info("blk.0.attn_qkv.weight.lora_b")?.shape, [128, 4], "[q + 2·kv, r]")
+        XCTAssertEqual(file.info("blk.1.ffn_up.weight.lora_b")?.shape, [192, 4], "gate_up_proj is llama.cpp's ffn_up")
+        XCTAssertEqual(try file.tensor(named: "blk.0.attn_qkv.weight.lora_b").floats,
+                       adapter.layers["model.layers.0.self_attn.qkv_proj"]!.b.value.floats, "no permutation for phi3")
+        for reloaded in [try LoRAAdapter.load(from: url, for: model),
+                         try { () throws -> LoRAAdapter in
+                             try adapter.saveMLX(to: dir.appendingPathComponent("mlx"), baseModel: "tiny_phi3", base: model.configuration)
+                             return try LoRAAdapter.load(from: dir.appendingPathComponent("mlx"), for: model)
+                         }()] {
+            try reloaded.attach(to: model)
+            let got = try TestModels.logits(model, ids)
+            model.adapters = [:]
+            XCTAssertLessThan(zip(got, expected).map { abs($0 - $1) }.max()!, 1e-5 * expected.map(abs).max()!)
+        }
+        let mlx = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("mlx/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual((mlx["lora_parameters"] as! [String: Any])["keys"] as? [String],
+                       ["self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj"])
     }
 }

@@ -18,6 +18,8 @@ final class EstimateTests: XCTestCase {
             "qwen2.5-1.5b": 1_543_714_304, "qwen2.5-7b": 7_615_616_512,
             // transformers' count for google/gemma-3-270m (also the GGUF's tensors, see GemmaGGUFTests).
             "gemma3-270m": 268_098_176,
+            // microsoft/Phi-3-mini-4k-instruct's safetensors total (fused qkv_proj / gate_up_proj, untied head).
+            "phi-3-mini": 3_821_079_552,
         ]
         // Qwen3 and SmolLM3: the model cards give rounded figures — Qwen3's "Number of Parameters
         // (Non-Embedding)" 0.44B, 1.4B, 3.6B, 6.95B and SmolLM3's 3.08B in all (tied).
@@ -31,7 +33,9 @@ final class EstimateTests: XCTestCase {
         }
         XCTAssertEqual(Double(try NamedConfigurations.configuration(named: "smollm3-3b").parameterCount), 3.08e9, accuracy: 0.005e9)
         XCTAssertEqual(Double(try NamedConfigurations.configuration(named: "gemma3-1b").parameterCount), 1.0e9, accuracy: 0.005e9)
-        XCTAssertEqual(Set(NamedConfigurations.names), Set(published.keys).union(rounded.keys).union(["smollm3-3b", "gemma3-1b"]))
+        XCTAssertEqual(Double(try NamedConfigurations.configuration(named: "phi-4-mini").parameterCount), 3.84e9, accuracy: 0.005e9)
+        XCTAssertEqual(Set(NamedConfigurations.names),
+                       Set(published.keys).union(rounded.keys).union(["smollm3-3b", "gemma3-1b", "phi-4-mini"]))
         for name in NamedConfigurations.names where published[name] != nil {
             let c = try NamedConfigurations.configuration(named: name)
             XCTAssertNoThrow(try c.validate(source: name))

@@ -59,6 +59,8 @@ final class PEFTParityTests: XCTestCase {
     func testQwen3AllLinear() throws { try check("qwen3") }
     func testGemma3AllLinear() throws { try check("gemma3") }
     func testGemma2AllLinear() throws { try check("gemma2") }
+    /// PEFT on Phi-3's fused qkv_proj and gate_up_proj: one pair across q/k/v and one across gate/up.
+    func testPhi3FusedTargets() throws { try check("phi3") }
     func testLlamaCppConvertedBasicQV() throws { try check("basic", file: "llamacpp.gguf") }
     func testLlamaCppConvertedLayersToTransform() throws { try check("layers", file: "llamacpp.gguf") }
 

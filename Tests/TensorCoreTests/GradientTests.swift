@@ -51,6 +51,26 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    func testColumnsOfAFusedProjection() throws {
+        // Three slices of one [3, 2, 9] value, as Phi-3 splits qkv_proj: each gradient lands in its own columns.
+        try gc.check([randn([3, 2, 9], seed: 51)]) { t, v in
+            let q = try t.columns(v[0], 0..<4), k = try t.columns(v[0], 4..<6), w = try t.columns(v[0], 6..<9)
+            return try t.add(try t.add(t.sum(try t.mul(q, q)), t.scale(t.sum(k), by: 3)), t.sum(try t.mul(w, w)))
+        }
+        try gc.check([randn([4, 6], seed: 52)]) { t, v in try t.columns(v[0], 2..<5) }
+    }
+
+    func testPartialScaledRope() throws {
+        // Phi-4-mini's shape of rotary: the first 12 of 20 values rotate, cos/sin scaled by 1.19 (LongRoPE).
+        for layout in [RopeLayout.halfSplit, .interleaved] {
+            let table = RopeTable(inverseFrequencies: RopeTable.defaultInverseFrequencies(headDim: 12, base: 10_000), maxPositions: 64,
+                                  scale: 1.19)
+            try gc.check([randn([2, 3, 2, 20], seed: 12)]) { t, v in
+                try t.rope(v[0], positions: [0, 1, 2, 5, 9, 40], table: table, layout: layout)
+            }
+        }
+    }
+
     func testAttentionCausalGQA() throws {
         // B=2, T=5, Hq=4, Hkv=2, hd=3 (odd sizes everywhere).
         try gc.check([randn([2, 5, 4, 3], seed: 12), randn([2, 5, 2, 3], seed: 13), randn([2, 5, 2, 3], seed: 14)]) { t, v in

@@ -111,6 +111,31 @@ final class KernelTwinTests: XCTestCase {
         }
     }
 
+    func testPartialScaledRope() {
+        // Rotating 48 (whole vector blocks) or 20 (a scalar tail) of 64 values, cos/sin scaled: the
+        // rest must be copied into a separate output, and the transposed rotation gives scale² · x.
+        forEachSIMDLevel { level in
+            for layout in [RopeLayout.halfSplit, .interleaved] {
+                for rot in [48, 20] {
+                    let (tokens, heads, hd, scale): (Int, Int, Int, Float) = (9, 2, 64, 1.19)
+                    let inv = RopeTable.defaultInverseFrequencies(headDim: rot, base: 10_000)
+                    let table = RopeTable(inverseFrequencies: inv, maxPositions: 512, scale: scale)
+                    let x = randn([tokens, heads, hd], seed: 13).floats
+                    let pos = (0..<tokens).map { Int32($0 * 50) }
+                    var y = [Float](repeating: .nan, count: x.count), ref = y, back = y
+                    Kernels.rope(x: x, y: &y, positions: pos, tokens: tokens, heads: heads, headDim: hd, table: table, layout: layout, inverse: false)
+                    Kernels.ropeReference(x: x, y: &ref, positions: pos, tokens: tokens, heads: heads, headDim: hd, inverseFrequencies: inv,
+                                          layout: layout, scale: scale)
+                    assertClose(y, ref, rtol: 1e-5, atol: 1e-5, "rot \(rot) \(level)")
+                    for r in 0..<(tokens * heads) { XCTAssertEqual(Array(y[(r * hd + rot)..<((r + 1) * hd)]), Array(x[(r * hd + rot)..<((r + 1) * hd)])) }
+                    Kernels.rope(x: y, y: &back, positions: pos, tokens: tokens, heads: heads, headDim: hd, table: table, layout: layout, inverse: true)
+                    let expected = x.indices.map { i in i % hd < rot ? x[i] * scale * scale : x[i] }
+                    assertClose(back, expected, rtol: 1e-5, atol: 1e-5, "transpose of the scaled rotation \(level)")
+                }
+            }
+        }
+    }
+
     func testSoftmaxAndCrossEntropy() {
         forEachSIMDLevel { level in
             let (rows, vocab) = (9, 1001)

@@ -83,12 +83,13 @@ void lk_axpy(float *dst, const float *src, ptrdiff_t n, float alpha);
 void lk_adamw(float *w, const float *g, float *m, float *v, ptrdiff_t n, float lr, float beta1,
               float beta2, float eps, float weight_decay, float bc1, float bc2);
 /// Rotary embedding of `tokens` tokens, each x[heads][head_dim], into y (y may be x): token
-/// t rotates by the cos/sin rows positions[t] of the tables (head_dim / 2 floats per row).
-/// Pairs (i, i + head_dim/2), or (2i, 2i+1) when `interleaved`; `inverse` rotates by the
-/// negative angle (the backward).
+/// t rotates the first `rotary_dim` values of each head by the cos/sin rows positions[t] of
+/// the tables (rotary_dim / 2 floats per row); the others pass through. Pairs
+/// (i, i + rotary_dim/2), or (2i, 2i+1) when `interleaved`; `inverse` applies the transposed
+/// rotation (the backward; the inverse when the tables are unscaled).
 void lk_rope(const float *x, float *y, const int32_t *positions, const float *cos_table,
              const float *sin_table, ptrdiff_t tokens, ptrdiff_t heads, ptrdiff_t head_dim,
-             int interleaved, int inverse);
+             ptrdiff_t rotary_dim, int interleaved, int inverse);
 
 // MARK: Half precision
 

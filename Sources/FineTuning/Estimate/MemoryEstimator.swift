@@ -50,7 +50,7 @@ public enum MemoryEstimator {
         let adapted = method != .full
 
         // The decoder's linear modules: (module, in, out).
-        let modules = LinearModule.allCases.map { m in (m, m.shape(in: c).inFeatures, m.shape(in: c).outFeatures) }
+        let modules = c.linearModules.map { m in (m, m.shape(in: c).inFeatures, m.shape(in: c).outFeatures) }
         // QLoRA re-encodes every decoder linear (ModelLoader's requantize), targeted by LoRA or not.
         let linearParams = layers * modules.reduce(0) { $0 + $1.1 * $1.2 }
         let largestLinear = modules.map { $0.1 * $0.2 }.max()!

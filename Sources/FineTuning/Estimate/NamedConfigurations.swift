@@ -39,7 +39,8 @@ public enum NamedConfigurations {
 
     // (name, shape). Sources: the config.json of HuggingFaceTB/SmolLM2-*, TinyLlama/TinyLlama-1.1B-Chat-v1.0,
     // meta-llama/Llama-2-*-hf, Meta-Llama-3-8B, Llama-3.1-8B, Llama-3.2-1B/3B, mistralai/Mistral-7B-v0.1,
-    // Qwen/Qwen2.5-*, Qwen/Qwen3-*, HuggingFaceTB/SmolLM3-3B, google/gemma-3-270m and -1b.
+    // Qwen/Qwen2.5-*, Qwen/Qwen3-*, HuggingFaceTB/SmolLM3-3B, google/gemma-3-270m and -1b,
+    // microsoft/Phi-3-mini-4k-instruct and Phi-4-mini-instruct.
     private static let table: [(String, LlamaConfiguration)] = [
         ("smollm2-135m", LlamaConfiguration(
             vocabularySize: 49152, hiddenSize: 576, intermediateSize: 1536, layerCount: 30, attentionHeads: 9, kvHeads: 3,
@@ -105,6 +106,16 @@ public enum NamedConfigurations {
             noRopeLayers: Set((0..<36).filter { ($0 + 1) % 4 == 0 }))),
         ("gemma3-270m", gemma3(hidden: 640, intermediate: 2048, layers: 18, heads: 4)),
         ("gemma3-1b", gemma3(hidden: 1152, intermediate: 6912, layers: 26, heads: 4)),
+        ("phi-3-mini", LlamaConfiguration(
+            modelType: "phi3", vocabularySize: 32064, hiddenSize: 3072, intermediateSize: 8192, layerCount: 32,
+            attentionHeads: 32, kvHeads: 32, headDim: 96, rmsNormEps: 1e-5, ropeTheta: 10_000, maxPositions: 4096,
+            bosTokenID: 1, eosTokenIDs: [32000], fusedProjections: true, slidingWindow: 2047, paddingTokenID: 32000)),
+        // Phi-4-mini's LongRoPE factor lists are left out: they change no shape or memory figure.
+        ("phi-4-mini", LlamaConfiguration(
+            modelType: "phi3", vocabularySize: 200_064, hiddenSize: 3072, intermediateSize: 8192, layerCount: 32,
+            attentionHeads: 24, kvHeads: 8, headDim: 128, rmsNormEps: 1e-5, ropeTheta: 10_000, maxPositions: 131_072,
+            tieWordEmbeddings: true, bosTokenID: 199_999, eosTokenIDs: [199_999, 200_020], fusedProjections: true,
+            rotaryDimensions: 96, slidingWindow: 262_144, paddingTokenID: 199_999)),
     ]
 
     /// google/gemma-3-270m, -1b (text): one KV head of 256, q/k norms, (1 + w) norms, sliding window

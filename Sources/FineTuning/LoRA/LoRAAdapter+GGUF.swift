@@ -46,7 +46,7 @@ extension LoRAAdapter {
         var fellBack: [String] = []
         for path in layers.keys.sorted(by: Self.modelOrder) {
             let layer = layers[path]!
-            guard let (ggufName, module) = Self.ggufWeightName(path: path) else {
+            guard let (ggufName, module) = Self.ggufWeightName(path: path, architecture: base.ggufArchitecture) else {
                 throw LoRAError.invalidConfiguration("module \(path) has no GGUF tensor name")
             }
             var b = layer.b.value.widened()
@@ -93,7 +93,7 @@ extension LoRAAdapter {
                 throw bad("tensor \(name) is not a LoRA tensor (<base tensor>.lora_a / .lora_b)")
             }
             let baseName = String(name.dropLast(".lora_a".count))
-            guard let hf = LlamaTensorNames.huggingFaceName(forGGUF: baseName), ModelLoader.isDecoderLinearWeight(hf) else {
+            guard let hf = LlamaTensorNames.huggingFaceName(forGGUF: baseName, architecture: arch), ModelLoader.isDecoderLinearWeight(hf) else {
                 throw bad("tensor \(name): \(baseName) is not a decoder linear weight Lorikeet adapts")
             }
             let path = String(hf.dropLast(".weight".count))
@@ -106,7 +106,7 @@ extension LoRAAdapter {
         var layers: [String: LoRALayer] = [:]
         var ranks: [String: Int] = [:]
         for (path, pair) in pairs {
-            let ggufName = ggufWeightName(path: path)?.name ?? path
+            let ggufName = ggufWeightName(path: path, architecture: arch)?.name ?? path
             guard let a = pair.a, let b = pair.b else { throw bad("\(ggufName) has only one of lora_a / lora_b") }
             guard let w = model.parameters[path + ".weight"] else { throw bad("\(ggufName): module \(path) is not in the model") }
             let (outF, inF) = (w.value.shape[0], w.value.shape[1])
@@ -122,14 +122,15 @@ extension LoRAAdapter {
         return LoRAAdapter(configuration: .describing(ranks: ranks, alpha: alpha, layerCount: c.layerCount), layers: layers)
     }
 
-    /// (GGUF weight name, module) of the module at HF `path`, e.g. blk.3.attn_q.weight.
-    static func ggufWeightName(path: String) -> (name: String, module: LinearModule)? {
-        guard let name = LlamaTensorNames.ggufName(forHuggingFace: path + ".weight"),
+    /// (GGUF weight name, module) of the module at HF `path` in a model of llama.cpp's
+    /// `architecture`, e.g. blk.3.attn_q.weight (Phi-3's qkv_proj: blk.3.attn_qkv.weight).
+    static func ggufWeightName(path: String, architecture: String) -> (name: String, module: LinearModule)? {
+        guard let name = LlamaTensorNames.ggufName(forHuggingFace: path + ".weight", architecture: architecture),
               let module = LinearModule(name: String(path.split(separator: ".").last ?? "")) else { return nil }
         return (name, module)
     }
 
-    /// Module paths in model order (layer, then q, k, v, o, gate, up, down), as files list them.
+    /// Module paths in model order (layer, then q, k, v, o, gate, up, down; Phi-3: qkv, o, gate_up, down), as files list them.
     static func modelOrder(_ x: String, _ y: String) -> Bool {
         func key(_ p: String) -> (Int, Int) {
             let module = LinearModule.allCases.firstIndex { p.hasSuffix("." + $0.name) } ?? 0

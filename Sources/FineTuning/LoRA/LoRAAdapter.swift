@@ -41,14 +41,15 @@ public final class LoRAAdapter: @unchecked Sendable {
                                      scale: configuration.scale(path: path), dropout: configuration.dropout)
         }
         guard !layers.isEmpty else {
-            throw LoRAError.invalidConfiguration("targets \(configuration.targets) match no module of this model")
+            let modules = model.configuration.linearModules.map(\.name).joined(separator: ", ")
+            throw LoRAError.invalidConfiguration("targets \(configuration.targets) match no module of this model (its modules: \(modules), or all-linear)")
         }
         return LoRAAdapter(configuration: configuration, layers: layers)
     }
 
     /// Module paths of every linear layer of the decoder blocks, in model order.
     public static func linearPaths(_ model: LlamaModel) -> [String] {
-        (0..<model.configuration.layerCount).flatMap { l in LinearModule.allCases.map { $0.path(layer: l) } }
+        (0..<model.configuration.layerCount).flatMap { l in model.configuration.linearModules.map { $0.path(layer: l) } }
     }
 
     /// Every A and B, sorted by name (a stable order for optimizers and files).

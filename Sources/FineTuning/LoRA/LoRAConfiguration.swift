@@ -51,7 +51,7 @@ public struct LoRAConfiguration: Codable, Equatable, Sendable {
         self.initialization = initialization
     }
 
-    /// The linear modules of a Llama block, by PEFT name.
+    /// The linear modules of a Llama or Phi-3 block, by PEFT name.
     public static let linearModules = LinearModule.allCases.map(\.name)
 
     /// Throws on a value PEFT would refuse or that cannot work.
@@ -93,7 +93,7 @@ public struct LoRAConfiguration: Codable, Equatable, Sendable {
     public func parameterCount(for model: LlamaConfiguration) -> Int {
         var total = 0
         for layer in 0..<model.layerCount {
-            for module in LinearModule.allCases {
+            for module in model.linearModules {
                 let path = module.path(layer: layer)
                 let (outF, inF) = module.shape(in: model)
                 if targets(path: path) { total += rank(path: path) * (inF + outF) }

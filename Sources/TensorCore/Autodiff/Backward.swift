@@ -115,7 +115,8 @@ extension Tape {
             if let dw, let w { accumulateGradient(w, dw) }
 
         case let .rope(x, positions, table, layout, heads, headDim):
-            // A rotation: its gradient is the inverse rotation of dy.
+            // A (scaled) rotation R: dx = Rᵀ·dy, the rotation by the negative angle with the same
+            // scale; unrotated dimensions (partial rotary) pass dy through.
             let tokens = dy.count / (heads * headDim)
             var dx = Tensor(uninitialized: dy.shape)
             dx.withUnsafeMutableFloats { dxp in dy.withUnsafeFloats { dyp in positions.withUnsafeBufferPointer { pp in
@@ -227,6 +228,17 @@ extension Tape {
 
         case let .reshape(x):
             accumulateGradient(x, try dy.reshaped(shape(x)))
+
+        case let .columns(x, start, width):
+            // dx[..., start ..< start + width] += dy; the other columns get nothing from this op.
+            let c = shape(x).last!
+            let rows = dy.count / width
+            withGradientBuffer(x) { dx, acc in
+                if !acc { dx.update(repeating: 0, count: rows * c) }
+                dy.withUnsafeFloats { dyp in
+                    for r in 0..<rows { Kernels.accumulate(dx + r * c + start, dyp.baseAddress! + r * width, width) }
+                }
+            }
 
         case let .checkpoint(inputs, body):
             // Recompute the block on a recording tape, then backpropagate through it.

@@ -6,6 +6,7 @@ enum Op {
     case linear(x: Var, weight: Var, bias: Var?)
     /// y = x·Wᵀ (+ b) + s·(drop(x)·Aᵀ)·Bᵀ; `down` = drop(x)·Aᵀ is kept, the mask is recomputed.
     case loraLinear(x: Var, weight: Var, bias: Var?, a: Var, b: Var, scale: Float, dropout: Float, seed: UInt64, down: Tensor)
+    /// `ids` as scattered in backward: −1 for a padding id (no gradient).
     case embedding(table: Var, ids: [Int32])
     /// y = x · rstd · (weightOffset + w).
     case rmsnorm(x: Var, weight: Var?, rstd: Tensor, weightOffset: Float)
@@ -28,6 +29,8 @@ enum Op {
     case linearCrossEntropy(h: Var, weight: Var, rows: [Int32], dH: Tensor, dW: Tensor?)
     case sum(Var)
     case reshape(Var)
+    /// y = x[..., start ..< start + width] (columns of the last axis).
+    case columns(Var, start: Int, width: Int)
     case checkpoint(inputs: [Var], body: CheckpointBody)
 }
 
@@ -46,7 +49,7 @@ extension Op {
         case let .silu(x): return [x]
         case let .mul(a, b): return [a, b]
         case let .checkpoint(inputs, _): return inputs
-        case .embedding, .rope, .add, .softcap, .scale, .dropout, .crossEntropy, .linearCrossEntropy, .sum, .reshape: return []
+        case .embedding, .rope, .add, .softcap, .scale, .dropout, .crossEntropy, .linearCrossEntropy, .sum, .reshape, .columns: return []
         }
     }
 }

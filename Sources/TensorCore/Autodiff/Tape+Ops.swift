@@ -81,7 +81,8 @@ extension Tape {
     }
 
     /// Rows of `table` [V, D] picked by `ids`: [ids.count, D]. Throws on an id outside 0..<V.
-    public func embedding(_ table: Var, ids: [Int32]) throws -> Var {
+    /// The row of `paddingIndex` gets no gradient, as with torch.nn.Embedding's padding_idx.
+    public func embedding(_ table: Var, ids: [Int32], paddingIndex: Int32? = nil) throws -> Var {
         let tv = value(table)
         guard tv.rank == 2 else { throw TensorError.invalidShape(op: "embedding", shape: tv.shape, expected: "[V, D]") }
         let (vocab, dim) = (tv.shape[0], tv.shape[1])
@@ -99,7 +100,8 @@ extension Tape {
                 for (i, id) in ids.enumerated() { tv.unpackRows(Int(id)..<(Int(id) + 1), into: op.baseAddress! + i * dim) }
             }
         }
-        return record(out, inputs: [table], op: .embedding(table: table, ids: ids))
+        let scattered = paddingIndex.map { pad in ids.map { $0 == pad ? -1 : $0 } } ?? ids
+        return record(out, inputs: [table], op: .embedding(table: table, ids: scattered))
     }
 
     // MARK: Normalisation and position
@@ -141,8 +143,8 @@ extension Tape {
         guard xv.rank >= 2 else { throw TensorError.invalidShape(op: "rope", shape: xv.shape, expected: "[..., H, hd]") }
         let hd = xv.shape[xv.rank - 1], heads = xv.shape[xv.rank - 2]
         let tokens = xv.count / max(hd * heads, 1)
-        guard hd % 2 == 0, hd / 2 == table.inverseFrequencies.count else {
-            throw TensorError.invalidShape(op: "rope", shape: xv.shape, expected: "head size \(2 * table.inverseFrequencies.count)")
+        guard hd % 2 == 0, table.rotaryDimensions <= hd else {
+            throw TensorError.invalidShape(op: "rope", shape: xv.shape, expected: "head size ≥ \(table.rotaryDimensions)")
         }
         guard positions.count == tokens else {
             throw TensorError.shapeMismatch(op: "rope positions", lhs: xv.shape, rhs: [positions.count])
@@ -286,6 +288,23 @@ extension Tape {
     public func reshape(_ x: Var, _ shape: [Int]) throws -> Var {
         let y = try value(x).reshaped(shape)
         return record(y, inputs: [x], op: .reshape(x))
+    }
+
+    /// Columns `range` of the last axis of x ([..., C] → [..., range.count]), copied: how a fused
+    /// projection (Phi-3's qkv_proj, gate_up_proj) is split into its parts.
+    public func columns(_ x: Var, _ range: Range<Int>) throws -> Var {
+        let xv = value(x)
+        guard let c = xv.shape.last, range.lowerBound >= 0, range.upperBound <= c, !range.isEmpty else {
+            throw TensorError.invalidShape(op: "columns", shape: xv.shape, expected: "a last axis covering \(range)")
+        }
+        let rows = xv.count / c, w = range.count
+        var y = Tensor(uninitialized: Array(xv.shape.dropLast()) + [w])
+        y.withUnsafeMutableFloats { yp in xv.withUnsafeFloats { xp in
+            for r in 0..<rows {
+                (yp.baseAddress! + r * w).update(from: xp.baseAddress! + r * c + range.lowerBound, count: w)
+            }
+        } }
+        return record(y, inputs: [x], op: .columns(x, start: range.lowerBound, width: w))
     }
 
     // MARK: Reductions and loss

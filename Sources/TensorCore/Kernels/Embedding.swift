@@ -14,7 +14,7 @@ extension Kernels {
     /// dTable[ids[i]] += dOut[i]. Sequential: rows may repeat.
     static func embeddingBackward(dOut: UnsafePointer<Float>, ids: UnsafePointer<Int32>, dTable: UnsafeMutablePointer<Float>,
                                   count: Int, dim: Int) {
-        for i in 0..<count {
+        for i in 0..<count where ids[i] >= 0 {  // −1: a padding id, which gets no gradient
             let dst = dTable + Int(ids[i]) * dim
             lk_add(dst, dOut + i * dim, dst, dim)
         }
