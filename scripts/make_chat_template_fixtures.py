@@ -5,11 +5,14 @@ apply_chat_template (jinja2, trim_blocks + lstrip_blocks, raise_exception, strft
 Run by hand in a venv outside the repo:
     python3 -m venv /work/venv-tpl && /work/venv-tpl/bin/pip install transformers jinja2 gguf numpy
     /work/venv-tpl/bin/python scripts/make_chat_template_fixtures.py
-Template sources: SmolLM2's from the test GGUF (tokenizer.chat_template); Qwen3's and
-SmolLM3's from llama.cpp's models/templates/ (Qwen-Qwen3-0.6B.jinja, HuggingFaceTB-SmolLM3-3B.jinja;
+Template sources: SmolLM2's from the test GGUF (tokenizer.chat_template); Qwen3's, SmolLM3's,
+Gemma 2's and Phi-3.5-mini's from llama.cpp's models/templates/ (Qwen-Qwen3-0.6B.jinja,
+HuggingFaceTB-SmolLM3-3B.jinja, google-gemma-2-2b-it.jinja, microsoft-Phi-3.5-mini-instruct.jinja;
 pass the folder with --llama-cpp-templates, e.g. the llama-cpp-python sdist's
-vendor/llama.cpp/models/templates); the others are the public `chat_template` strings of the
-models' tokenizer_config.json, kept below as data. --only NAME writes just that fixture.
+vendor/llama.cpp/models/templates); the others (Phi-4-mini's included) are the public
+`chat_template` strings of the models' tokenizer_config.json, kept below as data. No Gemma 3
+fixture: the Gemma 3 test GGUF (gemma-3-270m, the base model) carries no chat template.
+--only NAME writes just that fixture.
 """
 import argparse
 import json
@@ -162,6 +165,12 @@ QWEN2 = json.loads('"' + r"{% for message in messages %}{% if loop.first and mes
 QWEN25 = json.loads('"' + r"""{%- if tools %}\n    {{- '<|im_start|>system\\n' }}\n    {%- if messages[0]['role'] == 'system' %}\n        {{- messages[0]['content'] }}\n    {%- else %}\n        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}\n    {%- endif %}\n    {{- \"\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n    {%- for tool in tools %}\n        {{- \"\\n\" }}\n        {{- tool | tojson }}\n    {%- endfor %}\n    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, \\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}\n{%- else %}\n    {%- if messages[0]['role'] == 'system' %}\n        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n    {%- else %}\n        {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}\n    {%- endif %}\n{%- endif %}\n{%- for message in messages %}\n    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) or (message.role == \"assistant\" and not message.tool_calls) %}\n        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}\n    {%- elif message.role == \"assistant\" %}\n        {{- '<|im_start|>' + message.role }}\n        {%- if message.content %}\n            {{- '\\n' + message.content }}\n        {%- endif %}\n        {%- for tool_call in message.tool_calls %}\n            {%- if tool_call.function is defined %}\n                {%- set tool_call = tool_call.function %}\n            {%- endif %}\n            {{- '\\n<tool_call>\\n{\"name\": \"' }}\n            {{- tool_call.name }}\n            {{- '\", \"arguments\": ' }}\n            {{- tool_call.arguments | tojson }}\n            {{- '}\\n</tool_call>' }}\n        {%- endfor %}\n        {{- '<|im_end|>\\n' }}\n    {%- elif message.role == \"tool\" %}\n        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != \"tool\") %}\n            {{- '<|im_start|>user' }}\n        {%- endif %}\n        {{- '\\n<tool_response>\\n' }}\n        {{- message.content }}\n        {{- '\\n</tool_response>' }}\n        {%- if loop.last or (messages[loop.index0 + 1].role != \"tool\") %}\n            {{- '<|im_end|>\\n' }}\n        {%- endif %}\n    {%- endif %}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- '<|im_start|>assistant\\n' }}\n{%- endif %}\n""" + '"')
 
 TINYLLAMA = json.loads('"' + r"""{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}""" + '"')
+
+# Phi-4-mini-instruct's tokenizer_config.json chat_template, verbatim as quoted in
+# guidance-ai/guidance, guidance/chat.py (commit 5413339a, "[06/16/25]
+# https://huggingface.co/microsoft/Phi-4-mini-instruct/blob/main/tokenizer_config.json#L104").
+# Tools ride on the system message as a JSON string field (`tools`), not the tools argument.
+PHI4_MINI = r"{% for message in messages %}{% if message['role'] == 'system' and 'tools' in message and message['tools'] is not none %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + message['tools'] + '<|/tool|>' + '<|end|>' }}{% else %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}"
 
 # ---- conversations ----
 SYS = {"role": "system", "content": "You are a concise assistant."}
@@ -324,9 +333,28 @@ def thinking_fixtures(templates: pathlib.Path, all_chats):
     }
 
 
+def llama_cpp_fixtures(templates: pathlib.Path, all_chats, alternating_error):
+    """Gemma 2 (no system role, strict alternation, trims content) and Phi-3.5-mini (skips an
+    empty system message and unknown roles; eos_token when no generation prompt)."""
+    gemma2 = (templates / "google-gemma-2-2b-it.jinja").read_text(encoding="utf-8")
+    phi35 = (templates / "microsoft-Phi-3.5-mini-instruct.jinja").read_text(encoding="utf-8")
+    assistant_last = ("assistant_last", [U1, A1], None, {})
+    # Gemma trims each turn with Python's str.strip, whose whitespace includes U+001C…U+001F.
+    odd_spaces = ("unicode_whitespace", [{"role": "user", "content": "\x1f\u3000Hi\xa0\x1c"},
+                                         {"role": "assistant", "content": "\u2003ok\x1e\n"}], None, {})
+    return {
+        "gemma2": cases_for("gemma-2-2b-it", gemma2, "<bos>", "<eos>", ["single", "multi"],
+                            tool_cases=[assistant_last, odd_spaces],
+                            error_cases=[alternating_error, ("system_role", CHATS["system"])]),
+        "phi3_5_mini": cases_for(
+            "Phi-3.5-mini-instruct", phi35, "<s>", "<|endoftext|>", all_chats,
+            tool_cases=[assistant_last, ("empty_system", [{"role": "system", "content": ""}, U1], None, {}),
+                        ("unknown_role", [U1, A1, {"role": "tool", "content": "22.0"}, U2], None, {})]),
+    }
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--llama-cpp-templates", type=pathlib.Path, help="llama.cpp's models/templates folder (Qwen3, SmolLM3)")
+    ap.add_argument("--llama-cpp-templates", type=pathlib.Path, help="llama.cpp's models/templates folder (Qwen3, SmolLM3, Gemma 2, Phi-3.5-mini)")
     ap.add_argument("--only", action="append", help="write only this fixture (repeatable)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -368,10 +396,17 @@ def main():
             tool_cases=[("tools", qwen_tool_chat(), [WEATHER_TOOL], {}),
                         ("tools_default_system", qwen_tool_chat()[1:], [WEATHER_TOOL], {})]),
         "tinyllama": cases_for("TinyLlama-1.1B-Chat-v1.0", TINYLLAMA, "<s>", "</s>", all_chats),
+        "phi4_mini": cases_for(
+            "Phi-4-mini-instruct", PHI4_MINI, "<|endoftext|>", "<|endoftext|>", all_chats,
+            tool_cases=[("tools_in_system", [{**SYS, "tools": json.dumps([WEATHER_TOOL["function"]])}, U1], None, {}),
+                        ("tools_none", [{**SYS, "tools": None}, U1], None, {}),
+                        ("tool_role", [U1, {"role": "assistant", "content": "[get_current_temperature(location=\"Paris, France\")]"},
+                                       {"role": "tool", "content": "22.0"}], None, {})]),
         "jinja_semantics": snippet_fixture(),
     }
     if args.llama_cpp_templates:
         fixtures.update(thinking_fixtures(args.llama_cpp_templates, all_chats))
+        fixtures.update(llama_cpp_fixtures(args.llama_cpp_templates, all_chats, alternating_error))
     for name, fixture in fixtures.items():
         if args.only and name not in args.only:
             continue

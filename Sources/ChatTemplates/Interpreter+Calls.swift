@@ -94,7 +94,7 @@ extension Interpreter {
                 let items = try iterate(args.arg(0, "iterable") ?? .array([]), location: location)
                 return .string(items.map(\.pythonString).joined(separator: s))
             case "isdigit": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.numericType != nil })
-            case "isspace": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(\.properties.isWhitespace))
+            case "isspace": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(\.isPythonSpace))
             default: return nil
             }
         case .dict(let dict):

@@ -71,7 +71,7 @@ extension Interpreter {
             case .int, .bool: return .int(value.integer!)
             case .double(let d): return Int(exactly: d.rounded(.towardZero)).map(Value.int) ?? fallback
             case .string(let s):
-                let t = s.trimmingCharacters(in: .whitespaces)
+                let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
                 if let i = Int(t) { return .int(i) }
                 if let d = Double(t), let i = Int(exactly: d.rounded(.towardZero)) { return .int(i) }
                 return fallback
@@ -80,7 +80,7 @@ extension Interpreter {
         case "float":
             let fallback = args.arg(0, "default") ?? .double(0)
             if let d = value.number { return .double(d) }
-            if case .string(let s) = value, let d = Double(s.trimmingCharacters(in: .whitespaces)) { return .double(d) }
+            if case .string(let s) = value, let d = Double(s.trimmingCharacters(in: .whitespacesAndNewlines)) { return .double(d) }
             return fallback
         case "abs":
             if let i = value.integer { return i == Int.min ? .double(-Double(i)) : .int(abs(i)) }

@@ -3,12 +3,18 @@
 
 import Foundation
 
+extension Unicode.Scalar {
+    /// Python's str.isspace for one character, which strip(), split() and jinja's trim use:
+    /// Unicode White_Space plus U+001C…U+001F (bidi classes B and S; Python counts them, Unicode doesn't).
+    var isPythonSpace: Bool { properties.isWhitespace || (0x1C...0x1F).contains(value) }
+}
+
 extension String {
     /// str.strip/lstrip/rstrip: whitespace by default, else any scalar in `chars`.
     func pythonStrip(_ chars: String?, leading: Bool, trailing: Bool) -> String {
         let scalars = Array(unicodeScalars)
         let set = chars.map { Set($0.unicodeScalars) }
-        func strip(_ s: Unicode.Scalar) -> Bool { set.map { $0.contains(s) } ?? s.properties.isWhitespace }
+        func strip(_ s: Unicode.Scalar) -> Bool { set.map { $0.contains(s) } ?? s.isPythonSpace }
         var lo = 0, hi = scalars.count
         if leading { while lo < hi, strip(scalars[lo]) { lo += 1 } }
         if trailing { while hi > lo, strip(scalars[hi - 1]) { hi -= 1 } }
@@ -20,7 +26,7 @@ extension String {
     /// str.split / str.rsplit: on runs of whitespace when `separator` is nil, else exactly.
     func pythonSplit(_ separator: String?, maxSplit: Int, fromRight: Bool) -> [String] {
         guard let separator, !separator.isEmpty else {
-            let words = unicodeScalars.split(whereSeparator: \.properties.isWhitespace).map { String(String.UnicodeScalarView($0)) }
+            let words = unicodeScalars.split(whereSeparator: \.isPythonSpace).map { String(String.UnicodeScalarView($0)) }
             guard maxSplit >= 0, words.count > maxSplit + 1 else { return words }
             // Rare: maxsplit on whitespace keeps the remainder unsplit (approximated by re-joining).
             if fromRight {
