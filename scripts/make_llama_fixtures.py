@@ -28,6 +28,12 @@ Writes into Tests/LlamaTests/Fixtures/ (all floats are float32):
       config.v5.json as transformers 5 writes it (rope_parameters). Both inverse-frequency sets
       and the attention factor are in reference.safetensors.
 
+  tiny_gemma3_mm/
+      Gemma3ForConditionalGeneration (what google/gemma-3-4b-it and larger are): tiny_gemma3's
+      language model (its weights copied in) beside a one-layer SigLIP vision tower and the
+      multi-modal projector, saved as transformers 5 names it (model.language_model.*,
+      model.vision_tower.*). reference: the multimodal model's logits for text-only ids.
+
   tiny_gemma3/, tiny_gemma2/
       Gemma3ForCausalLM (3 layers: sliding window 8 on two, a global one with linear-scaled
       RoPE) and Gemma2ForCausalLM (2 layers, attention / final-logit soft-caps 2 and 3), head_dim
@@ -457,7 +463,7 @@ def make_tiny(name, cls, cfg, seed, lengths) -> None:
                   f"logits std {float(logits.std()):.3f}")
 
     check_reload(cls, folder, meta, tensors)
-    if name in ("tiny_llama", "tiny_qwen3", "tiny_smollm3", "tiny_gemma3", "tiny_gemma2", "tiny_phi3"):
+    if name in ("tiny_llama", "tiny_llama3", "tiny_qwen3", "tiny_smollm3", "tiny_gemma3", "tiny_gemma2", "tiny_phi3"):
         meta["grad_batch"] = make_grads(model, cfg, g, tensors, name)
 
     save_tensors(folder / "reference.safetensors", tensors)
@@ -590,6 +596,52 @@ def make_grads(model, cfg, g, tensors, name) -> dict:
     }
 
 
+def make_gemma3_multimodal() -> None:
+    """A Gemma3ForConditionalGeneration around tiny_gemma3's text model (run after tiny_gemma3)."""
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3TextConfig, SiglipVisionConfig
+
+    text_dir = OUT / "tiny_gemma3"
+    text_cfg = Gemma3TextConfig.from_pretrained(text_dir)
+    vision = SiglipVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                image_size=28, patch_size=14, vision_use_head=False)
+    cfg = Gemma3Config(text_config=text_cfg.to_dict(), vision_config=vision.to_dict(), mm_tokens_per_image=4,
+                       boi_token_index=300, eoi_token_index=301, image_token_index=302, eos_token_id=[1, 106])
+    cfg._attn_implementation = "eager"
+    torch.manual_seed(21)
+    model = Gemma3ForConditionalGeneration(cfg)
+    from safetensors.torch import load_file
+
+    g0 = torch.Generator().manual_seed(21)
+    with torch.no_grad():  # the vision side never runs on text-only ids; any values will do
+        for name, p in model.named_parameters():
+            if ".language_model." not in name:
+                p.copy_(0.1 * torch.randn(p.shape, generator=g0))
+
+    text = load_file(str(text_dir / "model.safetensors"))
+    with torch.no_grad():
+        for name, p in model.model.language_model.named_parameters():
+            p.copy_(text["model." + name])
+    model.tie_weights()
+    model.eval()
+    folder = OUT / "tiny_gemma3_mm"
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    g = torch.Generator().manual_seed(1021)
+    ids = torch.randint(0, text_cfg.vocab_size, (24,), generator=g)
+    with torch.no_grad():
+        logits = model(input_ids=ids.unsqueeze(0)).logits[0].float()
+        reloaded = Gemma3ForConditionalGeneration.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
+        assert torch.equal(reloaded(input_ids=ids.unsqueeze(0)).logits[0].float(), logits), "reloaded logits differ"
+    save_tensors(folder / "reference.safetensors", {"seq0.logits": logits})
+    save_json(folder / "reference.json", {
+        "description": "tiny_gemma3_mm: Gemma3ForConditionalGeneration logits for text-only ids. See scripts/make_llama_fixtures.py.",
+        "versions": versions(), "sequences": [{"index": 0, "ids": ids.tolist(), "num_tokens": 24}],
+    })
+    for f in folder.iterdir():
+        f.chmod(0o644)
+    print(f"tiny_gemma3_mm: {sum(p.numel() for p in model.parameters())} parameters")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gguf", type=Path, default=DEFAULT_GGUF)
@@ -607,6 +659,8 @@ def main() -> None:
         for spec in tiny_specs():
             if not args.only or spec[0] in args.only:
                 make_tiny(*spec)
+        if not args.only or "tiny_gemma3_mm" in args.only:
+            make_gemma3_multimodal()
     if not args.skip_smollm2:
         make_smollm2(args.gguf)
 

@@ -3,6 +3,9 @@
 // (1 + w) in f32, embeddings are multiplied by √D, the MLP is GeGLU with tanh GELU, four
 // norms per layer (post-attention and post-feedforward norms act on the sublayer output before
 // the residual add), per-head q/k norms before RoPE. Logit soft-capping (Gemma 2) is refused.
+// Gemma 3 4B and larger are Gemma3ForConditionalGeneration (model_type "gemma3"): their
+// text_config is read as a gemma3_text config, and the vision tower is left out (text only).
+// Keys a config leaves out take transformers' Gemma3TextConfig / Gemma2Config defaults.
 import Foundation
 
 /// Gemma 3's per-model settings.
@@ -81,8 +84,10 @@ extension LlamaConfiguration {
         if raw.useBidirectionalAttention == true { throw bad("use_bidirectional_attention", "is not supported") }
         let act = raw.hiddenActivation ?? raw.hiddenAct ?? "gelu_pytorch_tanh"
         guard act == "gelu_pytorch_tanh" else { throw bad("hidden_activation", "'\(act)' is not supported (gelu_pytorch_tanh)") }
-        let layers = try need(raw.numHiddenLayers, "num_hidden_layers")
-        let heads = try need(raw.numAttentionHeads, "num_attention_heads")
+        // transformers' class defaults (Gemma3TextConfig, Gemma2Config) for keys left out, as the
+        // sparse text_config of a multimodal Gemma 3 relies on.
+        let layers = raw.numHiddenLayers ?? 26
+        let heads = raw.numAttentionHeads ?? 8
         // Gemma 2 alternates sliding and global layers; Gemma 3 has 5 sliding per global one.
         var sliding = GemmaSettings.defaultSlidingLayers(count: layers, pattern: gemma2 ? 2 : raw.slidingWindowPattern ?? 6)
         if let types = raw.layerTypes {
@@ -106,7 +111,7 @@ extension LlamaConfiguration {
         case "linear"?: scaling = .linear(factor: try need(rope?.factor, "rope_scaling.factor"))
         case let other?: throw bad("rope_scaling.rope_type", "'\(other)' is not supported for Gemma 3 (default, linear)")
         }
-        let hidden = try need(raw.hiddenSize, "hidden_size")
+        let hidden = raw.hiddenSize ?? 2304
         // Gemma 2 (transformers 5) keeps one rope_parameters dict, not one per layer type.
         let theta = raw.ropeTheta ?? full?.ropeTheta ?? (gemma2 ? 10_000 : 1_000_000)
         let gemma = GemmaSettings(queryPreAttnScalar: raw.queryPreAttnScalar ?? 256, slidingWindow: raw.slidingWindow ?? 4096,
@@ -115,16 +120,32 @@ extension LlamaConfiguration {
                                   attentionSoftcap: gemma2 ? raw.attnLogitSoftcapping : nil,
                                   finalLogitSoftcap: gemma2 ? raw.finalLogitSoftcapping : nil)
         let config = LlamaConfiguration(
-            modelType: gemma2 ? "gemma2" : "gemma3", vocabularySize: try need(raw.vocabSize, "vocab_size"), hiddenSize: hidden,
-            intermediateSize: try need(raw.intermediateSize, "intermediate_size"), layerCount: layers,
-            attentionHeads: heads, kvHeads: raw.numKeyValueHeads ?? heads, headDim: raw.headDim ?? 256,
+            modelType: gemma2 ? "gemma2" : "gemma3", vocabularySize: raw.vocabSize ?? (gemma2 ? 256_000 : 262_208), hiddenSize: hidden,
+            intermediateSize: raw.intermediateSize ?? 9216, layerCount: layers,
+            attentionHeads: heads, kvHeads: raw.numKeyValueHeads ?? 4, headDim: raw.headDim ?? 256,
             rmsNormEps: raw.rmsNormEps ?? 1e-6, ropeTheta: theta,
             ropeScaling: scaling, maxPositions: raw.maxPositionEmbeddings ?? 131_072,
             tieWordEmbeddings: raw.tieWordEmbeddings ?? true, attentionBias: raw.attentionBias ?? false,
             outputBias: raw.attentionBias ?? false, mlpBias: false,
             bosTokenID: raw.bosTokenID ?? 2, eosTokenIDs: raw.eosTokenID?.values ?? [1], queryKeyNorm: !gemma2, gemma: gemma,
-            paddingTokenID: paddingTokenID(raw.padTokenID, family: gemma2 ? "gemma2" : "gemma3", vocabularySize: raw.vocabSize ?? 0))
+            paddingTokenID: paddingTokenID(raw.padTokenID, family: gemma2 ? "gemma2" : "gemma3", vocabularySize: raw.vocabSize ?? (gemma2 ? 256_000 : 262_208)))
         try config.validate(source: source)
+        return config
+    }
+}
+
+extension LlamaConfiguration {
+    /// Decodes a multimodal Gemma 3 config.json (Gemma3ForConditionalGeneration): its text_config,
+    /// with the top-level eos_token_id (the instruct models' [1, 106]) where it has one.
+    static func gemma3Multimodal(json data: Data, source: String) throws -> LlamaConfiguration {
+        guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let text = top["text_config"] as? [String: Any] else {
+            throw ConfigurationError.invalid(field: "text_config", reason: "is missing: a gemma3 (multimodal) config.json needs one", source: source)
+        }
+        var config = try gemma3(json: try JSONSerialization.data(withJSONObject: text), source: source + " (text_config)")
+        if let eos = top["eos_token_id"] {
+            config.eosTokenIDs = (eos as? [Int]) ?? (eos as? Int).map { [$0] } ?? config.eosTokenIDs
+        }
         return config
     }
 }

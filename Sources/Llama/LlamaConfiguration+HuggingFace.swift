@@ -22,6 +22,10 @@ extension LlamaConfiguration {
             throw ConfigurationError.invalid(field: "config.json", reason: "is not a valid model config: \(Self.describe(error))", source: source)
         }
         let type = raw.modelType ?? raw.architectures?.first ?? "unknown"
+        if ["gemma3", "gemma3forconditionalgeneration"].contains(type.lowercased()) {
+            self = try Self.gemma3Multimodal(json: data, source: source)
+            return
+        }
         if ["gemma3_text", "gemma3forcausallm"].contains(type.lowercased()) {
             self = try Self.gemma3(json: data, source: source)
             return

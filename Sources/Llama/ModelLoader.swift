@@ -108,6 +108,23 @@ public enum ModelLoader {
         name.hasPrefix("model.layers.") && name.hasSuffix("_proj.weight")
     }
 
+    /// The language model's weights of a multimodal checkpoint (Gemma 3 4B+) under the text
+    /// model's names: language_model.model.* (published) or model.language_model.* (transformers 5
+    /// in memory) become model.*, language_model.lm_head becomes lm_head; the vision tower and the
+    /// projector are left out. Other checkpoints come back as they are.
+    static func textModelWeights(_ weights: [String: Tensor]) -> [String: Tensor] {
+        guard weights.keys.contains(where: { $0.hasPrefix("language_model.") || $0.hasPrefix("model.language_model.") }) else { return weights }
+        var out: [String: Tensor] = [:]
+        for (name, t) in weights {
+            for (prefix, replacement) in [("language_model.model.", "model."), ("model.language_model.", "model."),
+                                          ("language_model.lm_head.", "lm_head."), ("lm_head.", "lm_head.")] where name.hasPrefix(prefix) {
+                out[replacement + name.dropFirst(prefix.count)] = t
+                break
+            }
+        }
+        return out
+    }
+
     /// Applies `options.linearQuantizer` to every decoder linear weight.
     static func requantize(_ weights: inout [String: Tensor], options: LoadOptions) throws {
         guard let quantize = options.linearQuantizer else { return }
@@ -148,6 +165,7 @@ public enum ModelLoader {
             weights[name] = try file.tensor(name)
         }
         for name in fourBit { weights[name] = Tensor(packed: try BitsAndBytes4Bit.matrix(named: name, in: folder)) }
+        weights = textModelWeights(weights)
         try requantize(&weights, options: options)
         narrowUnquantized(&weights, options: options)
         return try LlamaModel(configuration: source.configuration, weights: weights, source: source.path)

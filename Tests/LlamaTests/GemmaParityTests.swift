@@ -200,3 +200,42 @@ final class GemmaParityTests: XCTestCase {
                             t1.value(try model.logits(t1, ids: ids, batch: 1, length: ids.count)).floats, rtol: 1e-6, "\(name) via GGUF")
     }
 }
+
+/// Gemma 3 4B and larger ship as Gemma3ForConditionalGeneration: the text model inside it loads
+/// (config from text_config, weights from language_model.*, the vision tower left out) and gives
+/// transformers' logits of the multimodal model on text-only ids.
+final class GemmaMultimodalTests: XCTestCase {
+    func testTextModelOfAMultimodalCheckpoint() throws {
+        let folder = Fixtures.folder.appendingPathComponent("tiny_gemma3_mm")
+        let model = try ModelLoader.loadNetwork(folder: folder)
+        let text = try ModelLoader.loadNetwork(folder: Fixtures.folder.appendingPathComponent("tiny_gemma3")).configuration
+        var expected = text
+        expected.eosTokenIDs = [1, 106]  // the top-level eos_token_id wins
+        XCTAssertEqual(model.configuration, expected)
+        let meta = try Fixtures.json("tiny_gemma3_mm/reference.json")
+        let seq = (meta["sequences"] as! [[String: Any]])[0]
+        let ids = (seq["ids"] as! [Int]).map { Int32($0) }
+        let tape = Tape(recordsGradients: false)
+        let logits = tape.value(try model.logits(tape, ids: ids, batch: 1, length: ids.count)).floats
+        assertRelativeClose(logits, try Fixtures.tensors("tiny_gemma3_mm/reference.safetensors").tensor("seq0.logits").floats,
+                            rtol: 1e-4, "multimodal text logits")
+    }
+
+    func testSparseTextConfigTakesTransformersDefaults() throws {
+        // google/gemma-3-4b-it's text_config names only what differs from Gemma3TextConfig's defaults.
+        let json = #"{"model_type": "gemma3", "eos_token_id": [1, 106], "text_config": {"hidden_size": 2560, "intermediate_size": 10240, "#
+            + #""model_type": "gemma3_text", "num_hidden_layers": 34, "rope_scaling": {"factor": 8.0, "rope_type": "linear"}, "sliding_window": 1024}}"#
+        let c = try LlamaConfiguration(json: Data(json.utf8), source: "4b/config.json")
+        XCTAssertEqual(c.vocabularySize, 262_208)
+        XCTAssertEqual(c.attentionHeads, 8)
+        XCTAssertEqual(c.kvHeads, 4)
+        XCTAssertEqual(c.headDim, 256)
+        XCTAssertEqual(c.gemma?.slidingWindow, 1024)
+        XCTAssertEqual(c.ropeScaling, .linear(factor: 8))
+        XCTAssertEqual(c.eosTokenIDs, [1, 106])
+        XCTAssertEqual(c.paddingTokenID, 0)
+        XCTAssertThrowsError(try LlamaConfiguration(json: Data(#"{"model_type": "gemma3"}"#.utf8), source: "x/config.json")) { e in
+            XCTAssertTrue("\(e)".contains("text_config is missing"), "\(e)")
+        }
+    }
+}

@@ -38,6 +38,8 @@ final class TinyModelParityTests: XCTestCase {
     func testTinyPhi3FusedPartialLongRopeSlidingLogits() throws { try checkLogits("tiny_phi3") }
 
     func testTinyLlamaGradientsMatchPyTorch() throws { try checkGradients("tiny_llama") }
+    /// Llama 3.2's shape of model: tied embeddings and llama3 rope scaling, past its original context (64 of 160 positions in the logits test).
+    func testTinyLlama3GradientsMatchPyTorch() throws { try checkGradients("tiny_llama3") }
     func testTinyQwen3GradientsMatchPyTorch() throws { try checkGradients("tiny_qwen3") }
     func testTinySmolLM3GradientsMatchPyTorch() throws { try checkGradients("tiny_smollm3") }
     func testTinyPhi3GradientsMatchPyTorch() throws { try checkGradients("tiny_phi3") }
