@@ -9,9 +9,12 @@ Template sources: SmolLM2's from the test GGUF (tokenizer.chat_template); Qwen3'
 Gemma 2's and Phi-3.5-mini's from llama.cpp's models/templates/ (Qwen-Qwen3-0.6B.jinja,
 HuggingFaceTB-SmolLM3-3B.jinja, google-gemma-2-2b-it.jinja, microsoft-Phi-3.5-mini-instruct.jinja;
 pass the folder with --llama-cpp-templates, e.g. the llama-cpp-python sdist's
-vendor/llama.cpp/models/templates); the others (Phi-4-mini's included) are the public
-`chat_template` strings of the models' tokenizer_config.json, kept below as data. No Gemma 3
-fixture: the Gemma 3 test GGUF (gemma-3-270m, the base model) carries no chat template.
+vendor/llama.cpp/models/templates); the others (Phi-4-mini's and Gemma 3 instruct's included)
+are the public `chat_template` strings of the models' tokenizer_config.json, kept below as data
+with where the verbatim text was found. Gemma 3's cases include content given as a list of
+{"type": "text"} / {"type": "image"} parts; its string-content cases also check Lorikeet's
+built-in copy (Tests/LlamaTests/GemmaChatTemplateTests.swift), used for Gemma GGUFs without a
+template such as the gemma-3-270m base model.
 --only NAME writes just that fixture.
 """
 import argparse
@@ -171,6 +174,14 @@ TINYLLAMA = json.loads('"' + r"""{% for message in messages %}\n{% if message['r
 # https://huggingface.co/microsoft/Phi-4-mini-instruct/blob/main/tokenizer_config.json#L104").
 # Tools ride on the system message as a JSON string field (`tools`), not the tools argument.
 PHI4_MINI = r"{% for message in messages %}{% if message['role'] == 'system' and 'tools' in message and message['tools'] is not none %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + message['tools'] + '<|/tool|>' + '<|end|>' }}{% else %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}"
+
+# Gemma 3 instruct's (google/gemma-3-*-it) tokenizer_config.json chat_template, verbatim as quoted
+# with its "bos_token": "<bos>" line in ShishirPatil/gorilla,
+# berkeley-function-call-leaderboard/bfcl/model_handler/local_inference/gemma.py (commit 72055c51);
+# the same text appears in other repositories' tests as google/gemma-3-4b-it's. A system message
+# becomes a prefix of the first user turn; content may be a string or a list of
+# {"type": "text"} / {"type": "image"} parts (an image part renders as <start_of_image>).
+GEMMA3 = json.loads('"' + r"""{{ bos_token }}\n{%- if messages[0]['role'] == 'system' -%}\n    {%- if messages[0]['content'] is string -%}\n        {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}\n    {%- else -%}\n        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}\n    {%- endif -%}\n    {%- set loop_messages = messages[1:] -%}\n{%- else -%}\n    {%- set first_user_prefix = \"\" -%}\n    {%- set loop_messages = messages -%}\n{%- endif -%}\n{%- for message in loop_messages -%}\n    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n        {{ raise_exception(\"Conversation roles must alternate user/assistant/user/assistant/...\") }}\n    {%- endif -%}\n    {%- if (message['role'] == 'assistant') -%}\n        {%- set role = \"model\" -%}\n    {%- else -%}\n        {%- set role = message['role'] -%}\n    {%- endif -%}\n    {{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else \"\") }}\n    {%- if message['content'] is string -%}\n        {{ message['content'] | trim }}\n    {%- elif message['content'] is iterable -%}\n        {%- for item in message['content'] -%}\n            {%- if item['type'] == 'image' -%}\n                {{ '<start_of_image>' }}\n            {%- elif item['type'] == 'text' -%}\n                {{ item['text'] | trim }}\n            {%- endif -%}\n        {%- endfor -%}\n    {%- else -%}\n        {{ raise_exception(\"Invalid content type\") }}\n    {%- endif -%}\n    {{ '<end_of_turn>\n' }}\n{%- endfor -%}\n{%- if add_generation_prompt -%}\n    {{'<start_of_turn>model\n'}}\n{%- endif -%}\n""" + '"')
 
 # ---- conversations ----
 SYS = {"role": "system", "content": "You are a concise assistant."}
@@ -352,6 +363,37 @@ def llama_cpp_fixtures(templates: pathlib.Path, all_chats, alternating_error):
                         ("unknown_role", [U1, A1, {"role": "tool", "content": "22.0"}, U2], None, {})]),
     }
 
+def gemma3_fixture(all_chats, alternating_error):
+    """Gemma 3 instruct: the system message folded into the first user turn, turns trimmed, and
+    content as a list of parts ({"type": "text"} trimmed one by one, {"type": "image"} as
+    <start_of_image>; a system message's first part's text is its prefix)."""
+    def text(t):
+        return {"type": "text", "text": t}
+    parts_chat = [{"role": "user", "content": [text(" Hello! "), text("What's 2+2?\n")]},
+                  {"role": "assistant", "content": [text("  2+2 is 4.  ")]},
+                  {"role": "user", "content": [text("Thanks")]}]
+    parts_system = [{"role": "system", "content": [text("You are a concise assistant."), text("Ignored.")]},
+                    {"role": "user", "content": [text("Hello!")]}]
+    image = [{"role": "user", "content": [{"type": "image"}, text(" Describe this image. "), {"type": "image"},
+                                          {"type": "audio"}]}]
+    string_system_parts_user = [SYS, {"role": "user", "content": [{"type": "image"}, text("What is this?")]}]
+    return cases_for(
+        "gemma-3-4b-it", GEMMA3, "<bos>", "<eos>", all_chats,
+        tool_cases=[("assistant_last", [U1, A1], None, {}),
+                    ("unicode_whitespace", [{"role": "user", "content": "\x1f\u3000Hi\xa0\x1c"},
+                                            {"role": "assistant", "content": "\u2003ok\x1e\n"}], None, {}),
+                    ("parts_multi", parts_chat, None, {}),
+                    ("parts_system", parts_system, None, {}),
+                    ("parts_image", image, None, {}),
+                    ("string_system_parts_user", string_system_parts_user, None, {}),
+                    # transformers drops a message's None-valued keys, so the template sees no
+                    # content (undefined, which is iterable and empty) rather than none.
+                    ("content_none", [U1, {"role": "assistant", "content": None}], None, {})],
+        error_cases=[alternating_error, ("assistant_first", [A1]),
+                     ("system_then_assistant", [SYS, A1]),
+                     ("content_number", [{"role": "user", "content": 42}])])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--llama-cpp-templates", type=pathlib.Path, help="llama.cpp's models/templates folder (Qwen3, SmolLM3, Gemma 2, Phi-3.5-mini)")
@@ -402,6 +444,7 @@ def main():
                         ("tools_none", [{**SYS, "tools": None}, U1], None, {}),
                         ("tool_role", [U1, {"role": "assistant", "content": "[get_current_temperature(location=\"Paris, France\")]"},
                                        {"role": "tool", "content": "22.0"}], None, {})]),
+        "gemma3": gemma3_fixture(all_chats, alternating_error),
         "jinja_semantics": snippet_fixture(),
     }
     if args.llama_cpp_templates:

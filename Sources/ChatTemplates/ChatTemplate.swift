@@ -50,10 +50,18 @@ public struct ChatTemplate: Sendable {
     }
 
     /// Renders messages given as plain values (dictionaries with `role`, `content`, `tool_calls`, …).
+    ///
+    /// A message's keys whose value is none are left out, as transformers'
+    /// `_normalize_chat_messages` does: `content: null` reads as undefined, not none.
     public func render(
         messages: [TemplateValue], addGenerationPrompt: Bool, bosToken: String, eosToken: String,
         tools: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:]
     ) throws -> String {
+        let messages = messages.map { message -> TemplateValue in
+            guard case .dict(var dict) = message else { return message }
+            for (key, value) in dict.entries where value == TemplateValue.none { dict[key] = nil }
+            return .dict(dict)
+        }
         var context: [String: TemplateValue] = [
             "messages": .array(messages),
             "tools": tools.map(TemplateValue.array) ?? TemplateValue.none,

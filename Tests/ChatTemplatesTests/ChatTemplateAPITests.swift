@@ -15,6 +15,21 @@ final class ChatTemplateAPITests: XCTestCase {
         XCTAssertEqual(dict.keys, ["role", "tool_calls"])
     }
 
+    /// transformers drops a message's None-valued keys before rendering (OpenAI-style
+    /// `content: null`), so a template sees undefined there, not none; other messages keep theirs.
+    func testNoneValuedMessageKeysAreDropped() throws {
+        let template = try ChatTemplate(
+            "{% for m in messages %}{{ m.content is defined }} {{ m | length }} {{ m.tool_calls is none }};{% endfor %}{{ extra is none }}")
+        let messages: [TemplateValue] = [["role": "assistant", "content": .none, "tool_calls": .none],
+                                         ["role": "user", "content": "hi"]]
+        XCTAssertEqual(try template.render(messages: messages, addGenerationPrompt: false, bosToken: "", eosToken: "",
+                                           extra: ["extra": .none]),
+                       "False 1 False;True 2 False;True")
+        let viaChatMessage = try template.render(messages: [ChatMessage(role: "user", content: TemplateValue.none)],
+                                                 addGenerationPrompt: false, bosToken: "", eosToken: "")
+        XCTAssertEqual(viaChatMessage, "False 1 False;False")
+    }
+
     func testJSONKeepsKeyOrderAndRoundTripsThroughToJSON() throws {
         let text = #"{"z": 1, "a": [true, null, 2.5, "é\n"], "m": {"y": -3, "b": {}}}"#
         let value = try TemplateValue(json: text)

@@ -70,7 +70,7 @@ final class FixtureTests: XCTestCase {
     func testEveryFixtureFileIsCovered() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path)
             .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
-        XCTAssertEqual(names, ["gemma2", "jinja_semantics", "llama2", "llama3", "llama3_1", "llama3_2", "mistral_v0_1",
+        XCTAssertEqual(names, ["gemma2", "gemma3", "jinja_semantics", "llama2", "llama3", "llama3_1", "llama3_2", "mistral_v0_1",
                                "mistral_v0_2", "mistral_v0_3", "phi3_5_mini", "phi4_mini", "qwen2", "qwen2_5", "qwen3",
                                "smollm2", "smollm3", "tinyllama"])
     }
@@ -89,6 +89,7 @@ final class FixtureTests: XCTestCase {
     func testQwen25WithTools() throws { try checkFixture("qwen2_5", minimumCases: 12) }
     func testTinyLlama() throws { try checkFixture("tinyllama", minimumCases: 8) }
     func testGemma2() throws { try checkFixture("gemma2", minimumCases: 10) }
+    func testGemma3WithContentParts() throws { try checkFixture("gemma3", minimumCases: 26) }
     func testPhi35Mini() throws { try checkFixture("phi3_5_mini", minimumCases: 14) }
     func testPhi4MiniWithTools() throws { try checkFixture("phi4_mini", minimumCases: 14) }
     func testJinjaSemanticsSnippets() throws { try checkFixture("jinja_semantics", minimumCases: 32) }
