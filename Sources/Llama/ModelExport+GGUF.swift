@@ -167,10 +167,9 @@ extension ModelExport {
             } else {
                 kv.append(("phi3.rope.scaling.original_context_length", .uint32(UInt32(c.maxPositions))))
             }
-        } else if c.slidingWindow != nil {
-            throw ConfigurationError.invalid(field: "format", reason: "gguf export: llama.cpp's \(a) has no sliding window (export a safetensors folder)",
-                                             source: name)
         }
+        // Mistral's sliding_window has no key in llama.cpp's `llama` architecture; its converter
+        // drops it too (llama.cpp attends to the whole context), and so does this export.
         return kv
     }
 

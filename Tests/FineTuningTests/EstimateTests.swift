@@ -20,6 +20,7 @@ final class EstimateTests: XCTestCase {
             "gemma3-270m": 268_098_176,
             // microsoft/Phi-3-mini-4k-instruct's safetensors total (fused qkv_proj / gate_up_proj, untied head).
             "phi-3-mini": 3_821_079_552,
+            "gemma2-2b": 2_614_341_888,
         ]
         // Qwen3 and SmolLM3: the model cards give rounded figures — Qwen3's "Number of Parameters
         // (Non-Embedding)" 0.44B, 1.4B, 3.6B, 6.95B and SmolLM3's 3.08B in all (tied).

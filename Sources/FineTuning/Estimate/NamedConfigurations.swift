@@ -40,7 +40,7 @@ public enum NamedConfigurations {
     // (name, shape). Sources: the config.json of HuggingFaceTB/SmolLM2-*, TinyLlama/TinyLlama-1.1B-Chat-v1.0,
     // meta-llama/Llama-2-*-hf, Meta-Llama-3-8B, Llama-3.1-8B, Llama-3.2-1B/3B, mistralai/Mistral-7B-v0.1,
     // Qwen/Qwen2.5-*, Qwen/Qwen3-*, HuggingFaceTB/SmolLM3-3B, google/gemma-3-270m and -1b,
-    // microsoft/Phi-3-mini-4k-instruct and Phi-4-mini-instruct.
+    // google/gemma-2-2b, microsoft/Phi-3-mini-4k-instruct and Phi-4-mini-instruct.
     private static let table: [(String, LlamaConfiguration)] = [
         ("smollm2-135m", LlamaConfiguration(
             vocabularySize: 49152, hiddenSize: 576, intermediateSize: 1536, layerCount: 30, attentionHeads: 9, kvHeads: 3,
@@ -106,6 +106,14 @@ public enum NamedConfigurations {
             noRopeLayers: Set((0..<36).filter { ($0 + 1) % 4 == 0 }))),
         ("gemma3-270m", gemma3(hidden: 640, intermediate: 2048, layers: 18, heads: 4)),
         ("gemma3-1b", gemma3(hidden: 1152, intermediate: 6912, layers: 26, heads: 4)),
+        ("gemma2-2b", LlamaConfiguration(
+            modelType: "gemma2", vocabularySize: 256_000, hiddenSize: 2304, intermediateSize: 9216, layerCount: 26,
+            attentionHeads: 8, kvHeads: 4, headDim: 256, rmsNormEps: 1e-6, ropeTheta: 10_000, maxPositions: 8192,
+            tieWordEmbeddings: true, bosTokenID: 2, eosTokenIDs: [1],
+            gemma: GemmaSettings(queryPreAttnScalar: 256, slidingWindow: 4096,
+                                 slidingLayers: GemmaSettings.defaultSlidingLayers(count: 26, pattern: 2), localRopeTheta: 10_000,
+                                 attentionSoftcap: 50, finalLogitSoftcap: 30),
+            paddingTokenID: 0)),
         ("phi-3-mini", LlamaConfiguration(
             modelType: "phi3", vocabularySize: 32064, hiddenSize: 3072, intermediateSize: 8192, layerCount: 32,
             attentionHeads: 32, kvHeads: 32, headDim: 96, rmsNormEps: 1e-5, ropeTheta: 10_000, maxPositions: 4096,
