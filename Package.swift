@@ -50,7 +50,9 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
+        // ModelFormats and Llama only for the llama.cpp vocab parity test, which reads real GGUF files
+        // the way a model load does (ModelLoader.tokenizerData).
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport", "ModelFormats", "Llama"], exclude: ["Fixtures"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Quantization", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Llama", "ModelFormats", "Quantization", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LorikeetCLITests", dependencies: ["LorikeetCLI", "FineTuning", "Llama", "ModelFormats", "TensorCore"]),

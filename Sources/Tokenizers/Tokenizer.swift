@@ -1,7 +1,8 @@
 // The public face of the Tokenizers module: the `Tokenizer` protocol and its errors.
 // Tokenizers here reproduce Hugging Face `tokenizers` exactly (same ids, same decoded text) for the
-// Llama family: byte-level BPE (GPT-2, SmolLM2, Llama 3, Qwen2) and SentencePiece-style BPE with
-// byte fallback (Llama 2, Mistral, TinyLlama), loaded from tokenizer.json or GGUF metadata.
+// Llama family: byte-level BPE (GPT-2, SmolLM2, Llama 3, Qwen2, o200k as in Phi-4-mini) and
+// SentencePiece-style BPE with byte fallback (Llama 2, Phi-3, Mistral, TinyLlama), loaded from
+// tokenizer.json or GGUF metadata.
 
 /// Turns text into token ids and back, as the model was trained to see it.
 public protocol Tokenizer: Sendable {

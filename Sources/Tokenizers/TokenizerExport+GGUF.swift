@@ -14,10 +14,10 @@ extension TokenizerExport {
                                 fileName: String = "tokenizer.json") throws -> GGUFTokenizerData {
         let spec = try TokenizerLoader.decodeJSON(TokenizerJSON.self, from: tokenizerJSON, file: fileName)
         let steps = try spec.preTokenizer.map { try TokenizerLoader.preTokenizerSteps($0, file: fileName) } ?? []
-        guard let pre = ["gpt-2", "smollm", "llama-bpe", "qwen2"].first(where: { (try? TokenizerLoader.ggufPreTokenizers($0)) == steps }) else {
+        guard let pre = ["gpt-2", "smollm", "llama-bpe", "qwen2", "gpt-4o"].first(where: { (try? TokenizerLoader.ggufPreTokenizers($0)) == steps }) else {
             throw TokenizerError.unsupported(file: fileName, component: "pre_tokenizer",
-                detail: "\(steps) has no llama.cpp tokenizer.ggml.pre name (GGUF export supports the GPT-2, SmolLM, Llama 3 "
-                    + "and Qwen2 byte-level tokenizers; SentencePiece tokenizers are not written to GGUF yet)")
+                detail: "\(steps) has no llama.cpp tokenizer.ggml.pre name (GGUF export supports the GPT-2, SmolLM, Llama 3, "
+                    + "Qwen2 and o200k byte-level tokenizers; SentencePiece tokenizers are not written to GGUF yet)")
         }
         // GGUF has no normalizer; NFC (Qwen2's) is dropped as convert_hf_to_gguf.py drops it: it only
         // changes text that is not already in NFC.

@@ -121,7 +121,7 @@ private struct Plan {
             }
             // The published Llama 3 and Qwen2 tokenizer.json files: Llama 3 takes a word found whole in
             // the vocabulary without merging (llama.cpp does too); Qwen2 normalizes to NFC first.
-            ignoreMerges = steps.contains(.split(.llama3))
+            ignoreMerges = TokenizerLoader.ggufIgnoresMerges(data.pre)
             normalizer = steps.contains(.split(.qwen2)) ? #"{"type":"NFC"}"# : "null"
             preTokenizer = Self.sequence("pretokenizers", steps.map(Self.json))
             decoder = #"{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true}"#
@@ -222,6 +222,7 @@ private struct Plan {
             case .gpt2: regex = SplitPattern.gpt2Regex
             case .llama3: regex = SplitPattern.llama3Regex
             case .qwen2: regex = SplitPattern.qwen2Regex
+            case .o200k: regex = SplitPattern.o200kRegex
             }
             return #"{"type":"Split","pattern":{"Regex":\#(quote(regex))},"behavior":"Isolated","invert":false}"#
         case .digits(let individual):

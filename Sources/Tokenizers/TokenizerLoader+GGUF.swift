@@ -27,10 +27,20 @@ extension TokenizerLoader {
             return [.split(.llama3), .byteLevel(addPrefixSpace: false, useRegex: false)]
         case "qwen2", "deepseek-r1-qwen", "megrez":
             return [.split(.qwen2), .byteLevel(addPrefixSpace: false, useRegex: false)]
+        case "gpt-4o", "llama4":
+            return [.split(.o200k), .byteLevel(addPrefixSpace: false, useRegex: false)]
         case let other:
             throw TokenizerError.unsupported(file: "GGUF", component: "tokenizer.ggml.pre",
-                                             detail: "\(other) (supported: default, gpt2, smollm, llama-bpe, qwen2)")
+                                             detail: "\(other) (supported: default, gpt2, smollm, llama-bpe, qwen2, gpt-4o)")
         }
+    }
+
+    /// Whether a byte-level GGUF vocabulary takes a pre-token found whole in the vocabulary without
+    /// merging: llama.cpp's Llama 3 pre-types do (llama-vocab.cpp sets ignore_merges for them), as the
+    /// published Llama 3 tokenizer.json does ("ignore_merges": true); merging can miss such a word,
+    /// e.g. " Việt" in Llama 3's vocabulary.
+    static func ggufIgnoresMerges(_ pre: String?) -> Bool {
+        ["llama3", "llama-v3", "llama-bpe", "falcon3"].contains(pre ?? "default")
     }
 
     private static func byteLevel(_ data: GGUFTokenizerData) throws -> any Tokenizer {
@@ -55,7 +65,8 @@ extension TokenizerLoader {
             merges.append((String(parts[0]), String(parts[1])))
         }
         let bpe = try BPEModel(vocab: vocab, merges: merges, unknownToken: nil, fuseUnknown: false,
-                               byteFallback: false, ignoreMerges: false, file: "GGUF tokenizer.ggml.merges")
+                               byteFallback: false, ignoreMerges: ggufIgnoresMerges(data.pre),
+                               file: "GGUF tokenizer.ggml.merges")
         var added = [AddedToken]()
         for (id, type) in (data.tokenTypes ?? []).enumerated() {
             let token = data.tokens[id]

@@ -149,7 +149,7 @@ public enum TokenizerLoader {
             guard let regex = c.pattern?.regex, let pattern = SplitPattern(regex: regex) else {
                 let shown = c.pattern?.regex ?? c.pattern?.string ?? "?"
                 throw TokenizerError.unsupported(file: file, component: "pre_tokenizer",
-                                                 detail: "Split pattern \(shown) (supported: GPT-2, Llama 3, Qwen2 regexes)")
+                                                 detail: "Split pattern \(shown) (supported: GPT-2, Llama 3, Qwen2, o200k regexes)")
             }
             guard (c.behavior ?? "Isolated") == "Isolated", !(c.invert ?? false) else {
                 throw TokenizerError.unsupported(file: file, component: "pre_tokenizer",
