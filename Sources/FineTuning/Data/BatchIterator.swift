@@ -104,7 +104,7 @@ public struct BatchIterator: Sendable {
         var random = ShuffleGenerator(seed: seed)
         var order = Array(dataset.examples.indices)
         if shuffle { random.shuffle(&order) }
-        let lengths = dataset.examples.map(\.count)
+        let lengths = dataset.examples.lengths
         if dataset.options.packing {
             let rows = FirstFitPacker.pack(lengths: lengths, order: order, capacity: dataset.options.maxSequenceLength)
             return chunks(rows, of: batchSize)

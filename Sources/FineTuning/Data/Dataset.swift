@@ -51,8 +51,9 @@ public struct DatasetStats: Sendable, Equatable, Codable {
 
 /// The tokenized examples of one data file.
 public struct Dataset: Sendable {
-    /// The examples, in file order, each at most `options.maxSequenceLength` tokens.
-    public var examples: [TokenizedExample]
+    /// The examples, in file order, each at most `options.maxSequenceLength` tokens (in memory,
+    /// or in mapped temporary files past `Dataset.memoryTokenBudget` tokens).
+    public var examples: TokenizedExamples
     /// Counts over `examples`.
     public var stats: DatasetStats
     /// The options the examples were made with.
@@ -60,30 +61,22 @@ public struct Dataset: Sendable {
     /// The file (or name) the examples came from.
     public var source: String
 
+    /// Tokens a data set keeps in memory; past this its examples spill to mapped temporary files
+    /// (in TMPDIR), so memory stays flat however big the JSONL is. 16 M tokens ≈ 150 MiB in memory.
+    nonisolated(unsafe) public static var memoryTokenBudget = 16 << 20
+    /// The longest JSONL line read (bytes); a longer one is refused with its file:line before it
+    /// is held whole. LORIKEET_MAX_LINE_BYTES overrides the default of 64 MiB.
+    nonisolated(unsafe) public static var maxLineBytes = ProcessInfo.processInfo.environment["LORIKEET_MAX_LINE_BYTES"].flatMap(Int.init) ?? 64 << 20
+
     /// A data set from examples already tokenized; truncates them and computes the stats.
     public init(examples: [TokenizedExample], options: DatasetOptions, source: String = "<memory>") throws {
-        guard options.maxSequenceLength >= 2 else {
-            throw DatasetError.invalidOptions("maxSequenceLength is \(options.maxSequenceLength); expected at least 2")
-        }
-        var stats = DatasetStats()
-        var kept: [TokenizedExample] = []
-        kept.reserveCapacity(examples.count)
-        for var example in examples {
-            stats.longestBeforeTruncation = max(stats.longestBeforeTruncation, example.count)
-            if example.count > options.maxSequenceLength {
-                example.tokens.removeSubrange(options.maxSequenceLength...)
-                example.targetMask.removeSubrange(options.maxSequenceLength...)
-                stats.truncated += 1
-            }
-            let targets = example.targetCount
-            guard targets > 0 else { stats.droppedWithoutTargets += 1; continue }
-            stats.examples += 1
-            stats.tokens += example.count
-            stats.targetTokens += targets
-            stats.longest = max(stats.longest, example.count)
-            kept.append(example)
-        }
-        self.examples = kept
+        var builder = try DatasetBuilder(options: options)
+        for e in examples { try builder.add(e) }
+        self = try builder.finish(source: source)
+    }
+
+    init(examples: TokenizedExamples, stats: DatasetStats, options: DatasetOptions, source: String) {
+        self.examples = examples
         self.stats = stats
         self.options = options
         self.source = source
@@ -92,25 +85,15 @@ public struct Dataset: Sendable {
     /// Parses and tokenizes JSONL text (one record per non-blank line); `source` names it in errors.
     /// Lines are encoded on all cores; the error reported is the one of the first bad line.
     public init(jsonl text: String, source: String, encoder: DatasetEncoder, options: DatasetOptions) throws {
-        var lines: [(number: Int, text: Substring)] = []
+        var builder = try DatasetBuilder(options: options)
+        var lines: [(number: Int, text: String)] = []
         for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated()
         where line.contains(where: { !$0.isWhitespace }) {
-            lines.append((i + 1, line))
+            lines.append((i + 1, String(line)))
+            if lines.count == DatasetBuilder.linesPerBatch { try builder.encode(lines, source: source, encoder: encoder); lines = [] }
         }
-        var results = [Result<TokenizedExample, any Error>](repeating: .success(TokenizedExample(tokens: [], targetMask: [])),
-                                                             count: lines.count)
-        results.withUnsafeMutableBufferPointer { out in
-            // A line costs 0.1–0.5 ms (template + BPE): split from ~16 lines. Each range writes its own slots.
-            Parallel.forRanges(lines.count, work: lines.count * 4096) { range in
-                for i in range {
-                    let location = DatasetLocation(file: source, line: lines[i].number)
-                    out[i] = Result {
-                        try encoder.encode(DatasetRecord(jsonLine: String(lines[i].text), location: location), location: location)
-                    }
-                }
-            }
-        }
-        try self.init(examples: results.map { try $0.get() }, options: options, source: source)
+        try builder.encode(lines, source: source, encoder: encoder)
+        self = try builder.finish(source: source)
     }
 
     /// Loads one JSONL file, or `train.jsonl` of a folder.
@@ -138,18 +121,15 @@ public struct Dataset: Sendable {
                  bosToken: model.bosToken, eosToken: model.eosToken, options: options)
     }
 
-    /// Loads one JSONL file with `encoder`; throws `.empty` when no example is usable.
+    /// Loads one JSONL file with `encoder`, reading and tokenizing it a batch of lines at a time
+    /// (the text is never held whole; examples spill to disk past `memoryTokenBudget`); throws
+    /// `.empty` when no example is usable.
     public static func load(file: String, encoder: DatasetEncoder, options: DatasetOptions) throws -> Dataset {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file))
-        } catch {
-            throw DatasetError.unreadable(path: file, detail: error.localizedDescription)
+        var builder = try DatasetBuilder(options: options)
+        try JSONLReader.forEachBatch(file: file, linesPerBatch: DatasetBuilder.linesPerBatch, maxLineBytes: maxLineBytes) { lines in
+            try builder.encode(lines, source: file, encoder: encoder)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw DatasetError.unreadable(path: file, detail: "the file is not valid UTF-8")
-        }
-        let dataset = try Dataset(jsonl: text, source: file, encoder: encoder, options: options)
+        let dataset = try builder.finish(source: file)
         guard !dataset.examples.isEmpty else { throw DatasetError.empty(path: file) }
         return dataset
     }
