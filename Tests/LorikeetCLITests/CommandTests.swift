@@ -173,6 +173,39 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(leftovers, ["step-0000001"], "no partial folder left")
     }
 
+    /// Disk full while an adapter is exported or a model merged (a 16 KiB tmpfs): a clear "No
+    /// space left" error naming the file, the file already at that name untouched, no partial
+    /// file under the final name and no temporary file left beside it.
+    func testDiskFullWhileExportingOrMergingKeepsTheOldFile() throws {
+        let run = work.appendingPathComponent("run")
+        try lorikeet(Array(trainArguments(run).dropLast(8)) + ["--max-steps", "2", "--save-every", "0"])
+        let adapter = run.appendingPathComponent("adapter").path
+        let mountPoint = work.appendingPathComponent("tiny-disk")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        guard Self.shell("mount -t tmpfs -o size=16k tmpfs '\(mountPoint.path)'") == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here (needs root in a sandbox that allows it)")
+        }
+        defer { _ = Self.shell("umount '\(mountPoint.path)'") }
+        for (name, command) in [("adapter.gguf", ["export", "--model", model.path, "--adapter", adapter, "--format", "gguf", "--dtype", "f32"]),
+                                ("merged.gguf", ["merge", "--model", model.path, "--adapter", adapter, "--format", "gguf", "--quant", "f32"])] {
+            let out = mountPoint.appendingPathComponent(name)
+            try Data("old".utf8).write(to: out)
+            XCTAssertThrowsError(try lorikeet(command + ["--out", out.path])) { e in
+                XCTAssertTrue("\(e)".contains("No space left on device") && "\(e)".contains(name), "\(e)")
+            }
+            XCTAssertEqual(try Data(contentsOf: out), Data("old".utf8), "\(name): the file already there is untouched")
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint.path).sorted(),
+                           ["adapter.gguf", "merged.gguf"].filter { $0 <= name }, "\(name): no temporary file left")
+        }
+        // A merged folder: nothing under the final name when the weights do not fit.
+        let folder = mountPoint.appendingPathComponent("merged")
+        XCTAssertThrowsError(try lorikeet(["merge", "--model", model.path, "--adapter", adapter, "--out", folder.path])) { e in
+            XCTAssertTrue("\(e)".contains("No space left on device"), "\(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint.path).sorted(), ["adapter.gguf", "merged.gguf"])
+    }
+
     static func bytes(below dir: URL) throws -> Int {
         try (FileManager.default.subpaths(atPath: dir.path) ?? []).reduce(0) { total, path in
             total + ((try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(path).path)[.size] as? NSNumber)?.intValue ?? 0)
