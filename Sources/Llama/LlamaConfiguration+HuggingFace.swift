@@ -60,7 +60,7 @@ extension LlamaConfiguration {
                               lowFrequencyFactor: rope?.lowFreqFactor ?? 1, highFrequencyFactor: rope?.highFreqFactor ?? 4,
                               originalMaxPositions: try need(rope?.originalMaxPositionEmbeddings, "rope_scaling.original_max_position_embeddings"))
         case "linear"?: scaling = .linear(factor: try need(rope?.factor, "rope_scaling.factor"))
-        case "longrope"?, "su"? where family == "phi3":
+        case let kind? where family == "phi3" && (kind == "longrope" || kind == "su"):
             let original = raw.originalMaxPositionEmbeddings ?? rope?.originalMaxPositionEmbeddings ?? 4096
             let maxPositions = raw.maxPositionEmbeddings ?? 4096
             // transformers: attention_factor if given, else from `factor` if given, else from max / original positions.

@@ -125,11 +125,25 @@ public enum ModelLoader {
         return out
     }
 
-    /// Applies `options.linearQuantizer` to every decoder linear weight.
-    static func requantize(_ weights: inout [String: Tensor], options: LoadOptions) throws {
+    /// Each text-model name of `textModelWeights`'s output mapped back to the file's name.
+    static func textModelFileNames(_ names: [String]) -> [String: String] {
+        var out: [String: String] = [:]
+        for name in names {
+            for (prefix, replacement) in [("language_model.model.", "model."), ("model.language_model.", "model."),
+                                          ("language_model.lm_head.", "lm_head.")] where name.hasPrefix(prefix) {
+                out[replacement + name.dropFirst(prefix.count)] = name
+            }
+        }
+        return out
+    }
+
+    /// Applies `options.linearQuantizer` to every decoder linear weight; `released` is told each
+    /// name once its source is no longer needed (so its mapped pages can be dropped).
+    static func requantize(_ weights: inout [String: Tensor], options: LoadOptions, released: (String) -> Void = { _ in }) throws {
         guard let quantize = options.linearQuantizer else { return }
         for name in weights.keys.sorted() where isDecoderLinearWeight(name) && weights[name]!.packed == nil {
             weights[name] = Tensor(packed: try quantize(name, weights[name]!.widened()))
+            released(name)
         }
     }
 
@@ -165,8 +179,11 @@ public enum ModelLoader {
             weights[name] = try file.tensor(name)
         }
         for name in fourBit { weights[name] = Tensor(packed: try BitsAndBytes4Bit.matrix(named: name, in: folder)) }
+        let fileName = textModelFileNames(Array(weights.keys))
         weights = textModelWeights(weights)
-        try requantize(&weights, options: options)
+        // QLoRA on a 16/32-bit folder: each source matrix's pages leave RSS once it is re-encoded,
+        // so peak memory is the 4-bit base, not the file (multimodal names map back to the file's).
+        try requantize(&weights, options: options) { folder.releasePages(of: fileName[$0] ?? $0) }
         narrowUnquantized(&weights, options: options)
         return try LlamaModel(configuration: source.configuration, weights: weights, source: source.path)
     }
@@ -320,7 +337,10 @@ public enum ModelLoader {
                 t = try LlamaPermutation.unpermute(t, heads: projection == .query ? c.attentionHeads : c.kvHeads)
             }
             if (arch == "gemma3" || arch == "gemma2") && hf.hasSuffix("norm.weight") { t = gemmaNormFromGGUF(t) }
-            if let linearQuantizer, isDecoderLinearWeight(hf) { t = Tensor(packed: try linearQuantizer(hf, t)) }
+            if let linearQuantizer, isDecoderLinearWeight(hf) {
+                t = Tensor(packed: try linearQuantizer(hf, t))
+                gguf.releasePages(of: info.name)
+            }
             out[hf] = t
         }
         return out

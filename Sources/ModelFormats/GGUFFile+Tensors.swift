@@ -45,6 +45,12 @@ extension GGUFFile {
     }
 
     /// Tensor `name` in its GGML storage type, viewing the mapped bytes (no copy).
+    /// Drops the resident pages of tensor `name`'s data once it has been read for the last time.
+    public func releasePages(of name: String) {
+        guard let info = info(name) else { return }
+        file.releasePages(info.offset..<(info.offset + info.byteCount))
+    }
+
     public func rawTensor(named name: String) throws -> GGMLTensor {
         guard let info = info(name) else { throw FormatError.tensorNotFound(file: path, tensor: name) }
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[info.offset..<(info.offset + info.byteCount)])

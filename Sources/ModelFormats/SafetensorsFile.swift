@@ -157,6 +157,12 @@ public struct SafetensorsFile: @unchecked Sendable {
         byName[name].map { infos[$0] }
     }
 
+    /// Drops the resident pages of tensor `name`'s data (see MappedFile.releasePages).
+    public func releasePages(of name: String) {
+        guard let info = info(name) else { return }
+        file.releasePages((dataStart + info.dataOffsets.lowerBound)..<(dataStart + info.dataOffsets.upperBound))
+    }
+
     /// Tensor `name` in its stored dtype: a zero-copy view of the mapping when its data is
     /// aligned for the dtype, otherwise a copy. Use `.widened()` for Float32.
     public func tensor(_ name: String) throws -> Tensor {

@@ -89,6 +89,9 @@ public struct SafetensorsFolder: Sendable {
         weightMap[name].flatMap { shards[$0] }
     }
 
+    /// Drops the resident pages of tensor `name`'s data once it has been read for the last time.
+    public func releasePages(of name: String) { file(containing: name)?.releasePages(of: name) }
+
     /// The description of tensor `name`, or nil.
     public func info(_ name: String) -> SafetensorsTensorInfo? {
         file(containing: name)?.info(name)

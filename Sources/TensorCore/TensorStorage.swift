@@ -43,6 +43,18 @@ public final class MappedFile: @unchecked Sendable {
     /// The mapped bytes as a buffer.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: byteCount) }
 
+    /// Drops this process's resident pages of `range` (whole pages inside it only, so bytes of
+    /// neighbouring data stay as they are): once a tensor has been read for the last time (a
+    /// 16/32-bit weight re-encoded in 4 bits), its pages stop counting in RSS. Reading it again
+    /// still works; the kernel fetches the pages from the file again.
+    public func releasePages(_ range: Range<Int>) {
+        guard let base, range.lowerBound >= 0, range.upperBound <= byteCount else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page, end = range.upperBound / page * page
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base.advanced(by: start)), end - start, MADV_DONTNEED)
+    }
+
     deinit {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), byteCount) }
     }

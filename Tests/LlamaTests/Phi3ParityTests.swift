@@ -62,5 +62,7 @@ final class Phi3ParityTests: XCTestCase {
         XCTAssertTrue(error { $0["partial_rotary_factor"] = 1.5 }.contains("partial_rotary_factor"))
         XCTAssertTrue(error { $0["rope_scaling"] = ["type": "longrope", "long_factor": [1, 1, 1, 1, 1, 1]] }
             .contains("rope_scaling.short_factor is missing"))
+        // LongRoPE is Phi-3's: another family asking for it is refused, not half-read.
+        XCTAssertTrue(error { $0["model_type"] = "llama" }.contains("'longrope' is not supported (default, linear, llama3)"))
     }
 }

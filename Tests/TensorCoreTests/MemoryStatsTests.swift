@@ -81,3 +81,27 @@ final class MemoryStatsTests: XCTestCase {
         XCTAssertEqual(MemoryStats.formatBytes(-(2 << 20)), "-2.00 MiB")
     }
 }
+
+final class MappedFileReleaseTests: XCTestCase {
+    /// A read tensor's pages leave RSS on releasePages and come back, unchanged, when read again
+    /// (what QLoRA does with each 16/32-bit source matrix once it is re-encoded).
+    func testReleasedPagesLeaveRSSAndReadBackTheSame() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lorikeet-release-\(getpid()).bin").path
+        defer { unlink(path) }
+        let count = 48 << 20
+        let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let file = try MappedFile(path: path)
+        func checksum() -> UInt64 { file.bytes.reduce(0) { $0 &* 31 &+ UInt64($1) } }
+        let expected = bytes.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) }
+        XCTAssertEqual(checksum(), expected)
+        guard let before = MemoryStats.currentResidentBytes else { throw XCTSkip("no RSS figure on this system") }
+        file.releasePages(0..<count)
+        let after = try XCTUnwrap(MemoryStats.currentResidentBytes)
+        XCTAssertGreaterThan(before - after, 40 << 20, "48 MiB of mapped pages released: RSS \(before) → \(after)")
+        XCTAssertEqual(checksum(), expected, "released pages read back from the file")
+        // A range that covers no whole page releases nothing (neighbours' bytes are untouched).
+        file.releasePages(10..<100)
+        XCTAssertEqual(checksum(), expected)
+    }
+}
