@@ -130,7 +130,7 @@ final class SpillFile {
         let template = directory.appendingPathComponent("lorikeet-\(name)-XXXXXX").path
         var bytes = Array(template.utf8CString)
         fd = bytes.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        path = String(cString: bytes)
+        path = bytes.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         guard fd >= 0 else {
             throw DatasetError.unreadable(path: template, detail: "cannot create a temporary file to hold the tokenized data: \(String(cString: strerror(errno)))")
         }

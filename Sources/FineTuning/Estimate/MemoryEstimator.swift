@@ -75,6 +75,7 @@ public enum MemoryEstimator {
         let fileBytes = Double(params) * baseStorage.mappedBytesPerWeight
         let viewedInPlace = baseStorage.ownedBytesPerWeight < 4  // else the loader made f32 copies
         var base: Double, hot: Double, cold: Double
+        var loadCold: Double?  // cold pages while loading, when not all of the file's
         // Owned bytes per weight of the tensors that are not decoder linears.
         // With bf16-base, anything held wider than bf16 (owned f32, or f32 pages viewed in place) becomes an owned bf16 copy.
         let widerThanBF16 = baseStorage.ownedBytesPerWeight > 2 || (baseStorage.ownedBytesPerWeight == 0 && baseStorage.mappedBytesPerWeight > 2)
@@ -90,8 +91,11 @@ public enum MemoryEstimator {
             // Decoder linears re-encoded in 4 bits; embeddings, head and norms as loaded (or bf16).
             let bits = FineTuningMethod.fourBitBitsPerWeight(blockSize: blockSize, doubleQuant: doubleQuant)
             base = Double(linearParams) * bits / 8 + Double(params - linearParams) * restBytes
+            // The loader releases each re-encoded linear's pages (ModelLoader.requantize), so they
+            // are not even cold: only the rest of the file stays mapped.
             let linearFileBytes = Double(linearParams) * baseStorage.mappedBytesPerWeight
-            (hot, cold) = viewedInPlace ? (fileBytes - linearFileBytes, linearFileBytes) : (0, fileBytes)
+            (hot, cold) = viewedInPlace ? (fileBytes - linearFileBytes, 0) : (0, fileBytes - linearFileBytes)
+            loadCold = cold + Double(largestLinear) * baseStorage.mappedBytesPerWeight  // one linear at a time
         case .qlora(.keep):
             // Linears read from the file's blocks every step; the rest was dequantized at load.
             base = Double(params - linearParams) * restBytes
@@ -160,7 +164,7 @@ public enum MemoryEstimator {
         if method == .full && baseStorage.ownedBytesPerWeight < 4 { loadBase = Double(params) * 4 }
         if method == .qlora(.keep) { loadBase = base }
         phases.append(MemoryEstimate.Phase(name: "load", parts: [
-            .baseWeights: Int(loadBase), .mappedFile: Int(hot), .coldMappedFile: Int(fileBytes - hot), .process: process,
+            .baseWeights: Int(loadBase), .mappedFile: Int(hot), .coldMappedFile: Int(loadCold ?? fileBytes - hot), .process: process,
         ]))
         // End of forward / start of backward: every activation, the loss buffers, the head's gradient,
         // one block's backward buffers, and the optimizer state from the previous step.
