@@ -10,7 +10,7 @@ import FineTuning
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Tokens/s, MFU and peak memory of training steps on random tokens.")
+        abstract: "Tokens/s, MFU, per-step spread and peak memory of training steps on random tokens.")
 
     @OptionGroup var model: ModelOption
     @Option(name: .customLong("init"), help: "random: build --model as a named configuration (e.g. llama-2-7b) with seeded random weights.")
@@ -70,6 +70,12 @@ struct BenchTrain: ParsableCommand {
             }
         }
         let seconds = stepTimes.last!.timeIntervalSince(stepTimes.first!) / Double(steps)
+        // Each timed step's duration, and their spread (coefficient of variation = σ / mean).
+        let stepSeconds = zip(stepTimes.dropFirst(), stepTimes).map { $0.timeIntervalSince($1) }
+        let mean = stepSeconds.reduce(0, +) / Double(stepSeconds.count)
+        let sd = (stepSeconds.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(stepSeconds.count - 1, 1))).squareRoot()
+        let cv = stepSeconds.count > 1 ? sd / mean : 0
+        let median = stepSeconds.sorted()[stepSeconds.count / 2]
         let tokensPerSecond = Double(seq * batch) / seconds
         let m = run.configuration.fineTuningMethod
         // Matrix-product FLOPs per token: forward 2N, input gradients 2N, weight gradients 2N
@@ -88,12 +94,17 @@ struct BenchTrain: ParsableCommand {
                                       "flops_per_token": flopsPerToken, "sgemm_gflops": sgemm, "mfu": mfu,
                                       "peak_rss_bytes": peak, "grad_checkpoint": gradCheckpoint,
                                       "base_weight_bytes": baseBytes, "load_seconds": loadSeconds,
-                                      "quant": m.kind == .qlora ? quant : "none", "model": modelName]
+                                      "quant": m.kind == .qlora ? quant : "none", "model": modelName,
+                                      "step_seconds": stepSeconds, "step_seconds_median": median, "step_seconds_cv": cv]
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(String(format: "%@ %@: seq %d × batch %d, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s sgemm, peak RSS %@, base weights %@",
                          m.kind == .qlora ? "qlora (\(quant))" : method, modelName, seq, batch, Parallel.threadCount,
                          tokensPerSecond, seconds, flopsPerToken / 1e9, 100 * mfu, sgemm, MemoryStats.formatBytes(peak), MemoryStats.formatBytes(baseBytes)))
+            if stepSeconds.count > 1 {
+                print(String(format: "  %d timed steps: median %.3f s, min %.3f s, max %.3f s, spread (σ / mean) %.1f%%",
+                             stepSeconds.count, median, stepSeconds.min()!, stepSeconds.max()!, 100 * cv))
+            }
         }
     }
 
