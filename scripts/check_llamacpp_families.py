@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-# Checks Lorikeet's Phi-3 GGUF exports in llama.cpp itself (llama-cpp-python builds it from
-# source). transformers' GGUF reader ignores Phi-3's partial rotary, LongRoPE factors and sliding
+# Checks Lorikeet's GGUF exports of the newer families in llama.cpp itself (llama-cpp-python
+# builds it from source), where transformers' GGUF reader cannot: it ignores Phi-3's partial
+# rotary, LongRoPE and window, and Gemma 2's soft-caps and attention scale.
+#
+# Phi-3: transformers' GGUF reader ignores Phi-3's partial rotary, LongRoPE factors and sliding
 # window, so llama.cpp is the reader that tells whether our `phi3` metadata and fused tensors mean
 # what llama.cpp expects. Tests' tiny_phi3 (fused attn_qkv / ffn_up, 12 of 16 values rotated,
 # LongRoPE) gets a 256-token byte-level tokenizer so llama.cpp can load it, and is written by
@@ -13,10 +16,16 @@
 #          `lorikeet export --format gguf` and applied by llama.cpp with lora_path.
 # Both variants drop the sliding window: llama.cpp ignores Phi-3's ("Phi SWA is currently
 # disabled"), so the window is checked against transformers only (Tests/LlamaTests). Folders are
-# not named *phi3*: llama.cpp then expects Phi-3's special tokens in the vocabulary. llama.cpp
-# keeps its KV cache in f16, so logits agree to ~1e-3, not 1e-6.
-# Writes scripts/results/check_phi3_llamacpp.json; exits non-zero on a failed check. Run by hand:
-#   swift build -c release && /work/venv/bin/python scripts/check_phi3_llamacpp.py
+# not named *phi3*: llama.cpp then expects Phi-3's special tokens in the vocabulary.
+#
+# Gemma 2: tests' tiny_gemma2 (attention and final-logit soft-caps 2 and 3, sliding window 8 on
+# layer 0, (1 + w) norms) with query_pre_attn_scalar set to head_dim (32), the value a GGUF
+# implies (llama.cpp has no key for it; Lorikeet refuses to export another), 40 tokens against
+# transformers' logits for that folder.
+#
+# llama.cpp keeps its KV cache in f16, so logits agree to ~1e-3, not 1e-6.
+# Writes scripts/results/check_llamacpp_families.json; exits non-zero on a failed check. Run by hand:
+#   swift build -c release && /work/venv/bin/python scripts/check_llamacpp_families.py
 import json
 import os
 import shutil
@@ -29,6 +38,7 @@ import llama_cpp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "Tests/LlamaTests/Fixtures/tiny_phi3")
+GEMMA2 = os.path.join(ROOT, "Tests/LlamaTests/Fixtures/tiny_gemma2")
 PEFT = os.path.join(ROOT, "Tests/FineTuningTests/Fixtures/peft/phi3")
 BIN = os.path.join(ROOT, ".build/release/lorikeet")
 TOLERANCE = 2e-3  # max |Δlogit| / max |logit|
@@ -68,19 +78,20 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         import torch
         from peft import PeftModel
-        from transformers import Phi3ForCausalLM
 
-        def variant(name, **changes):
+        from transformers import AutoModelForCausalLM
+
+        def variant(name, source=TINY, **changes):
             folder = os.path.join(tmp, name)
             os.makedirs(folder)
-            shutil.copy(os.path.join(TINY, "model.safetensors"), folder)
-            config = json.load(open(os.path.join(TINY, "config.json")))
+            shutil.copy(os.path.join(source, "model.safetensors"), folder)
+            config = json.load(open(os.path.join(source, "config.json")))
             config.update(changes)
             json.dump(config, open(os.path.join(folder, "config.json"), "w"))
             byte_level_tokenizer(folder)
             out = os.path.join(tmp, name + ".gguf")
             subprocess.run([BIN, "quantize", "--model", folder, "--format", "gguf", "--quant", "f32", "--out", out], check=True)
-            hf = Phi3ForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
+            hf = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
             return folder, out, hf
 
         def hf_logits(model, ids):
@@ -109,9 +120,15 @@ def main():
         peft_meta = json.load(open(os.path.join(PEFT, "reference.json")))
         for row, ids in enumerate(peft_meta["batch"]["input_ids"]):
             check(f"PEFT adapter, row {row} ({len(ids)} tokens)", llamacpp_logits(short_gguf, ids, 256, lora=lora), hf_logits(peft, ids))
+
+        gemma_meta = json.load(open(os.path.join(GEMMA2, "reference.json")))
+        gemma_ids = gemma_meta["sequences"][1]["ids"]
+        _, gemma_gguf, gemma_hf = variant("tiny-gemma2", source=GEMMA2, query_pre_attn_scalar=32)
+        check(f"Gemma 2, {len(gemma_ids)} tokens (soft-caps 2 and 3, window 8)", llamacpp_logits(gemma_gguf, gemma_ids, 256),
+              hf_logits(gemma_hf, gemma_ids))
     results["passed"] = bool(ok)
     os.makedirs(os.path.join(ROOT, "scripts/results"), exist_ok=True)
-    with open(os.path.join(ROOT, "scripts/results/check_phi3_llamacpp.json"), "w") as f:
+    with open(os.path.join(ROOT, "scripts/results/check_llamacpp_families.json"), "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
     print("passed" if ok else "FAILED")
