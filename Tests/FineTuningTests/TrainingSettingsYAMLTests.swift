@@ -11,7 +11,7 @@ final class TrainingSettingsYAMLTests: XCTestCase {
             guard case .invalidSetting(_, let source, let r)? = error as? TrainingError else {
                 return XCTFail("expected TrainingError.invalidSetting, got \(error)", line: line)
             }
-            XCTAssertTrue(source.hasPrefix("run.yaml"), source, line: line)
+            XCTAssertTrue(source?.hasPrefix("run.yaml") == true, source ?? "no source", line: line)
             XCTAssertTrue(r.contains(reason), r, line: line)
         }
     }

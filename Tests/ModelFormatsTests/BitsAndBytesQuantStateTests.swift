@@ -28,12 +28,22 @@ final class BitsAndBytesQuantStateTests: XCTestCase {
     }
 
     /// nested_blocksize near Int.max overflowed `(codes + blockSize - 1) / blockSize` (a trap).
-    func testHugeNestedBlockSizeThrows() throws {
+    /// Such a size is one second-level block over all 8 codes, as 256 is here: it loads, and
+    /// to the same matrix.
+    func testHugeNestedBlockSizeIsOneBlock() throws {
+        let state = { (size: Int) in #"{"quant_type": "nf4", "blocksize": 64, "shape": [8, 64], "nested_blocksize": \#(size), "nested_offset": 0.5}"# }
+        let reference = try BitsAndBytes4Bit.matrix(named: "w", in: folder(state: state(256))).dequantized().floats
         for size in [Int.max, Int.max - 3, 1 << 62] {
-            let f = try folder(state: #"{"quant_type": "nf4", "blocksize": 64, "shape": [8, 64], "nested_blocksize": \#(size), "nested_offset": 0.5}"#)
-            assertFormatError(try BitsAndBytes4Bit.matrix(named: "w", in: f), "nested_blocksize \(size)") {
-                if case .invalidTensor(_, "w.nested_absmax", _) = $0 { true } else { false }
-            }
+            let m = try BitsAndBytes4Bit.matrix(named: "w", in: folder(state: state(size)))
+            XCTAssertEqual(m.dequantized().floats, reference, "nested_blocksize \(size)")
+        }
+    }
+
+    /// A second-level block size that does not fit the stored scales is an error naming them.
+    func testMismatchedNestedBlockSizeThrows() throws {
+        let f = try folder(state: #"{"quant_type": "nf4", "blocksize": 64, "shape": [8, 64], "nested_blocksize": 2, "nested_offset": 0.5}"#)
+        assertFormatError(try BitsAndBytes4Bit.matrix(named: "w", in: f), "nested_blocksize 2") {
+            if case .invalidTensor(_, "w.nested_absmax", _) = $0 { true } else { false }
         }
     }
 
