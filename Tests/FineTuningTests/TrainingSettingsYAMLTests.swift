@@ -52,4 +52,15 @@ final class TrainingSettingsYAMLTests: XCTestCase {
         assertInvalid(String(repeating: "- ", count: 50_000) + "x", "more than")
         assertInvalid((0..<300).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n"), "more than")
     }
+
+    /// The fuzzer's second input: `[4444444444944444444:40, 01]`, a YAML 1.1 base-60 integer,
+    /// overflowed Yams' Int arithmetic (a trap); so does any with 11 or more parts.
+    func testHugeBase60IntegersThrow() throws {
+        let url = TestModels.fixtures.appendingPathComponent("fuzz/settings_base60_overflow.yaml")
+        assertInvalid(String(decoding: try Data(contentsOf: url), as: UTF8.self), "base-60")
+        assertInvalid("seed: " + Array(repeating: "1", count: 12).joined(separator: ":") + "\n", "base-60")
+        assertInvalid("seed: -9223372036854775807:59\n", "base-60")
+        XCTAssertEqual(try TrainingConfiguration.resolve(file: TrainingSettings(yaml: "seed: 1:30\n", path: "run.yaml")).seed, 90)
+        XCTAssertNoThrow(try TrainingSettings(yaml: "targets: ['4444444444944444444:40']\n", path: "run.yaml"))
+    }
 }

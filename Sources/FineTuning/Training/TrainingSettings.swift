@@ -114,7 +114,10 @@ public struct TrainingSettings: Sendable, Equatable {
                                                    reason: "holds more than \(maximumYAMLNodes) values (aliases expanding?)")
             }
             switch node {
-            case .scalar: return
+            case .scalar(let scalar):
+                guard node.tag == Tag(.int), scalar.string.contains(":"), !sexagesimalFits(scalar.string) else { return }
+                throw TrainingError.invalidSetting(key: "(file)", source: scalar.mark.map { "\(path):\($0.line)" } ?? path,
+                                                   reason: "has \(scalar.string), a base-60 integer (YAML 1.1, as in 1:30) too large for an Int")
             case .sequence(let items): for item in items { try visit(item) }
             case .mapping(let pairs):
                 for (key, value) in pairs {
@@ -127,6 +130,25 @@ public struct TrainingSettings: Sendable, Equatable {
             }
         }
         try visit(root)
+    }
+
+    /// Whether Yams can compute the YAML 1.1 base-60 integer `text` (`1:30:00`): it multiplies
+    /// in Int, scaling by 60 after every part, and traps on overflow (found by FuzzTrainingSettings).
+    /// This mirrors that arithmetic with overflow checks; a part that is not a plain integer
+    /// counts as not fitting.
+    static func sexagesimalFits(_ text: String) -> Bool {
+        var digits = Substring(text)
+        if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
+        var (base, value) = (1, 0)
+        for part in digits.split(separator: ":", omittingEmptySubsequences: false).reversed() {
+            guard let digit = Int(part) else { return false }
+            let (term, o1) = digit.multipliedReportingOverflow(by: base)
+            let (sum, o2) = value.addingReportingOverflow(term)
+            let (next, o3) = base.multipliedReportingOverflow(by: 60)
+            guard !o1, !o2, !o3 else { return false }
+            (base, value) = (next, sum)
+        }
+        return true
     }
 
     /// Settings from a run's saved config.json (its `base-model` entry is not a setting).
