@@ -135,7 +135,7 @@ def safetensors_seeds():
     entries.append(("scalar", "F32", [], struct.pack("<f", 1.5)))
     entries.append(("empty", "F32", [0, 4], b""))
     put("FuzzSafetensors", "every_dtype.safetensors", safetensors_bytes(entries, {"format": "pt"}))
-    put("FuzzSafetensors", "metadata_null.safetensors", safetensors_bytes([("a", "F16", [1], b"\x00\x3c")], metadata={}))
+    put("FuzzSafetensors", "metadata_empty.safetensors", safetensors_bytes([("a", "F16", [1], b"\x00\x3c")], metadata={}))
 
 
 def tokenizer_json_seeds():
