@@ -27,7 +27,8 @@ struct Lexer {
     let bytes: [UInt8]
     /// Byte offsets where each line starts, for locations in O(log n).
     private let lineStarts: [Int]
-    /// The last location computed: lexing moves forward, so the next one is found from here.
+    /// The last location computed: lexing moves forward (and back by at most one tag), so the
+    /// next one is found from here.
     private final class Cursor { var offset = 0, line = 1, column = 1 }
     private let cursor = Cursor()
     private var segments: [Segment] = []
@@ -49,6 +50,13 @@ struct Lexer {
 
     func location(of offset: Int) -> SourceLocation {
         let offset = min(offset, bytes.count)
+        if offset < cursor.offset, offset >= lineStarts[cursor.line - 1] {
+            // Back within the cursor's line (a tag's start after its end): step back rather than
+            // rescan the line from its start, which made a long one-line template quadratic.
+            for byte in bytes[offset..<cursor.offset] where byte & 0xC0 != 0x80 { cursor.column -= 1 }
+            cursor.offset = offset
+            return SourceLocation(line: cursor.line, column: cursor.column)
+        }
         if offset < cursor.offset {
             var lo = 0, hi = lineStarts.count - 1  // the last line start <= offset
             while lo < hi {

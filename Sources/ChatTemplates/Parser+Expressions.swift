@@ -5,8 +5,10 @@
 struct TokenStream {
     private let tokens: [Token]
     private var position = 0
-    /// Nesting of sub-expressions; bounded so a hostile template cannot exhaust the stack.
-    private var depth = 0
+    /// Nesting of sub-expressions; bounded so a hostile template cannot exhaust the stack. A
+    /// chain (`a + b + …`, `x.a.b…`, `x | f | g…`) counts one level per link: it builds a tree
+    /// as deep as nesting does, and the interpreter recurses once per level.
+    var depth = 0
     static let maxDepth = 200
 
     init(_ tokens: [Token]) { self.tokens = tokens }
@@ -66,7 +68,10 @@ struct TokenStream {
 
     private mutating func parseOr() throws -> Expr {
         var left = try parseAnd()
+        let outer = depth
+        defer { depth = outer }
         while peek.isName("or") {
+            try enter()
             _ = next()
             left = .or(left, try parseAnd())
         }
@@ -75,14 +80,17 @@ struct TokenStream {
 
     private mutating func parseAnd() throws -> Expr {
         var left = try parseNot()
+        let outer = depth
+        defer { depth = outer }
         while peek.isName("and") {
+            try enter()
             _ = next()
             left = .and(left, try parseNot())
         }
         return left
     }
 
-    private mutating func enter() throws {
+    mutating func enter() throws {
         depth += 1
         guard depth <= Self.maxDepth else {
             throw ChatTemplateError.syntax("expression nested more than \(Self.maxDepth) levels deep", at: peek.location)
@@ -105,6 +113,8 @@ struct TokenStream {
     private mutating func parseCompare() throws -> Expr {
         var operand = try parseAdditive()
         var chain: Expr?
+        let outer = depth
+        defer { depth = outer }
         while true {
             let token = peek
             let op: BinaryOp
@@ -121,6 +131,7 @@ struct TokenStream {
             } else {
                 return chain ?? operand
             }
+            try enter()
             let right = try parseAdditive()
             let comparison = Expr.binary(op, operand, right, token.location)
             chain = chain.map { .and($0, comparison) } ?? comparison
@@ -130,7 +141,10 @@ struct TokenStream {
 
     private mutating func parseBinary(_ ops: [String: BinaryOp], next lower: (inout TokenStream) throws -> Expr) throws -> Expr {
         var left = try lower(&self)
+        let outer = depth
+        defer { depth = outer }
         while peek.kind == .op, let op = ops[peek.text] {
+            try enter()
             let location = next().location
             left = .binary(op, left, try lower(&self), location)
         }

@@ -69,8 +69,12 @@ extension TokenStream {
 
     mutating func parsePostfix(_ base: Expr) throws -> Expr {
         var node = base
+        let outer = depth
+        defer { depth = outer }
         while true {
             let token = peek
+            guard token.isOp(".") || token.isOp("[") || token.isOp("(") else { return node }
+            try enter()  // one level per link: x.a.b… is as deep a tree as nesting
             if token.isOp(".") {
                 _ = next()
                 let name = peek
@@ -142,7 +146,11 @@ extension TokenStream {
 
     mutating func parseFiltersAndTests(_ base: Expr) throws -> Expr {
         var node = base
+        let outer = depth
+        defer { depth = outer }
         while true {
+            guard peek.isOp("|") || peek.isName("is") else { return node }
+            try enter()  // one level per filter or test, as for postfix chains
             if peek.isOp("|") {
                 _ = next()
                 let location = peek.location

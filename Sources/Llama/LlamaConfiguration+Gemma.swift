@@ -86,10 +86,12 @@ extension LlamaConfiguration {
         guard act == "gelu_pytorch_tanh" else { throw bad("hidden_activation", "'\(act)' is not supported (gelu_pytorch_tanh)") }
         // transformers' class defaults (Gemma3TextConfig, Gemma2Config) for keys left out, as the
         // sparse text_config of a multimodal Gemma 3 relies on.
-        let layers = raw.numHiddenLayers ?? 26
+        let layers = try checkedSize(raw.numHiddenLayers ?? 26, field: "num_hidden_layers", source: source)
         let heads = raw.numAttentionHeads ?? 8
         // Gemma 2 alternates sliding and global layers; Gemma 3 has 5 sliding per global one.
-        var sliding = GemmaSettings.defaultSlidingLayers(count: layers, pattern: gemma2 ? 2 : raw.slidingWindowPattern ?? 6)
+        let pattern = gemma2 ? 2 : raw.slidingWindowPattern ?? 6
+        guard pattern > 0 else { throw bad("sliding_window_pattern", "is \(pattern), expected a positive layer count") }
+        var sliding = GemmaSettings.defaultSlidingLayers(count: layers, pattern: pattern)
         if let types = raw.layerTypes {
             sliding = try types.map {
                 switch $0 {

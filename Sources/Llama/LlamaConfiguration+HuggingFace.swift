@@ -114,7 +114,7 @@ extension LlamaConfiguration {
     /// SmolLM3's layers without RoPE: the zeros of `no_rope_layers`, else every
     /// `no_rope_layer_interval`-th layer (default 4), as transformers fills them in.
     static func noRopeLayers(_ raw: HFConfig, source: String) throws -> Set<Int> {
-        let layers = raw.numHiddenLayers ?? 0
+        let layers = try checkedSize(raw.numHiddenLayers ?? 0, field: "num_hidden_layers", source: source)
         if let flags = raw.noRopeLayers {
             guard flags.count == layers else {
                 throw ConfigurationError.invalid(field: "no_rope_layers", reason: "has \(flags.count) entries for \(layers) layers", source: source)

@@ -121,6 +121,16 @@ public struct LlamaConfiguration: Sendable, Equatable {
     /// The linear modules of each decoder block, in model order.
     public var linearModules: [LinearModule] { fusedProjections ? LinearModule.fused : LinearModule.separate }
 
+    /// A count read from a file that is used before `validate` runs (to size a per-layer list,
+    /// or as a divisor): positive and within validate()'s bound, else the error validate()
+    /// would give. Hostile counts otherwise trapped (a negative range) or hung (a list of billions).
+    static func checkedSize(_ value: Int, field: String, source: String) throws -> Int {
+        guard value > 0, value < 1 << 24 else {
+            throw ConfigurationError.invalid(field: field, reason: "is \(value), expected a positive size", source: source)
+        }
+        return value
+    }
+
     /// Checks sizes that the model code relies on; `source` names the file in errors.
     public func validate(source: String) throws {
         func bad(_ f: String, _ r: String) -> ConfigurationError { .invalid(field: f, reason: r, source: source) }

@@ -21,7 +21,10 @@ extension ModelLoader {
         if !gemma2 && (gguf["\(a).final_logit_softcapping"] != nil || gguf["\(a).attn_logit_softcapping"] != nil) {
             throw ConfigurationError.invalid(field: "\(a).final_logit_softcapping", reason: "soft-capping is not supported", source: gguf.path)
         }
-        let hidden = try int("embedding_length"), heads = try int("attention.head_count"), layers = try int("block_count")
+        // Layer and head counts size per-layer lists and a division below, before validate() runs.
+        let hidden = try int("embedding_length")
+        let heads = try LlamaConfiguration.checkedSize(int("attention.head_count"), field: "\(a).attention.head_count", source: gguf.path)
+        let layers = try LlamaConfiguration.checkedSize(int("block_count"), field: "\(a).block_count", source: gguf.path)
         let headDim = gguf["\(a).attention.key_length"]?.int ?? 256
         var scaling: RopeScaling?
         if gguf["\(a).rope.scaling.type"]?.string == "linear", let f = gguf["\(a).rope.scaling.factor"]?.float {

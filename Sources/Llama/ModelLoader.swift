@@ -299,9 +299,10 @@ public enum ModelLoader {
     /// SmolLM3's NoPE layers from GGUF: `smollm3.no_rope_layers` (1 = RoPE, 0 = none; written by
     /// Lorikeet) when present, else llama.cpp's fixed rule, every 4th layer (n_no_rope_layer_step = 4).
     static func noRopeLayers(_ gguf: GGUFFile) throws -> Set<Int> {
-        guard let layers = gguf["smollm3.block_count"]?.int else {
+        guard let count = gguf["smollm3.block_count"]?.int else {
             throw ConfigurationError.invalid(field: "smollm3.block_count", reason: "is missing", source: gguf.path)
         }
+        let layers = try LlamaConfiguration.checkedSize(count, field: "smollm3.block_count", source: gguf.path)
         if let flags = gguf["smollm3.no_rope_layers"]?.ints {
             guard flags.count == layers else {
                 throw ConfigurationError.invalid(field: "smollm3.no_rope_layers", reason: "has \(flags.count) entries for \(layers) layers",

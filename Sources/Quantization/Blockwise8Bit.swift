@@ -26,7 +26,7 @@ public struct Blockwise8Bit: Sendable, Equatable {
         self.blockSize = blockSize
         self.codebook = codebook
         codes = [UInt8](repeating: 0, count: values.count)
-        absmax = [Float](repeating: 0, count: (values.count + blockSize - 1) / blockSize)
+        absmax = [Float](repeating: 0, count: Self.blockCount(values.count, blockSize: blockSize))
         guard !values.isEmpty else { return }
         codes.withUnsafeMutableBufferPointer { c in
             absmax.withUnsafeMutableBufferPointer { a in
@@ -44,11 +44,18 @@ public struct Blockwise8Bit: Sendable, Equatable {
     /// Wraps stored codes and absmax; throws when their lengths do not fit.
     public init(codes: [UInt8], absmax: [Float], blockSize: Int, codebook: DynamicCodebook) throws {
         guard blockSize > 0 else { throw BlockQuantizationError.invalidBlockSize(blockSize, allowed: [256]) }
-        let blocks = (codes.count + blockSize - 1) / blockSize
+        let blocks = Self.blockCount(codes.count, blockSize: blockSize)
         guard absmax.count == blocks else {
             throw BlockQuantizationError.lengthMismatch(what: "absmax", expected: blocks, actual: absmax.count)
         }
         (self.codes, self.absmax, self.blockSize, self.codebook) = (codes, absmax, blockSize, codebook)
+    }
+
+    /// Blocks of `blockSize` (> 0) that `n` values fill, the last one partial. Not
+    /// `(n + blockSize - 1) / blockSize`: a block size read from a file (bnb's
+    /// nested_blocksize) may be near Int.max, where that sum overflows and traps.
+    static func blockCount(_ n: Int, blockSize: Int) -> Int {
+        n / blockSize + (n % blockSize == 0 ? 0 : 1)
     }
 
     /// Writes the `count` dequantized values (`code value × absmax`) to `destination`.
@@ -76,7 +83,7 @@ public struct Blockwise8Bit: Sendable, Equatable {
                                 codes: UnsafeMutablePointer<UInt8>, absmax: UnsafeMutablePointer<Float>) {
         let n = values.count
         guard n > 0, let src = values.baseAddress else { return }
-        let blocks = (n + blockSize - 1) / blockSize
+        let blocks = blockCount(n, blockSize: blockSize)
         codebook.lookup.withUnsafeBufferPointer { lutBuf in
             let lut = lutBuf.baseAddress!
             Parallel.forRanges(blocks, work: n) { range in
@@ -124,7 +131,7 @@ public struct Blockwise8Bit: Sendable, Equatable {
                                   blockSize: Int, into destination: UnsafeMutablePointer<Float>) {
         let n = codes.count
         guard n > 0, let c = codes.baseAddress else { return }
-        let blocks = (n + blockSize - 1) / blockSize
+        let blocks = blockCount(n, blockSize: blockSize)
         codebook.values.withUnsafeBufferPointer { tableBuf in
             let table = tableBuf.baseAddress!
             Parallel.forRanges(blocks, work: n) { range in

@@ -56,15 +56,17 @@ public struct TrainingSettings: Sendable, Equatable {
     /// Settings from a YAML mapping of setting names to values.
     public init(yaml text: String, path: String) throws {
         let source = SettingsSource.file(path: path)
-        let parsed: Any?
-        do { parsed = try Yams.load(yaml: text) } catch {
+        try Self.checkNesting(text, path: path)
+        let node: Node?
+        do { node = try Yams.compose(yaml: text) } catch {
             throw TrainingError.invalidSetting(key: "(file)", source: path, reason: "is not valid YAML: \(error)")
         }
-        guard let root = (parsed ?? [String: Any]()) as? [String: Any] else {
+        if let node { try Self.checkYAML(node, path: path) }
+        guard let root = (node?.any ?? [String: Any]()) as? [String: Any] else {
             throw TrainingError.invalidSetting(key: "(file)", source: path, reason: "must be a mapping of setting names to values")
         }
         var lines: [String: Int] = [:]
-        if let node = try? Yams.compose(yaml: text), let mapping = node.mapping {
+        if let mapping = node?.mapping {
             for (k, _) in mapping { if let name = k.string, let mark = k.mark { lines[name] = mark.line } }
         }
         var values: [String: SettingValue] = [:]
@@ -75,6 +77,78 @@ public struct TrainingSettings: Sendable, Equatable {
             values[k] = s
         }
         try self.init(values: values, source: source, lines: lines)
+    }
+
+    /// Values a settings file may hold in all (a real one has tens): aliases can make a small
+    /// file a tree of millions.
+    static let maximumYAMLNodes = 10_000
+
+    /// Yams' composer recurses once per nesting level: `[[[[…` or `- - - - …` some thousands
+    /// deep overflows the stack. Nesting is bounded from the text before parsing: flow
+    /// depth by the number of `[` and `{` (quoted ones too), block depth by the longest run of
+    /// leading spaces and indicators (`- `, `? `, `: `) on a line. A settings file has a handful.
+    static let maximumYAMLNesting = 100
+
+    static func checkNesting(_ text: String, path: String) throws {
+        var opens = 0
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lead = line.utf8.prefix { " -?:\t".utf8.contains($0) }.count
+            opens += line.utf8.lazy.filter { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "{") }.count
+            guard lead <= maximumYAMLNesting, opens <= maximumYAMLNesting else {
+                throw TrainingError.invalidSetting(key: "(file)", source: "\(path):\(i + 1)", reason: lead > maximumYAMLNesting
+                    ? "is indented or nested more than \(maximumYAMLNesting) levels deep"
+                    : "opens more than \(maximumYAMLNesting) lists or mappings ('[' / '{'); a settings file needs a few")
+            }
+        }
+    }
+
+    /// Refuses what Yams' constructor cannot take, before it runs: it traps on a mapping key
+    /// that is not a scalar (`{a: 1}: 2`, `[x]: 1`, found by Fuzz/LorikeetFuzz), and expands
+    /// aliases without limit.
+    static func checkYAML(_ root: Node, path: String) throws {
+        var left = maximumYAMLNodes
+        func visit(_ node: Node) throws {
+            left -= 1
+            guard left >= 0 else {
+                throw TrainingError.invalidSetting(key: "(file)", source: path,
+                                                   reason: "holds more than \(maximumYAMLNodes) values (aliases expanding?)")
+            }
+            switch node {
+            case .scalar(let scalar):
+                guard node.tag == Tag(.int), scalar.string.contains(":"), !sexagesimalFits(scalar.string) else { return }
+                throw TrainingError.invalidSetting(key: "(file)", source: scalar.mark.map { "\(path):\($0.line)" } ?? path,
+                                                   reason: "has \(scalar.string), a base-60 integer (YAML 1.1, as in 1:30) too large for an Int")
+            case .sequence(let items): for item in items { try visit(item) }
+            case .mapping(let pairs):
+                for (key, value) in pairs {
+                    guard case .scalar = key else {
+                        throw TrainingError.invalidSetting(key: "(file)", source: key.mark.map { "\(path):\($0.line)" } ?? path,
+                                                           reason: "has a list or a mapping as a key (keys are setting names)")
+                    }
+                    try visit(value)
+                }
+            }
+        }
+        try visit(root)
+    }
+
+    /// Whether Yams can compute the YAML 1.1 base-60 integer `text` (`1:30:00`): it multiplies
+    /// in Int, scaling by 60 after every part, and traps on overflow (found by FuzzTrainingSettings).
+    /// This mirrors that arithmetic with overflow checks; a part that is not a plain integer
+    /// counts as not fitting.
+    static func sexagesimalFits(_ text: String) -> Bool {
+        var digits = Substring(text)
+        if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
+        var (base, value) = (1, 0)
+        for part in digits.split(separator: ":", omittingEmptySubsequences: false).reversed() {
+            guard let digit = Int(part) else { return false }
+            let (term, o1) = digit.multipliedReportingOverflow(by: base)
+            let (sum, o2) = value.addingReportingOverflow(term)
+            let (next, o3) = base.multipliedReportingOverflow(by: 60)
+            guard !o1, !o2, !o3 else { return false }
+            (base, value) = (next, sum)
+        }
+        return true
     }
 
     /// Settings from a run's saved config.json (its `base-model` entry is not a setting).
