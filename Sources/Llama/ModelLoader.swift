@@ -108,30 +108,18 @@ public enum ModelLoader {
         name.hasPrefix("model.layers.") && name.hasSuffix("_proj.weight")
     }
 
-    /// The language model's weights of a multimodal checkpoint (Gemma 3 4B+) under the text
-    /// model's names: language_model.model.* (published) or model.language_model.* (transformers 5
-    /// in memory) become model.*, language_model.lm_head becomes lm_head; the vision tower and the
-    /// projector are left out. Other checkpoints come back as they are.
-    static func textModelWeights(_ weights: [String: Tensor]) -> [String: Tensor] {
-        guard weights.keys.contains(where: { $0.hasPrefix("language_model.") || $0.hasPrefix("model.language_model.") }) else { return weights }
-        var out: [String: Tensor] = [:]
-        for (name, t) in weights {
+    /// For a multimodal checkpoint (Gemma 3 4B+): each language-model tensor's text-model name
+    /// mapped to its name in the file — language_model.model.* (published) or
+    /// model.language_model.* (transformers 5 in memory) become model.*, language_model.lm_head
+    /// becomes lm_head; the vision tower and the projector are left out. nil for other checkpoints.
+    static func textModelNames(_ fileNames: some Collection<String>) -> [String: String]? {
+        guard fileNames.contains(where: { $0.hasPrefix("language_model.") || $0.hasPrefix("model.language_model.") }) else { return nil }
+        var out: [String: String] = [:]
+        for name in fileNames {
             for (prefix, replacement) in [("language_model.model.", "model."), ("model.language_model.", "model."),
                                           ("language_model.lm_head.", "lm_head."), ("lm_head.", "lm_head.")] where name.hasPrefix(prefix) {
-                out[replacement + name.dropFirst(prefix.count)] = t
-                break
-            }
-        }
-        return out
-    }
-
-    /// Each text-model name of `textModelWeights`'s output mapped back to the file's name.
-    static func textModelFileNames(_ names: [String]) -> [String: String] {
-        var out: [String: String] = [:]
-        for name in names {
-            for (prefix, replacement) in [("language_model.model.", "model."), ("model.language_model.", "model."),
-                                          ("language_model.lm_head.", "lm_head.")] where name.hasPrefix(prefix) {
                 out[replacement + name.dropFirst(prefix.count)] = name
+                break
             }
         }
         return out
@@ -179,11 +167,11 @@ public enum ModelLoader {
             weights[name] = try file.tensor(name)
         }
         for name in fourBit { weights[name] = Tensor(packed: try BitsAndBytes4Bit.matrix(named: name, in: folder)) }
-        let fileName = textModelFileNames(Array(weights.keys))
-        weights = textModelWeights(weights)
+        let fileName = textModelNames(weights.keys)
+        if let fileName { weights = fileName.mapValues { weights[$0]! } }
         // QLoRA on a 16/32-bit folder: each source matrix's pages leave RSS once it is re-encoded,
         // so peak memory is the 4-bit base, not the file (multimodal names map back to the file's).
-        try requantize(&weights, options: options) { folder.releasePages(of: fileName[$0] ?? $0) }
+        try requantize(&weights, options: options) { folder.releasePages(of: fileName?[$0] ?? $0) }
         narrowUnquantized(&weights, options: options)
         return try LlamaModel(configuration: source.configuration, weights: weights, source: source.path)
     }
