@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: nil,
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CKernels"),
+        // MPI loaded at run time (dlopen) for data-parallel training under mpirun; nothing to build against.
+        .target(name: "CMPIShim", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "TensorCore", dependencies: [blasDependency, "CKernels"],
                 linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
         .target(name: "Quantization", dependencies: ["TensorCore", "CKernels"]),
@@ -35,7 +37,7 @@ let package = Package(
         // Hugging Face cache, downloading through the hub's HTTP API). Foundation only.
         .target(name: "ModelStores"),
         .target(name: "Llama", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores"]),
-        .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "ModelStores",
+        .target(name: "FineTuning", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "Llama", "ModelStores", "CMPIShim",
                                                    .product(name: "Yams", package: "Yams")]),
         // `import Lorikeet`: every public module at once.
         .target(name: "Lorikeet", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores",

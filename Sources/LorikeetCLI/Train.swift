@@ -17,6 +17,11 @@ struct Train: ParsableCommand {
         fine-tuned model in RUN/model; checkpoints in RUN/checkpoints, metrics in RUN/metrics.jsonl and a
         report in RUN/report.html. Every training setting below is also a key of the --config YAML file;
         flags win over the file, and --resume starts from the run's saved settings.
+
+        Under mpirun (or another MPI launcher) each process is one rank of a data-parallel run: a step
+        takes batch-size × grad-accumulation × ranks examples, the ranks sum their gradients, and rank 0
+        alone writes the run folder and prints. libmpi is loaded at run time (LORIKEET_MPI_LIBRARY names
+        it); each rank uses cores ÷ ranks-per-host threads unless --threads or LORIKEET_THREADS says.
         """)
 
     @OptionGroup var model: ModelOption
@@ -34,7 +39,24 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Training settings") var settings: TrainingFlags
 
     func run() throws {
+        let group = try ProcessGroup.fromEnvironment()
+        guard group.isDistributed else { return try train(group: group) }
+        do {
+            try train(group: group)
+            group.finalize()
+        } catch {
+            // The other ranks wait in a collective: end the whole job, naming this rank.
+            FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.size): \(error)\n".utf8))
+            group.abort(code: 1)
+        }
+    }
+
+    func train(group: ProcessGroup) throws {
         compute.apply()
+        if group.isDistributed && compute.threads == nil && ProcessInfo.processInfo.environment["LORIKEET_THREADS"] == nil {
+            Parallel.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / group.localSize)
+        }
+        let quiet = self.quiet || !group.isLeader
         let say: (String) -> Void = { if !quiet { print($0); flushStandardOutput() } }
         let file = try config.map { path -> TrainingSettings in
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("\(path): cannot be read") }
@@ -43,6 +65,10 @@ struct Train: ParsableCommand {
         let resumePoint: TrainingRun.Resume = resumeFrom.map { .checkpoint(URL(fileURLWithPath: $0)) } ?? (resume ? .latest : .none)
         let run = try TrainingRun(model: .source(model.open()), data: .path(data), directory: URL(fileURLWithPath: out),
                                   file: file, commandLine: try settings.settings(), resume: resumePoint)
+        run.group = group
+        if group.isDistributed {
+            say("rank 0 of \(group.size) (\(group.implementation ?? "MPI")), \(Parallel.threadCount) thread\(Parallel.threadCount == 1 ? "" : "s") per rank")
+        }
         if !ignoreMemoryCheck, let available = MemoryStats.availableBytes {
             do { try run.checkMemory(available: available) } catch let TrainingError.insufficientMemory(required, available, breakdown, advice) {
                 throw CommandFailure((["this run needs about \(MemoryStats.formatBytes(required)) but \(MemoryStats.formatBytes(available)) is available:"]
@@ -86,6 +112,7 @@ struct Train: ParsableCommand {
             stop?.requested == true || stopAfter.map { step >= $0 } == true
         }
         progress.finishLine()
+        guard group.isLeader else { return }
         guard let summary = result.summary else {
             print("stopped at step \(result.outcome.steps); continue with: lorikeet train … --out \(out) --resume")
             return
@@ -115,6 +142,8 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "adamw (32-bit moments) or adamw8bit (8-bit blockwise moments).") var optimizer: String?
     @Flag(name: .customLong("optimizer-state-on-disk"), help: "Keep AdamW's moments in a memory-mapped file the OS can page out.")
     var optimizerStateOnDisk = false
+    @Flag(name: .customLong("shard-optimizer-state"), help: "Under mpirun: each rank keeps the AdamW moments of its share of the weights only (ZeRO-1); best with --method full.")
+    var shardOptimizerState = false
     @Option(name: .customLong("learning-rate"), help: "Peak learning rate.") var learningRate: Double?
     @Option(help: "AdamW beta1.") var beta1: Double?
     @Option(help: "AdamW beta2.") var beta2: Double?
@@ -201,9 +230,10 @@ final class ProgressLine {
 
     func update(_ r: StepReport) {
         if quiet { return }
-        let line = String(format: "step %d/%d │ loss %.4f │ lr %.2e │ %.0f tok/s │ %@ elapsed │ ETA %@ │ peak %@",
+        var line = String(format: "step %d/%d │ loss %.4f │ lr %.2e │ %.0f tok/s │ %@ elapsed │ ETA %@ │ peak %@",
                           r.step, r.totalSteps, r.loss, r.learningRate, r.tokensPerSecond, clock(r.elapsedSeconds), clock(r.etaSeconds),
                           r.peakRSSBytes.map { MemoryStats.formatBytes($0) } ?? "?")
+        if r.worldSize > 1 { line += String(format: " │ %d ranks, all-reduce %.0f ms", r.worldSize, r.communicationSeconds * 1000) }
         if tty {
             print("\r\u{1B}[2K" + line, terminator: "")
             flushStandardOutput()

@@ -130,6 +130,9 @@ public final class TrainingRun {
     public private(set) var resumeWarnings: [String] = []
     /// Whether checkpoints, metrics, the export and the report are written (off for benchmarks).
     public let writesArtifacts: Bool
+    /// The processes training together (`ProcessGroup.fromEnvironment()` under mpirun): each
+    /// runs this same run; rank 0 alone writes the run folder, the others only read it to resume.
+    public var group: ProcessGroup = .single
     let model: ModelInput
     let data: DataInput
     let dataName: String
@@ -312,8 +315,8 @@ public final class TrainingRun {
             try adapter!.attach(to: network)
         }
         let trainer = try Trainer(model: network, adapter: adapter, configuration: c, train: stream, validation: validation,
-                                  runDirectory: layout.root, baseModelName: modelName, checkpoints: writesArtifacts)
-        guard writesArtifacts else {
+                                  runDirectory: layout.root, baseModelName: modelName, checkpoints: writesArtifacts, group: group)
+        guard writesArtifacts && group.isLeader else {
             let outcome = try trainer.run(resumeFrom: resumeCheckpoint, resumeVerified: true, shouldStop: shouldStop) { onEvent(.training($0)) }
             return Result(outcome: outcome, output: nil, summary: nil, records: [], network: network, loaded: loaded, adapter: adapter)
         }

@@ -1,5 +1,7 @@
 // The training loop: micro-batches with gradient accumulation (the loss is normalised by
 // the target tokens of the whole accumulation group, so accumulating equals one big batch),
+// shared among the ranks of a ProcessGroup under MPI (rank r computes its run of each step's
+// micro-batches and the gradients are summed, so N ranks equal one process accumulating N×),
 // global-norm clipping, AdamW with a warmup schedule, periodic evaluation and checkpoints,
 // and a clean stop on request. Deterministic for a seed: dropout masks derive from (seed,
 // step, micro-batch) and the data order from the batch stream's cursor.
@@ -46,6 +48,10 @@ public struct StepReport: Sendable {
     public var elapsedSeconds: Double
     public var etaSeconds: Double
     public var peakRSSBytes: Int?
+    /// Processes training together (tokens per second counts all of them).
+    public var worldSize = 1
+    /// Seconds this step spent in collective calls (all-reduce, gathers); 0 for one process.
+    public var communicationSeconds = 0.0
 }
 
 /// How a run ended.
@@ -73,17 +79,23 @@ public final class Trainer {
     public let baseModelName: String
     /// Parameters that train, in a fixed order.
     public let trainable: [Parameter]
-    /// Whether checkpoints are written (at `saveEvery`, at the end and on a stop).
+    /// Whether this process writes checkpoints (at `saveEvery`, at the end and on a stop): rank 0 only.
     public let writesCheckpoints: Bool
+    /// The processes training together (`.single` for one).
+    public let group: ProcessGroup
+    let checkpointsEnabled: Bool
     let optimizer: any Optimizer
+    let parallel: DataParallel
     var stream: any BatchStream
     let validation: [TrainingBatch]
 
     /// Prepares a run. For LoRA the adapter must be attached to the model already; for full
     /// fine-tuning every weight is made trainable (f32) except frozen embeddings. Without
-    /// `checkpoints` nothing is written (benchmarks).
+    /// `checkpoints` nothing is written (benchmarks). Every rank of `group` runs its own
+    /// Trainer over the same stream; only rank 0 writes.
     public init(model: LlamaModel, adapter: LoRAAdapter?, configuration: TrainingConfiguration, train: any BatchStream,
-                validation: [TrainingBatch], runDirectory: URL, baseModelName: String, checkpoints: Bool = true) throws {
+                validation: [TrainingBatch], runDirectory: URL, baseModelName: String, checkpoints: Bool = true,
+                group: ProcessGroup = .single) throws {
         try configuration.validate()
         guard train.batchesPerEpoch > 0 else { throw TrainingError.noData("the training set makes no batches") }
         self.model = model
@@ -93,7 +105,9 @@ public final class Trainer {
         self.baseModelName = baseModelName
         stream = train
         self.validation = validation
-        writesCheckpoints = checkpoints
+        self.group = group
+        checkpointsEnabled = checkpoints
+        writesCheckpoints = checkpoints && group.isLeader
         optimizer = try configuration.optimizerChoice.make(configuration.adamW, stateDirectory: runDirectory)
         switch configuration.method {
         case .lora, .qlora:
@@ -114,7 +128,11 @@ public final class Trainer {
             }
             trainable = list
         }
+        parallel = DataParallel(group: group, parameters: trainable, shardOptimizerState: configuration.shardOptimizerState)
     }
+
+    /// Micro-batches taken from the stream per optimizer update: grad-accumulation × world size.
+    public var microBatchesPerStep: Int { configuration.gradientAccumulation * group.size }
 
     /// Trainable and total parameter counts (PEFT's convention: total includes the adapter).
     public var parameterSummary: ParameterSummary {
@@ -128,7 +146,7 @@ public final class Trainer {
     /// Total optimizer updates of the run.
     public var totalSteps: Int {
         if let m = configuration.maxSteps { return m }
-        let perEpoch = (stream.batchesPerEpoch + configuration.gradientAccumulation - 1) / configuration.gradientAccumulation
+        let perEpoch = (stream.batchesPerEpoch + microBatchesPerStep - 1) / microBatchesPerStep
         return max(1, perEpoch * configuration.epochs)
     }
 
@@ -149,6 +167,11 @@ public final class Trainer {
             state = try Checkpoint.restore(from: resumeFrom, trainable: trainable, optimizer: optimizer, isAdapter: adapter != nil,
                                            verified: resumeVerified)
             try stream.restore(state.dataCursor)
+            if parallel.shards != nil, let adam = optimizer as? AdamW {
+                // Sharded: keep the moments of this rank's parameters only.
+                let own = Set(parallel.ownParameters.map(\.name))
+                adam.restore(stepCount: adam.stepCount, moments: adam.moments.filter { own.contains($0.key) })
+            }
         }
         if writesCheckpoints { try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true) }
         onEvent(.started(totalSteps: total, startStep: state.step, parameters: parameterSummary))
@@ -158,10 +181,14 @@ public final class Trainer {
         var outcome = TrainingOutcome(steps: state.step, interrupted: false, bestValidLoss: state.bestValidLoss,
                                       tokensSeen: state.tokensSeen, elapsedSeconds: state.elapsedSeconds)
         func checkpoint() throws {
+            guard checkpointsEnabled else { return }
+            // Sharded moments come together on rank 0 first (a collective: every rank calls it).
+            var saving = optimizer
+            if parallel.shards != nil, let adam = optimizer as? AdamW, let gathered = try parallel.gatheredOptimizer(adam) { saving = gathered }
             guard writesCheckpoints else { return }
             state.dataCursor = stream.cursor
             state.elapsedSeconds = elapsedBefore + Date().timeIntervalSince(startTime)
-            let url = try Checkpoint.save(run: runDirectory, state: state, trainable: trainable, optimizer: optimizer,
+            let url = try Checkpoint.save(run: runDirectory, state: state, trainable: trainable, optimizer: saving,
                                           adapter: adapter, baseModel: baseModelName, settings: try settingsJSON(),
                                           keep: configuration.keepCheckpoints)
             outcome.checkpoint = url
@@ -170,15 +197,20 @@ public final class Trainer {
         var skipped = 0
         while state.step < total {
             let lr = schedule.rate(at: state.step)
-            var group: [TrainingBatch] = []
-            for _ in 0..<configuration.gradientAccumulation {
+            // Every rank draws the whole step's micro-batches (so all know the normaliser and the
+            // token count) and computes its own run of them: rank r takes r·GA ..< (r+1)·GA.
+            var batches: [TrainingBatch] = []
+            for _ in 0..<microBatchesPerStep {
                 let (batch, epoch) = stream.next()
-                group.append(batch)
+                batches.append(batch)
                 state.epoch = epoch
             }
-            let normalizer = Float(max(1, group.reduce(0) { $0 + $1.targetTokenCount }))
+            let normalizer = Float(max(1, batches.reduce(0) { $0 + $1.targetTokenCount }))
+            let mine = (group.rank * configuration.gradientAccumulation)..<((group.rank + 1) * configuration.gradientAccumulation)
+            let communicationBefore = group.communicationSeconds
             var loss = 0.0
-            for (micro, batch) in group.enumerated() where batch.targetTokenCount > 0 {
+            for micro in mine where batches[micro].targetTokenCount > 0 {
+                let batch = batches[micro]
                 let tape = Tape()
                 let seed = configuration.seed &+ UInt64(state.step) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(micro) &* 0xBF58_476D_1CE4_E5B9
                 let options = ForwardOptions(gradientCheckpointing: configuration.gradientCheckpointing, segments: batch.segments,
@@ -187,8 +219,11 @@ public final class Trainer {
                                        length: batch.length, normalizer: normalizer, options: options)
                 loss += Double(tape.value(l).scalar)
                 try tape.backward(l)
-                state.tokensSeen += batch.tokenCount
             }
+            state.tokensSeen += batches.reduce(0) { $0 + $1.tokenCount }
+            var scalars = [loss]
+            try parallel.allReduce(scalars: &scalars)
+            loss = scalars[0]
             // A NaN norm leaves the gradients unscaled; either way a non-finite step updates nothing.
             let norm = loss.isFinite ? clipGradientNorm(trainable, maxNorm: configuration.maxGradientNorm > 0 ? configuration.maxGradientNorm : .infinity)
                                      : Float.nan
@@ -203,7 +238,8 @@ public final class Trainer {
                 onEvent(.skipped(step: state.step + 1, cause: cause))
                 continue
             }
-            optimizer.step(trainable, learningRate: lr)
+            optimizer.step(parallel.ownParameters, learningRate: lr)
+            try parallel.gatherWeights()
             for p in trainable { p.zeroGrad() }
             state.step += 1
             let elapsed = Date().timeIntervalSince(startTime)
@@ -211,7 +247,8 @@ public final class Trainer {
             let perStep = elapsed / Double(max(1, state.step - (outcome.steps)))
             onEvent(.step(StepReport(step: state.step, totalSteps: total, epoch: state.epoch, loss: loss, learningRate: lr,
                                      gradientNorm: norm, tokensPerSecond: rate, elapsedSeconds: elapsedBefore + elapsed,
-                                     etaSeconds: perStep * Double(total - state.step), peakRSSBytes: MemoryStats.peakResidentBytes)))
+                                     etaSeconds: perStep * Double(total - state.step), peakRSSBytes: MemoryStats.peakResidentBytes,
+                                     worldSize: group.size, communicationSeconds: group.communicationSeconds - communicationBefore)))
             outcome.lastTrainLoss = loss
             let last = state.step == total
             if !validation.isEmpty && ((configuration.evalEvery > 0 && state.step % configuration.evalEvery == 0) || last) {
@@ -222,7 +259,7 @@ public final class Trainer {
             }
             let saved = (configuration.saveEvery > 0 && state.step % configuration.saveEvery == 0) || last
             if saved { try checkpoint() }
-            if !last && shouldStop() {
+            if !last, try group.any(shouldStop()) {  // decided together, so every rank stops at the same step
                 if !saved { try checkpoint() }
                 outcome.interrupted = true
                 break
@@ -235,17 +272,21 @@ public final class Trainer {
         return outcome
     }
 
-    /// Mean loss per target token over the validation batches (no dropout, no gradients).
+    /// Mean loss per target token over the validation batches (no dropout, no gradients); with
+    /// several ranks each evaluates every size-th batch and the sums are reduced.
     public func evaluate() throws -> (loss: Double, tokens: Int) {
         var sum = 0.0
         var tokens = 0
-        for batch in validation where batch.targetTokenCount > 0 {
+        for (i, batch) in validation.enumerated() where batch.targetTokenCount > 0 && i % group.size == group.rank {
             let tape = Tape(recordsGradients: false)
             let l = try model.loss(tape, ids: batch.inputIDs, targets: batch.targets, batch: batch.batchSize, length: batch.length,
                                    normalizer: 1, options: ForwardOptions(segments: batch.segments, positions: batch.positions))
             sum += Double(tape.value(l).scalar)
             tokens += batch.targetTokenCount
         }
+        var totals = [sum, Double(tokens)]
+        try group.allReduceSum(&totals)
+        (sum, tokens) = (totals[0], Int(totals[1]))
         return (sum / Double(max(tokens, 1)), tokens)
     }
 }

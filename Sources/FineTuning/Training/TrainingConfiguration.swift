@@ -64,6 +64,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var optimizer: OptimizerKind = .adamw
     /// Keep AdamW's moments in a memory-mapped file the OS can page out (32-bit AdamW only).
     public var optimizerStateOnDisk = false
+    /// Under MPI: each rank keeps the AdamW moments of its share of the parameters only (ZeRO
+    /// stage 1) and the updated weights are gathered after each step (32-bit AdamW only).
+    public var shardOptimizerState = false
     /// Peak learning rate.
     public var learningRate: Float = 2e-4
     /// AdamW β1.
@@ -123,7 +126,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case method, rank, alpha, dropout, targets, layers
         case rankPattern = "rank-pattern", alphaPattern = "alpha-pattern", useRSLoRA = "use-rslora", loraInit = "lora-init"
-        case optimizer, optimizerStateOnDisk = "optimizer-state-on-disk"
+        case optimizer, optimizerStateOnDisk = "optimizer-state-on-disk", shardOptimizerState = "shard-optimizer-state"
         case learningRate = "learning-rate", beta1, beta2, eps, weightDecay = "weight-decay"
         case schedule = "lr-schedule", warmup, gradientAccumulation = "grad-accumulation", maxGradientNorm = "max-grad-norm"
         case gradientCheckpointing = "grad-checkpoint", epochs, maxSteps = "max-steps", batchSize = "batch-size"
@@ -229,6 +232,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             }
         }
         if optimizerStateOnDisk && optimizer != .adamw { throw bad(.optimizerStateOnDisk, "works with optimizer adamw") }
+        if shardOptimizerState && (optimizer != .adamw || optimizerStateOnDisk) {
+            throw bad(.shardOptimizerState, "works with optimizer adamw (32-bit moments in memory)")
+        }
         guard FourBitType.allowedBlockSizes.contains(quantizationBlockSize) else {
             throw bad(.quantizationBlockSize, "must be one of \(FourBitType.allowedBlockSizes.sorted().map(String.init).joined(separator: ", "))")
         }
