@@ -1,6 +1,8 @@
 // `lorikeet bench train`: training speed on random tokens — tokens/s, model FLOPs
 // utilisation against this machine's measured sgemm rate, and peak resident memory. The steps
 // run through FineTuning's TrainingRun (the same setup as `lorikeet train`), writing nothing.
+// Under mpirun every rank trains its share and rank 0 prints the job's figures: tokens/s over
+// all ranks, the all-reduce time per step, and MFU against the sum of the ranks' sgemm rates.
 import ArgumentParser
 import Foundation
 import TensorCore
@@ -30,7 +32,22 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        let group = try ProcessGroup.fromEnvironment()
+        guard group.isDistributed else { return try bench(group: group) }
+        do {
+            try bench(group: group)
+            group.finalize()
+        } catch {
+            FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.size): \(error)\n".utf8))
+            group.abort(code: 1)
+        }
+    }
+
+    func bench(group: ProcessGroup) throws {
         compute.apply()
+        if group.isDistributed && compute.threads == nil && ProcessInfo.processInfo.environment["LORIKEET_THREADS"] == nil {
+            Parallel.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / group.localSize)
+        }
         guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
         let settings = try TrainingSettings([
             "method": .string(method), "quant": .string(quant), "optimizer": .string(optimizer), "rank": .int(rank),
@@ -59,13 +76,16 @@ struct BenchTrain: ParsableCommand {
         let run = try TrainingRun(model: input, data: .batches(RandomTokenBatches(batchSize: batch, length: seq, vocabularySize: c.vocabularySize),
                                                                validation: []),
                                   directory: scratch, commandLine: settings, writesArtifacts: false)
-        var loadSeconds = 0.0, stepTimes: [Date] = []
+        run.group = group
+        var loadSeconds = 0.0, stepTimes: [Date] = [], communication: [Double] = []
         var trainableParameters = 0
         let result = try run.run { event in
             switch event {
             case let .modelLoaded(_, _, seconds): loadSeconds = seconds
             case let .training(.started(_, _, parameters)): trainableParameters = parameters.trainable
-            case .training(.step): stepTimes.append(Date())  // after each update; the first is the warm-up
+            case let .training(.step(r)):  // after each update; the first is the warm-up
+                stepTimes.append(Date())
+                communication.append(r.communicationSeconds)
             default: break
             }
         }
@@ -76,7 +96,8 @@ struct BenchTrain: ParsableCommand {
         let sd = (stepSeconds.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(stepSeconds.count - 1, 1))).squareRoot()
         let cv = stepSeconds.count > 1 ? sd / mean : 0
         let median = stepSeconds.sorted()[stepSeconds.count / 2]
-        let tokensPerSecond = Double(seq * batch) / seconds
+        let tokensPerSecond = Double(seq * batch * group.size) / seconds
+        let allReduce = communication.dropFirst().reduce(0, +) / Double(max(1, communication.count - 1))
         let m = run.configuration.fineTuningMethod
         // Matrix-product FLOPs per token: forward 2N, input gradients 2N, weight gradients 2N
         // (only for what trains), attention 6·T/2·(heads·hd) per layer, causal.
@@ -84,10 +105,15 @@ struct BenchTrain: ParsableCommand {
         let trainedMatmul = m == .full ? matmulParams : Double(trainableParameters)
         let attention = 6.0 * Double(seq) / 2 * Double(c.attentionHeads * c.headDim) * Double(c.layerCount)
         let flopsPerToken = 4 * matmulParams + 2 * trainedMatmul + attention
-        let sgemm = measuredSgemmRate()
+        var rates = [measuredSgemmRate()]  // every rank at once: the machine's rate as this job runs it
+        try group.allReduceSum(&rates)
+        let sgemm = rates[0]
         let mfu = flopsPerToken * tokensPerSecond / (sgemm * 1e9)
+        var peaks = [Double(MemoryStats.peakResidentBytes ?? 0)]
+        try group.allReduceSum(&peaks)  // the job's peak RSS summed over ranks
         let peak = MemoryStats.peakResidentBytes ?? 0
         let baseBytes = result.network.parameters.values.reduce(0) { $0 + $1.value.byteCount }
+        guard group.isLeader else { return }
         if json {
             let obj: [String: Any] = ["method": method, "seq": seq, "batch": batch, "threads": Parallel.threadCount,
                                       "tokens_per_second": tokensPerSecond, "seconds_per_step": seconds,
@@ -95,12 +121,19 @@ struct BenchTrain: ParsableCommand {
                                       "peak_rss_bytes": peak, "grad_checkpoint": gradCheckpoint,
                                       "base_weight_bytes": baseBytes, "load_seconds": loadSeconds,
                                       "quant": m.kind == .qlora ? quant : "none", "model": modelName,
-                                      "step_seconds": stepSeconds, "step_seconds_median": median, "step_seconds_cv": cv]
+                                      "step_seconds": stepSeconds, "step_seconds_median": median, "step_seconds_cv": cv,
+                                      "world_size": group.size, "all_reduce_seconds_per_step": allReduce,
+                                      "peak_rss_bytes_all_ranks": Int(peaks[0])]
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         } else {
-            print(String(format: "%@ %@: seq %d × batch %d, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s sgemm, peak RSS %@, base weights %@",
-                         m.kind == .qlora ? "qlora (\(quant))" : method, modelName, seq, batch, Parallel.threadCount,
+            print(String(format: "%@ %@: seq %d × batch %d%@, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s sgemm, peak RSS %@, base weights %@",
+                         m.kind == .qlora ? "qlora (\(quant))" : method, modelName, seq, batch, group.isDistributed ? " × \(group.size) ranks" : "", Parallel.threadCount,
                          tokensPerSecond, seconds, flopsPerToken / 1e9, 100 * mfu, sgemm, MemoryStats.formatBytes(peak), MemoryStats.formatBytes(baseBytes)))
+            if group.isDistributed {
+                print(String(format: "  %d ranks × %d threads (%@): all-reduce (and waiting for the slower rank) %.1f ms per step, %.1f%% of the step; peak RSS of all ranks %@",
+                             group.size, Parallel.threadCount, group.implementation ?? "MPI", allReduce * 1000, 100 * allReduce / seconds,
+                             MemoryStats.formatBytes(Int(peaks[0]))))
+            }
             if stepSeconds.count > 1 {
                 print(String(format: "  %d timed steps: median %.3f s, min %.3f s, max %.3f s, spread (σ / mean) %.1f%%",
                              stepSeconds.count, median, stepSeconds.min()!, stepSeconds.max()!, 100 * cv))

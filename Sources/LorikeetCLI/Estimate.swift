@@ -35,6 +35,9 @@ struct Estimate: ParsableCommand {
     static let optimizers: [String: OptimizerChoice] = ["adamw32": .adamw, "adamw8bit": .adamw8bit, "adamw-on-disk": .adamwOnDisk]
     @Flag(name: .customLong("bf16-base"), help: "LoRA/QLoRA: frozen embeddings, head and norms held in bf16 (`train --bf16-base`).")
     var bf16Base = false
+    @Option(name: .customLong("world-size"), help: "Ranks of an MPI run (mpirun -np N): the estimate is per rank.") var worldSize = 1
+    @Flag(name: .customLong("shard-optimizer-state"), help: "With --world-size: each rank holds 1/N of the optimizer state (`train --shard-optimizer-state`).")
+    var shardOptimizerState = false
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -47,6 +50,8 @@ struct Estimate: ParsableCommand {
             throw ValidationError("--method must be full, lora, qlora, qlora-keep or all")
         }
         guard Self.optimizers[optimizer] != nil else { throw ValidationError("--optimizer must be adamw32, adamw8bit or adamw-on-disk") }
+        guard worldSize >= 1 else { throw ValidationError("--world-size must be ≥ 1") }
+        guard !shardOptimizerState || optimizer == "adamw32" else { throw ValidationError("--shard-optimizer-state works with --optimizer adamw32") }
     }
 
     func run() throws {
@@ -67,12 +72,13 @@ struct Estimate: ParsableCommand {
             MemoryEstimator.estimate(configuration: config, method: $0, lora: lora, batchSize: batchSize,
                                      sequenceLength: maxSeqLength, gradientCheckpointing: gradCheckpoint,
                                      baseStorage: storage, optimizer: Self.optimizers[optimizer]!,
-                                     gradientAccumulation: gradAccumulation, bf16Unquantized: bf16Base)
+                                     gradientAccumulation: gradAccumulation, bf16Unquantized: bf16Base, worldSize: worldSize,
+                                     shardedOptimizerState: shardOptimizerState)
         }
         let available = MemoryStats.availableBytes
         if json {
             let obj: [String: Any] = [
-                "source": source, "parameters": config.parameterCount, "batch_size": batchSize, "max_seq_length": maxSeqLength,
+                "source": source, "parameters": config.parameterCount, "batch_size": batchSize, "world_size": worldSize, "shard_optimizer_state": shardOptimizerState, "max_seq_length": maxSeqLength,
                 "grad_checkpoint": gradCheckpoint, "available_bytes": available.map { $0 as Any } ?? NSNull(),
                 "estimates": estimates.map { e -> [String: Any] in
                     var components: [String: Int] = [:]
@@ -86,7 +92,8 @@ struct Estimate: ParsableCommand {
             return
         }
         print("\(source): \(grouped(config.parameterCount)) parameters, batch \(batchSize) × \(maxSeqLength) tokens"
-              + (gradCheckpoint ? ", gradient checkpointing" : ""))
+              + (gradCheckpoint ? ", gradient checkpointing" : "")
+              + (worldSize > 1 ? ", per rank of \(worldSize)" + (shardOptimizerState ? " (optimizer state sharded)" : "") : ""))
         let width = MemoryComponent.allCases.map(\.rawValue.count).max()! + 2
         func row(_ label: String, _ cells: [String]) {
             print(label.padding(toLength: width, withPad: " ", startingAt: 0) + cells.map { leftPad($0, 12) }.joined())

@@ -97,7 +97,7 @@ public final class ProcessGroup: @unchecked Sendable {
             for name in tried {
                 var message = [CChar](repeating: 0, count: 1024)
                 if lk_mpi_load(name, &message, message.count) == 0 { loaded = true; break }
-                reasons.append(String(cString: message))
+                reasons.append(Self.string(message))
             }
             guard loaded else { throw DistributedError.libraryUnavailable(launcher: launcher, tried: tried, reason: reasons.joined(separator: "; ")) }
             try check("MPI_Init", rank: -1, lk_mpi_init())
@@ -116,7 +116,12 @@ public final class ProcessGroup: @unchecked Sendable {
         guard code != 0 else { return }
         var text = [CChar](repeating: 0, count: 1024)
         lk_mpi_error_string(code, &text, text.count)
-        throw DistributedError.call(name, rank: rank, message: String(cString: text))
+        throw DistributedError.call(name, rank: rank, message: string(text))
+    }
+
+    /// The text of a NUL-terminated C buffer.
+    static func string(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func timed(_ name: String, bytes: Int, _ call: () -> Int32) throws {

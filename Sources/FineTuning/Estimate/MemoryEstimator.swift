@@ -35,12 +35,17 @@ public enum MemoryEstimator {
     ///     during the later micro-batches' forward and backward.
     ///   - bf16Unquantized: LoRA/QLoRA with `bf16-base`: embeddings, head and norms that load
     ///     wider than bf16 are held as owned bf16 copies (their file pages, if any, stay counted).
+    ///   - worldSize: ranks of a data-parallel (MPI) run; above 1 each rank also holds the
+    ///     all-reduce staging buffer (up to `ProcessGroup.bucketFloats` floats).
+    ///   - shardedOptimizerState: ZeRO-1 — each rank holds 1/worldSize of the optimizer state
+    ///     (between checkpoints; rank 0 gathers it all while writing one).
     public static func estimate(configuration c: LlamaConfiguration, method: FineTuningMethod,
                                 lora: LoRAConfiguration = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"]),
                                 batchSize: Int, sequenceLength: Int, gradientCheckpointing: Bool = false,
                                 baseStorage: BaseStorage = .bf16, optimizer: OptimizerChoice = .adamw,
                                 gradientAccumulation: Int = 1,
-                                bf16Unquantized: Bool = false) -> MemoryEstimate {
+                                bf16Unquantized: Bool = false, worldSize: Int = 1,
+                                shardedOptimizerState: Bool = false) -> MemoryEstimate {
         let f = 4  // bytes per f32
         let d = c.hiddenSize, q = c.attentionHeads * c.headDim, kv = c.kvHeads * c.headDim, ff = c.intermediateSize
         let v = c.vocabularySize, layers = c.layerCount
@@ -153,8 +158,9 @@ public enum MemoryEstimator {
 
         let process = processBaseline + tokenizerBytesPerToken * v
         let adapterBytes = adapterParams * f
-        let gradients = trainable * f
-        let optimizerState = Int((Double(trainable) * optimizer.residentBytesPerWeight).rounded())
+        let gradients = trainable * f + (worldSize > 1 ? min(trainable, ProcessGroup.bucketFloats) * f : 0)
+        let shards = shardedOptimizerState ? max(1, worldSize) : 1
+        let optimizerState = Int((Double(trainable) * optimizer.residentBytesPerWeight / Double(shards)).rounded(.up))
 
         var phases: [MemoryEstimate.Phase] = []
         // Loading: a GGUF is dequantized whole (every tensor in f32) before any re-encoding, so

@@ -235,7 +235,8 @@ public final class TrainingRun {
                                         sequenceLength: min(s.maxSequenceLength, config.maxPositions),
                                         gradientCheckpointing: s.gradientCheckpointing, baseStorage: storage,
                                         optimizer: s.optimizerChoice, gradientAccumulation: s.gradientAccumulation,
-                                        bf16Unquantized: s.bf16Base)
+                                        bf16Unquantized: s.bf16Base, worldSize: group.size,
+                                        shardedOptimizerState: s.shardOptimizerState)
     }
 
     /// Throws `TrainingError.insufficientMemory` (with its estimate by component and settings
