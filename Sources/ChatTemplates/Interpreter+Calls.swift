@@ -82,6 +82,7 @@ extension Interpreter {
             case "splitlines": return .array(s.split(whereSeparator: \.isNewline).map { .string(String($0)) })
             case "replace":
                 guard let old = string(0, "old"), let new = string(1, "new") else { return nil }
+                try budget.checkLength(Self.replacedLength(s, old, new), at: location)
                 return .string(s.pythonReplace(old, new, count: args.arg(2, "count")?.integer))
             case "find":
                 guard let needle = string(0, "sub") else { return nil }
@@ -92,7 +93,7 @@ extension Interpreter {
                 return .int(s.components(separatedBy: needle).count - 1)
             case "join":
                 let items = try iterate(args.arg(0, "iterable") ?? .array([]), location: location)
-                return .string(items.map(\.pythonString).joined(separator: s))
+                return .string(try budget.joined(items, separator: s, at: location))
             case "isdigit": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.numericType != nil })
             case "isspace": return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(\.isPythonSpace))
             default: return nil

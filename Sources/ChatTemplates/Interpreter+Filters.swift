@@ -12,7 +12,9 @@ extension Interpreter {
         }
         func sequence(_ v: Value) throws -> [Value] {
             if case .undefined = v { return [] }
-            return try iterate(v, location: location)
+            let items = try iterate(v, location: location)
+            try budget.charge(items.count, at: location)
+            return items
         }
         switch name {
         case "trim":
@@ -39,7 +41,7 @@ extension Interpreter {
             if let attr = args.arg(1, "attribute")?.pythonString {
                 items = try items.map { try attribute(of: $0, attr, location: location) }
             }
-            return .string(items.map(\.pythonString).joined(separator: separator))
+            return .string(try budget.joined(items, separator: separator, at: location))
         case "default", "d":
             let fallback = args.arg(0, "default_value") ?? .string("")
             let boolean = args.arg(1, "boolean")?.isTruthy ?? false
@@ -64,6 +66,7 @@ extension Interpreter {
                 throw ChatTemplateError.evaluation("filter 'replace' expects (old, new)", at: location)
             }
             let limit = args.arg(2, "count")?.integer
+            try budget.checkLength(Self.replacedLength(s, old, new), at: location)
             return .string(s.pythonReplace(old, new, count: limit))
         case "int":
             let fallback = args.arg(0, "default") ?? .int(0)
@@ -88,7 +91,10 @@ extension Interpreter {
             throw operandError("abs", value, nil, location: location)
         case "unique":
             var seen: [Value] = []
-            for item in try sequence(value) where !seen.contains(where: { Value.pyEquals($0, item) }) { seen.append(item) }
+            for item in try sequence(value) {
+                try budget.charge(seen.count, at: location)  // each item is compared with those kept
+                if !seen.contains(where: { Value.pyEquals($0, item) }) { seen.append(item) }
+            }
             return .array(seen)
         case "sum":
             return try sequence(value).reduce(Value.int(0)) { try binary(.add, $0, $1, location: location) }

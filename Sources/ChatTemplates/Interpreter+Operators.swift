@@ -12,7 +12,10 @@ extension Interpreter {
         case .lt, .le, .gt, .ge: return .bool(try compare(op, a, b, location: location))
         case .in: return .bool(try contains(b, a, location: location))
         case .notIn: return .bool(!(try contains(b, a, location: location)))
-        case .concat: return .string(a.pythonString + b.pythonString)
+        case .concat:
+            let (x, y) = (a.pythonString, b.pythonString)
+            try budget.checkLength(x.utf8.count + y.utf8.count, at: location)
+            return .string(x + y)
         case .add: return try add(a, b, location: location)
         case .sub, .mul, .div, .floorDiv, .mod, .pow: return try arithmetic(op, a, b, location: location)
         }
@@ -20,8 +23,12 @@ extension Interpreter {
 
     private func add(_ a: Value, _ b: Value, location: SourceLocation) throws -> Value {
         switch (a, b) {
-        case (.string(let x), .string(let y)): return .string(x + y)
-        case (.array(let x), .array(let y)): return .array(x + y)
+        case (.string(let x), .string(let y)):
+            try budget.checkLength(x.utf8.count + y.utf8.count, at: location)
+            return .string(x + y)
+        case (.array(let x), .array(let y)):
+            try budget.charge(x.count + y.count, at: location)
+            return .array(x + y)
         default:
             if let x = a.integer, let y = b.integer {
                 let (sum, overflow) = x.addingReportingOverflow(y)
@@ -105,10 +112,17 @@ extension Interpreter {
     private func repeatCount(_ unit: Int, _ n: Int, _ location: SourceLocation) throws -> Int {
         let count = max(0, n)
         let (total, overflow) = unit.multipliedReportingOverflow(by: count)
-        guard !overflow, total <= 100_000_000 else {
-            throw ChatTemplateError.evaluation("repetition result of \(unit) × \(n) exceeds 100 MB", at: location)
-        }
+        try budget.checkLength(overflow ? .max : total, at: location)
         return count
+    }
+
+    /// The UTF-8 length of `s` with `old` replaced by `new` everywhere (Python's rule for an
+    /// empty `old`: `new` before every character and at the end), without building it.
+    static func replacedLength(_ s: String, _ old: String, _ new: String) -> Int {
+        let n = s.utf8.count, delta = new.utf8.count - old.utf8.count
+        let occurrences = old.isEmpty ? s.unicodeScalars.count + 1 : s.components(separatedBy: old).count - 1
+        let (change, overflow) = occurrences.multipliedReportingOverflow(by: old.isEmpty ? new.utf8.count : delta)
+        return overflow ? .max : n + change
     }
 
     /// `<`, `<=`, `>`, `>=` on numbers, strings (by code point) and lists.

@@ -56,6 +56,32 @@ final class RenderBudget {
             throw ChatTemplateError.evaluation("the template wrote more than \(limits.outputBytes) bytes; rendering stopped", at: location)
         }
     }
+    /// Counts `units` of work done inside one expression (the items a filter or join visits),
+    /// so a chain of filters over a huge value meets the step limit too.
+    func charge(_ units: Int, at location: SourceLocation) throws {
+        steps += max(0, units)
+        if steps > limits.steps {
+            throw ChatTemplateError.evaluation("the template ran more than \(limits.steps) steps (a loop too big or without end); "
+                + "rendering stopped", at: location)
+        }
+    }
+
+    /// Throws before a string of `bytes` is built when it could not fit in the output anyway
+    /// (joins of joins grow multiplicatively: four of them turn a message list into gigabytes).
+    func checkLength(_ bytes: Int, at location: SourceLocation) throws {
+        guard bytes > limits.outputBytes else { return }
+        throw ChatTemplateError.evaluation("an expression would build a string of \(bytes) bytes, more than the output may hold "
+            + "(\(limits.outputBytes) bytes); rendering stopped", at: location)
+    }
+
+    /// `items` joined by `separator`, after checking the result's length and charging its items.
+    func joined(_ items: [Value], separator: String, at location: SourceLocation) throws -> String {
+        try charge(items.count, at: location)
+        let strings = items.map(\.pythonString)
+        let (gaps, overflow) = separator.utf8.count.multipliedReportingOverflow(by: max(0, strings.count - 1))
+        try checkLength(overflow ? .max : strings.reduce(gaps) { $0 &+ $1.utf8.count }, at: location)
+        return strings.joined(separator: separator)
+    }
 }
 
 struct Interpreter {

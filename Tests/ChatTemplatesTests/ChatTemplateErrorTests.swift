@@ -160,7 +160,7 @@ final class ChatTemplateErrorTests: XCTestCase {
         }
         expectError(try self.render("{{ 'ab' * 1000000000000 }}")) { error in
             guard case .evaluation(let message, _) = error else { return XCTFail("\(error)") }
-            XCTAssertTrue(message.contains("100 MB"), message)
+            XCTAssertTrue(message.contains("more than the output may hold"), message)
         }
         expectError(try self.render("{{ range(10000000) | length }}")) { error in
             guard case .evaluation = error else { return XCTFail("\(error)") }
@@ -186,6 +186,32 @@ final class ChatTemplateBudgetTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("5000000 steps") && "\(e)".contains("line 2"), "\(e)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(t0), 30, "stopped by the budget, not run to the end")
+    }
+
+    /// FuzzChatTemplate's timeout (Fixtures/fuzz): joins of joins over the characters of a
+    /// string grow by the separator's length each time, so one expression built gigabytes
+    /// before any output was checked. The result's length is now checked before it is built,
+    /// and items visited by filters count as steps.
+    func testJoinsOfJoinsStopBeforeBuildingGigabytes() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz/join_of_joins_timeout.jinja")
+        var template = try ChatTemplate(String(decoding: try Data(contentsOf: url), as: UTF8.self))
+        template.limits = ChatTemplate.Limits(steps: 50_000, outputBytes: 1 << 20)
+        let t0 = Date()
+        XCTAssertThrowsError(try template.render(messages: [ChatMessage(role: "user", content: "x"), ChatMessage(role: "assistant", content: "y")],
+                                                 addGenerationPrompt: true, bosToken: "<s>", eosToken: "</s>")) { e in
+            XCTAssertTrue("\(e)".contains("more than the output may hold") || "\(e)".contains("steps"), "\(e)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 2)
+        // 'user' → 184 → 11 164 → 681 k → 41 M bytes: the fifth join is refused before it is built.
+        let chain = ["-", "=", "+", "*", "#"].map { "join('" + String(repeating: $0, count: 60) + "')" }.joined(separator: " | ")
+        var joins = try ChatTemplate("{{ messages | map(attribute='role') | " + chain + " | length }}")
+        joins.limits = ChatTemplate.Limits(steps: 5_000_000, outputBytes: 32 << 20)
+        XCTAssertThrowsError(try joins.render(messages: [ChatMessage(role: "user", content: "x")], addGenerationPrompt: false,
+                                              bosToken: "", eosToken: "")) { e in
+            XCTAssertTrue("\(e)".contains("more than the output may hold"), "\(e)")
+        }
+        XCTAssertEqual(try ChatTemplate("{{ 'ab' | join('-') }}|{{ 'a-b'.replace('-', '+') }}|{{ ['x', 'y'] | join }}").render(context: [:]),
+                       "a-b|a+b|xy")
     }
 
     func testOutputStopsAtTheByteBudget() throws {
