@@ -28,6 +28,8 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "LoRA targets (comma list or all-linear).") var targets = "all-linear"
     @Flag(name: .customLong("grad-checkpoint"), help: "Recompute blocks in backward.") var gradCheckpoint = false
     @Flag(name: .customLong("bf16-base"), help: "LoRA/QLoRA: hold the frozen embeddings, head and norms in bf16.") var bf16Base = false
+    @Flag(name: .customLong("shard-optimizer-state"), help: "Under mpirun: each rank keeps its share of the AdamW moments (ZeRO-1).")
+    var shardOptimizerState = false
     @OptionGroup var compute: ComputeOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -54,6 +56,7 @@ struct BenchTrain: ParsableCommand {
             "alpha": .double(Double(alpha)), "targets": .string(targets), "grad-checkpoint": .bool(gradCheckpoint),
             "bf16-base": .bool(bf16Base), "batch-size": .int(batch), "max-seq-length": .int(seq), "max-steps": .int(steps + 1),
             "learning-rate": .double(1e-5), "lr-schedule": .string("constant"), "max-grad-norm": .double(0),
+            "shard-optimizer-state": .bool(shardOptimizerState),
         ], source: .commandLine)
         let input: TrainingRun.ModelInput
         let modelName: String
