@@ -23,6 +23,10 @@ struct BenchAllReduce: ParsableCommand {
 
     func run() throws {
         let group = try ProcessGroup.fromEnvironment()
+        try asRank(of: group) { try measure(group: group) }
+    }
+
+    func measure(group: ProcessGroup) throws {
         guard group.isDistributed else { throw CommandFailure("bench allreduce needs several processes: mpirun -np 2 lorikeet bench allreduce") }
         guard floats >= 1, rounds >= 1 else { throw ValidationError("--floats and --rounds must be ≥ 1") }
         var buffer = [Float](repeating: 0, count: floats)
@@ -41,7 +45,7 @@ struct BenchAllReduce: ParsableCommand {
         }
         var medians = [times.sorted()[times.count / 2]]
         try group.allReduceSum(&medians)
-        guard group.isLeader else { group.finalize(); return }
+        guard group.isLeader else { return }
         let median = medians[0] / Double(group.size)  // mean over ranks of each rank's median
         let bytes = Double(floats * 4)
         let moved = 2 * Double(group.size - 1) / Double(group.size) * bytes
@@ -57,6 +61,5 @@ struct BenchAllReduce: ParsableCommand {
                          MemoryStats.formatBytes(Int(moved)), moved * 8 / median / 1e9))
             for (gbit, seconds) in links { print(String(format: "  a %g Gbit/s link needs at least %.1f ms", gbit, seconds * 1000)) }
         }
-        group.finalize()
     }
 }

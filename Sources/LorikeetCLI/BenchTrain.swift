@@ -35,21 +35,11 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         let group = try ProcessGroup.fromEnvironment()
-        guard group.isDistributed else { return try bench(group: group) }
-        do {
-            try bench(group: group)
-            group.finalize()
-        } catch {
-            FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.size): \(error)\n".utf8))
-            group.abort(code: 1)
-        }
+        try asRank(of: group) { try bench(group: group) }
     }
 
     func bench(group: ProcessGroup) throws {
-        compute.apply()
-        if group.isDistributed && compute.threads == nil && ProcessInfo.processInfo.environment["LORIKEET_THREADS"] == nil {
-            Parallel.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / group.localSize)
-        }
+        compute.apply(for: group)
         guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
         let settings = try TrainingSettings([
             "method": .string(method), "quant": .string(quant), "optimizer": .string(optimizer), "rank": .int(rank),

@@ -1,5 +1,7 @@
 // The `lorikeet` command: the only layer that prints. Subcommands live in their own files.
 import ArgumentParser
+import Foundation
+import FineTuning
 import TensorCore
 
 @main
@@ -19,6 +21,30 @@ struct ComputeOptions: ParsableArguments {
 
     func apply() {
         if let threads { Parallel.threadCount = threads } else { Parallel.threadCount = Parallel.threadCount }
+    }
+}
+
+/// Runs a command's work as one rank of `group`: alone, as is; under MPI, finalized at the end,
+/// or, on an error, printed with the rank and the whole job aborted (the other ranks would
+/// otherwise wait in a collective for ever).
+func asRank(of group: ProcessGroup, _ body: () throws -> Void) throws {
+    guard group.usesMPI else { return try body() }
+    do {
+        try body()
+        group.finalize()
+    } catch {
+        FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.size): \(error)\n".utf8))
+        group.abort(code: 1)
+    }
+}
+
+extension ComputeOptions {
+    /// `apply()`, and under MPI without --threads or LORIKEET_THREADS, the cores shared among this host's ranks.
+    func apply(for group: ProcessGroup) {
+        apply()
+        if group.isDistributed && threads == nil && ProcessInfo.processInfo.environment["LORIKEET_THREADS"] == nil {
+            Parallel.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / group.localSize)
+        }
     }
 }
 

@@ -40,22 +40,11 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let group = try ProcessGroup.fromEnvironment()
-        guard group.isDistributed else { return try train(group: group) }
-        do {
-            try train(group: group)
-            group.finalize()
-        } catch {
-            // The other ranks wait in a collective: end the whole job, naming this rank.
-            FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.size): \(error)\n".utf8))
-            group.abort(code: 1)
-        }
+        try asRank(of: group) { try train(group: group) }
     }
 
     func train(group: ProcessGroup) throws {
-        compute.apply()
-        if group.isDistributed && compute.threads == nil && ProcessInfo.processInfo.environment["LORIKEET_THREADS"] == nil {
-            Parallel.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / group.localSize)
-        }
+        compute.apply(for: group)
         let quiet = self.quiet || !group.isLeader
         let say: (String) -> Void = { if !quiet { print($0); flushStandardOutput() } }
         let file = try config.map { path -> TrainingSettings in

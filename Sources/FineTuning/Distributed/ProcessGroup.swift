@@ -72,6 +72,8 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// True for more than one process.
     public var isDistributed: Bool { size > 1 }
+    /// True when MPI was initialised (under a launcher, even with one process): finalize or abort at the end.
+    public var usesMPI: Bool { implementation != nil }
     /// Rank 0 writes the run folder and prints.
     public var isLeader: Bool { rank == 0 }
 
@@ -204,12 +206,12 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// Ends the whole job (every rank) with `code`; the launcher reports which rank asked.
     public func abort(code: Int32) -> Never {
-        if isDistributed { _ = lk_mpi_abort(code) }
+        if usesMPI { _ = lk_mpi_abort(code) }
         exit(code)
     }
 
     /// MPI_Finalize (call once, at the end of a successful run).
     public func finalize() {
-        if isDistributed { _ = lk_mpi_finalize() }
+        if usesMPI { _ = lk_mpi_finalize() }
     }
 }
