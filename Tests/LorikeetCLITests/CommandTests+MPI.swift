@@ -176,6 +176,20 @@ extension CommandTests {
         }.sorted()
     }
 
+    /// MPICH (its Hydra launcher, mpiexec.mpich) is found and driven through its own handles:
+    /// the same bit-identical result. Skips where MPICH is not installed.
+    func testMPICHComputesTheSame() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("no release binary at \(binary.path)") }
+        let hydra = "/usr/bin/mpiexec.mpich"
+        guard FileManager.default.isExecutableFile(atPath: hydra) else { throw XCTSkip("no \(hydra) (apt install mpich)") }
+        let one = work.appendingPathComponent("one"), two = work.appendingPathComponent("two")
+        XCTAssertEqual(try single(mpiArguments(one, ["--grad-accumulation", "2", "--max-steps", "4"])).status, 0)
+        let b = try Self.launch(hydra, ["-np", "2", binary.path] + mpiArguments(two, ["--max-steps", "4"]))
+        XCTAssertEqual(b.status, 0, b.output)
+        XCTAssertEqual(try losses(one), try losses(two))
+        XCTAssertEqual(try trained(one), try trained(two))
+    }
+
     /// No MPI needed to run alone; under a launcher, a library that cannot be loaded is a clear error.
     func testTheBinaryNeedsLibMPIOnlyUnderALauncher() throws {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("no release binary at \(binary.path)") }

@@ -36,13 +36,18 @@ public final class ProcessGroup: @unchecked Sendable {
     public static let launcherVariables = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MV2_COMM_WORLD_SIZE"]
     /// Variables that tell how many ranks share this host.
     static let localSizeVariables = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_LOCAL_SIZE", "PMI_LOCAL_SIZE"]
-    /// Library names tried in order when the variable is not set.
-    static var defaultLibraries: [String] {
+    /// Library names tried in order when the variable is not set: the launcher's own family
+    /// first (Open MPI's mpirun sets OMPI_*; MPICH's Hydra sets PMI_*), since a library of the
+    /// other family cannot talk to that launcher.
+    static func defaultLibraries(launcher: String) -> [String] {
         #if os(macOS)
-        ["libmpi.dylib", "libmpi.40.dylib", "/opt/homebrew/lib/libmpi.dylib", "/usr/local/lib/libmpi.dylib", "libmpich.dylib"]
+        let openMPI = ["libmpi.40.dylib", "/opt/homebrew/lib/libmpi.40.dylib", "/usr/local/lib/libmpi.40.dylib"]
+        let mpich = ["libmpich.12.dylib", "/opt/homebrew/lib/libmpich.12.dylib", "/usr/local/lib/libmpich.12.dylib"]
+        let plain = ["libmpi.dylib", "/opt/homebrew/lib/libmpi.dylib", "/usr/local/lib/libmpi.dylib"]
         #else
-        ["libmpi.so.40", "libmpi.so.12", "libmpich.so.12", "libmpi.so"]
+        let openMPI = ["libmpi.so.40"], mpich = ["libmpich.so.12", "libmpi.so.12"], plain = ["libmpi.so"]
         #endif
+        return (launcher.hasPrefix("OMPI_") ? openMPI + mpich : mpich + openMPI) + plain
     }
     /// Floats per MPI call when a buffer is reduced in pieces (16 Mi floats, 64 MiB).
     public static let bucketFloats = 1 << 24
@@ -93,7 +98,7 @@ public final class ProcessGroup: @unchecked Sendable {
         guard let launcher = launcher(in: environment) else { return .single }
         return try lock.withLock {
             if let started { return started }
-            let tried = environment[libraryVariable].map { [$0] } ?? defaultLibraries
+            let tried = environment[libraryVariable].map { [$0] } ?? defaultLibraries(launcher: launcher)
             var reasons: [String] = []
             var loaded = false
             for name in tried {
