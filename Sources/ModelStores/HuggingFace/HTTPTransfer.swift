@@ -40,20 +40,63 @@ enum HTTPTransfer {
     static func perform(_ request: URLRequest, redirects: RedirectPolicy,
                         onHead: @escaping (HTTPHead) throws -> BodySink?) throws -> (head: HTTPHead, body: Data, streamed: Int64) {
         let exchange = Exchange(original: request, redirects: redirects, onHead: onHead)
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 60  // idle time between bytes (reset on every chunk)
-        configuration.timeoutIntervalForResource = 7 * 24 * 3600
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        let session = URLSession(configuration: configuration, delegate: exchange, delegateQueue: nil)
-        session.dataTask(with: request).resume()
+        Dispatcher.shared.start(request, exchange)
         exchange.done.wait()
-        session.finishTasksAndInvalidate()
         return try exchange.result()
     }
 
+    /// One URLSession for every transfer, handing each task's callbacks to its exchange. (A
+    /// session made and invalidated per request crashed swift-corelibs-foundation now and then —
+    /// "attempted to read an unowned reference but object was already destroyed" inside
+    /// dataTask(with:), seen in CI — so the session lives as long as the process.)
+    private final class Dispatcher: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+        static let shared = Dispatcher()
+        private let lock = NSLock()
+        private var exchanges: [Int: Exchange] = [:]
+        private var session: URLSession!
+
+        override init() {
+            super.init()
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.timeoutIntervalForRequest = 60  // idle time between bytes (reset on every chunk)
+            configuration.timeoutIntervalForResource = 7 * 24 * 3600
+            configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+            configuration.urlCache = nil
+            session = URLSession(configuration: configuration, delegate: self, delegateQueue: nil)
+        }
+
+        func start(_ request: URLRequest, _ exchange: Exchange) {
+            let task = session.dataTask(with: request)
+            lock.withLock { exchanges[task.taskIdentifier] = exchange }
+            task.resume()
+        }
+
+        private func exchange(_ task: URLSessionTask) -> Exchange? { lock.withLock { exchanges[task.taskIdentifier] } }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+            guard let e = exchange(task) else { return completionHandler(nil) }
+            e.urlSession(session, task: task, willPerformHTTPRedirection: response, newRequest: request, completionHandler: completionHandler)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+            guard let e = exchange(dataTask) else { return completionHandler(.cancel) }
+            e.urlSession(session, dataTask: dataTask, didReceive: response, completionHandler: completionHandler)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+            exchange(dataTask)?.urlSession(session, dataTask: dataTask, didReceive: data)
+        }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+            let e = lock.withLock { exchanges.removeValue(forKey: task.taskIdentifier) }
+            e?.urlSession(session, task: task, didCompleteWithError: error)
+        }
+    }
+
     /// The state of one exchange, touched by the delegate queue and read after `done`.
-    private final class Exchange: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    private final class Exchange: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
         private let original: URLRequest
         private let redirects: RedirectPolicy
