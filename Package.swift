@@ -13,11 +13,17 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Lorikeet", targets: ["Lorikeet"]),
+        // The OpenAI-compatible server (Hummingbird): its own product, so `import Lorikeet` does not pull in a web stack.
+        .library(name: "LorikeetServer", targets: ["LorikeetServer"]),
         .executable(name: "lorikeet", targets: ["LorikeetCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         // `swift package generate-documentation --target Lorikeet` (a plugin: built only when used).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -42,10 +48,20 @@ let package = Package(
         // `import Lorikeet`: every public module at once.
         .target(name: "Lorikeet", dependencies: ["TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores",
                                                  "Llama", "FineTuning"]),
+        // `lorikeet serve`: OpenAI's HTTP API, continuous batching across requests and adapters.
+        .target(name: "LorikeetServer", dependencies: [
+            "TensorCore", "Tokenizers", "ChatTemplates", "Llama", "FineTuning",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The `lorikeet` command (the only code that prints); the executable product keeps that name.
         .executableTarget(name: "LorikeetCLI", dependencies: [
-            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores", "Llama", "FineTuning",
+            "TensorCore", "Quantization", "ModelFormats", "Tokenizers", "ChatTemplates", "ModelStores", "Llama", "FineTuning", "LorikeetServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
@@ -58,6 +74,8 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Quantization", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "Llama", "ModelFormats", "Quantization", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LorikeetCLITests", dependencies: ["LorikeetCLI", "FineTuning", "Llama", "ModelFormats", "TensorCore"]),
+        .testTarget(name: "LorikeetServerTests", dependencies: ["LorikeetServer", "Llama", "FineTuning", "TensorCore", "Tokenizers", "ModelFormats",
+                                                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "ModelStoresTests", dependencies: ["ModelStores", "Llama", "ModelFormats", "TensorCore", "TestSupport"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates", "TestSupport"], exclude: ["Fixtures"]),
     ]

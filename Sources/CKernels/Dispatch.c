@@ -106,6 +106,10 @@ void lk_swiglu_backward(const float *gate, const float *up, const float *dy, flo
     table()->swiglu_backward(gate, up, dy, dgate, dup, n);
 }
 float lk_dot(const float *a, const float *b, ptrdiff_t n) { return table()->dot(a, b, n); }
+void lk_rows_dot_t(const float *x, ptrdiff_t m, ptrdiff_t ldx, const float *w, ptrdiff_t n, ptrdiff_t k,
+                   float *y, ptrdiff_t ldy, float alpha, int accumulate) {
+    table()->rows_dot_t(x, m, ldx, w, n, k, y, ldy, alpha, accumulate);
+}
 void lk_rmsnorm_rows(const float *x, const float *w, float eps, float *y, float *rstd_out, ptrdiff_t rows, ptrdiff_t n) {
     table()->rmsnorm_rows(x, w, eps, y, rstd_out, rows, n);
 }

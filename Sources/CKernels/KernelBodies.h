@@ -261,6 +261,22 @@ static float k_dot(const float *a, const float *b, ptrdiff_t n) {
     return s;
 }
 
+// y[i·ldy + j] (+)= alpha · dot(x_i, w_j) for rows i < m of x and rows j < n of w (length k
+// each): a product whose every element is one k_dot, in the same order whatever m is, so a row
+// computes the same floats alone or among others (decoding alone or in a batch). w_j stays in
+// L1 while the m rows of x pass over it.
+static void k_rows_dot_t(const float *x, ptrdiff_t m, ptrdiff_t ldx, const float *w, ptrdiff_t n, ptrdiff_t k,
+                         float *y, ptrdiff_t ldy, float alpha, int accumulate) {
+    for (ptrdiff_t j = 0; j < n; j++) {
+        const float *wj = w + j * k;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            float d = alpha * k_dot(x + i * ldx, wj, k);
+            float *yi = y + i * ldy + j;
+            *yi = accumulate ? *yi + d : d;
+        }
+    }
+}
+
 LK_INLINE float rmsnorm_row(const float *x, const float *w, float eps, float *y, ptrdiff_t n) {
     float ms = k_dot(x, x, n) / (float)n;
     float s = 1 / __builtin_sqrtf(ms + eps);
@@ -787,6 +803,7 @@ const lk_kernel_table LK_TABLE_NAME = {
     .swiglu = k_swiglu,
     .swiglu_backward = k_swiglu_backward,
     .dot = k_dot,
+    .rows_dot_t = k_rows_dot_t,
     .rmsnorm_rows = k_rmsnorm_rows,
     .rmsnorm_backward_rows = k_rmsnorm_backward_rows,
     .add = k_add,

@@ -1,5 +1,8 @@
 // Keys and values of past positions for incremental decoding (batch 1). Each layer owns a
-// [capacity, Hkv, hd] buffer; attention sees a zero-copy view of the filled rows.
+// [capacity, Hkv, hd] buffer; attention sees a zero-copy view of the filled rows. A forward pass
+// extends one sequence's cache, or (continuous batching) one cache per row of a batch of
+// sequences that each add one token: then attention runs row by row against each row's cache.
+
 import TensorCore
 
 /// Per-layer key/value buffers for generation.
@@ -51,4 +54,38 @@ public final class KVCache {
     }
 
     func commit(_ n: Int) { length += n }
+}
+
+/// The caches one forward pass extends.
+enum CacheUse {
+    /// One sequence: the pass's positions follow the cache's.
+    case single(KVCache)
+    /// One new token per row, row b continuing `caches[b]`.
+    case rows([KVCache])
+
+    /// Appends this pass's k and v and attends: q [B, T, H, hd], k and v [B, T, Hkv, hd].
+    func attend(_ t: Tape, layer: Int, q: Var, k: Var, v: Var, scale: Float? = nil, window: Int?, softcap: Float? = nil) throws -> Var {
+        switch self {
+        case let .single(cache):
+            let (keys, values) = try cache.append(t, layer: layer, keys: k, values: v)
+            return try t.attention(q: q, k: keys, v: values, scale: scale, window: window, softcap: softcap)
+        case let .rows(caches):
+            let qv = t.value(q), kv = t.value(k), vv = t.value(v)
+            guard qv.shape[0] == caches.count, qv.shape[1] == 1 else {
+                throw TensorError.invalidShape(op: "batched decode", shape: qv.shape, expected: "[\(caches.count), 1, H, hd]: one token per sequence")
+            }
+            var out = Tensor(uninitialized: qv.shape)
+            let rowFloats = qv.count / caches.count
+            for (b, cache) in caches.enumerated() {
+                let (keys, values) = try cache.append(t, layer: layer, keys: t.input(try kv.slice(b..<(b + 1))),
+                                                      values: t.input(try vv.slice(b..<(b + 1))))
+                let a = t.value(try t.attention(q: t.input(try qv.slice(b..<(b + 1))), k: keys, v: values, scale: scale,
+                                                window: window, softcap: softcap))
+                a.withUnsafeFloats { src in out.withUnsafeMutableFloats { dst in
+                    (dst.baseAddress! + b * rowFloats).update(from: src.baseAddress!, count: rowFloats)
+                } }
+            }
+            return t.input(out)
+        }
+    }
 }

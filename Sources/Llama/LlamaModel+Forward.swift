@@ -136,7 +136,7 @@ extension LlamaModel {
 
     /// One decoder block: x + attn(norm(x)), then + mlp(norm(·)). x: [N, D].
     func decoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
-                      positions: [Int32], segments: [Int32]?, cache: KVCache?, dropoutSeed: UInt64? = nil) throws -> Var {
+                      positions: [Int32], segments: [Int32]?, cache: CacheUse?, dropoutSeed: UInt64? = nil) throws -> Var {
         if configuration.gemma != nil {
             return try gemmaDecoderBlock(t, x, layer: layer, batch: batch, length: length, positions: positions,
                                          segments: segments, cache: cache, dropoutSeed: dropoutSeed)
@@ -147,14 +147,14 @@ extension LlamaModel {
         let (qLinear, kLinear, vLinear) = try queryKeyValue(t, h, of: n, dropoutSeed: dropoutSeed)
         var qHeads = try t.reshape(qLinear, [batch, length, c.attentionHeads, c.headDim])
         var kHeads = try t.reshape(kLinear, [batch, length, c.kvHeads, c.headDim])
-        var v = try t.reshape(vLinear, [batch, length, c.kvHeads, c.headDim])
+        let v = try t.reshape(vLinear, [batch, length, c.kvHeads, c.headDim])
         if c.queryKeyNorm {
             // Qwen3: RMSNorm over each head's head_dim values, before RoPE.
             qHeads = try headNorm(t, qHeads, n.queryNorm, heads: c.attentionHeads, batch: batch, length: length)
             kHeads = try headNorm(t, kHeads, n.keyNorm, heads: c.kvHeads, batch: batch, length: length)
         }
         let q: Var
-        var k: Var
+        let k: Var
         if c.noRopeLayers.contains(layer) {
             (q, k) = (qHeads, kHeads)   // NoPE layer (SmolLM3): attention without positions
         } else {
@@ -163,11 +163,9 @@ extension LlamaModel {
             k = try t.rope(kHeads, positions: positions, table: table)
             t.discard(qLinear, qHeads, kLinear, kHeads)  // rotary backward needs no input: free them now
         }
-        if let cache {
-            (k, v) = try cache.append(t, layer: layer, keys: k, values: v)
-        }
-        let a = try t.reshape(try t.attention(q: q, k: k, v: v, segments: segments, window: c.slidingWindow),
-                              [batch * length, c.attentionHeads * c.headDim])
+        let attended = try cache.map { try $0.attend(t, layer: layer, q: q, k: k, v: v, window: c.slidingWindow) }
+            ?? t.attention(q: q, k: k, v: v, segments: segments, window: c.slidingWindow)
+        let a = try t.reshape(attended, [batch * length, c.attentionHeads * c.headDim])
         let attnOut = try project(t, a, .outputProjection, of: n, dropoutSeed: dropoutSeed)
         let x1 = try t.add(x, attnOut)
         t.discard(attnOut)

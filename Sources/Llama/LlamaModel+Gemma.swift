@@ -21,7 +21,7 @@ extension LlamaModel {
     }
 
     func gemmaDecoderBlock(_ t: Tape, _ x: Var, layer: Int, batch: Int, length: Int,
-                           positions: [Int32], segments: [Int32]?, cache: KVCache?, dropoutSeed: UInt64?) throws -> Var {
+                           positions: [Int32], segments: [Int32]?, cache: CacheUse?, dropoutSeed: UInt64?) throws -> Var {
         let c = configuration, g = c.gemma!
         let n = layerNames[layer]
         let sliding = g.slidingLayers[layer]
@@ -33,19 +33,17 @@ extension LlamaModel {
                                    [batch, length, c.attentionHeads, c.headDim])
         let kHeads = try t.reshape(try project(t, h, .keyProjection, of: n, dropoutSeed: dropoutSeed),
                                    [batch, length, c.kvHeads, c.headDim])
-        var v = try t.reshape(try project(t, h, .valueProjection, of: n, dropoutSeed: dropoutSeed),
+        let v = try t.reshape(try project(t, h, .valueProjection, of: n, dropoutSeed: dropoutSeed),
                               [batch, length, c.kvHeads, c.headDim])
         let table = sliding ? localRope! : rope
         // Gemma 3 normalises each head of q and k before RoPE; Gemma 2 does not.
         let qIn = c.queryKeyNorm ? try headNorm(t, qHeads, n.queryNorm, heads: c.attentionHeads, batch: batch, length: length) : qHeads
         let kIn = c.queryKeyNorm ? try headNorm(t, kHeads, n.keyNorm, heads: c.kvHeads, batch: batch, length: length) : kHeads
         let q = try t.rope(qIn, positions: positions, table: table)
-        var k = try t.rope(kIn, positions: positions, table: table)
-        if let cache {
-            (k, v) = try cache.append(t, layer: layer, keys: k, values: v)
-        }
-        let attn = try t.attention(q: q, k: k, v: v, segments: segments, scale: Float(1 / Double(g.queryPreAttnScalar).squareRoot()),
-                                   window: sliding ? g.slidingWindow : nil, softcap: g.attentionSoftcap)
+        let k = try t.rope(kIn, positions: positions, table: table)
+        let scale = Float(1 / Double(g.queryPreAttnScalar).squareRoot()), window = sliding ? g.slidingWindow : nil
+        let attn = try cache.map { try $0.attend(t, layer: layer, q: q, k: k, v: v, scale: scale, window: window, softcap: g.attentionSoftcap) }
+            ?? t.attention(q: q, k: k, v: v, segments: segments, scale: scale, window: window, softcap: g.attentionSoftcap)
         let a = try t.reshape(attn, [batch * length, c.attentionHeads * c.headDim])
         let attnOut = try norm(try project(t, a, .outputProjection, of: n, dropoutSeed: dropoutSeed), n.postAttentionNorm)
         let x1 = try t.add(x, attnOut)

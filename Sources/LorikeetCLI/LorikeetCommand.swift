@@ -10,7 +10,7 @@ struct LorikeetCommand: ParsableCommand {
         commandName: "lorikeet",
         abstract: "Fine-tune Llama-family language models on the CPU.",
         version: LorikeetVersion.string,
-        subcommands: [Train.self, Estimate.self, Generate.self, Chat.self, Eval.self, Merge.self, Export.self, Quantize.self, Tokenize.self, Inspect.self, Bench.self]
+        subcommands: [Train.self, Estimate.self, Generate.self, Chat.self, Serve.self, Eval.self, Merge.self, Export.self, Quantize.self, Tokenize.self, Inspect.self, Bench.self]
     )
 }
 

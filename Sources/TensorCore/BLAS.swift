@@ -6,6 +6,7 @@ import Accelerate
 #elseif canImport(CBLAS)
 import CBLAS
 #endif
+internal import CKernels
 
 /// Single-precision matrix products.
 public enum BLAS {
@@ -32,6 +33,24 @@ public enum BLAS {
         }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Products with at most this many rows of A (decoding: one token per sequence) go through
+    /// `gemmFewRows`, whose rows do not depend on each other: a sequence decodes the same floats
+    /// alone (where sgemv would serve) or in a batch (where sgemm would, rounding otherwise).
+    public static let fewRows = 16
+
+    /// C[m, n] = alpha · A[m, k] · Bᵀ (B: [n, k] row-major), plus C when `accumulate`: every
+    /// element one fixed-order dot product (CKernels' lk_dot), so row i is the same whatever m
+    /// is; threads split the n columns. No packing of B, which sgemm does on every call.
+    public static func gemmFewRows(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                                   b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false) {
+        if m == 0 || n == 0 { return }
+        let (ua, ub, uc) = (UncheckedSendable(a), UncheckedSendable(b), UncheckedSendable(c))
+        Parallel.forRanges(n, work: m * n * k / 4) { cols in
+            lk_rows_dot_t(ua.value, m, lda, ub.value + cols.lowerBound * k, cols.count, k, uc.value + cols.lowerBound, ldc,
+                          alpha, accumulate ? 1 : 0)
+        }
     }
 
     /// The plain triple-loop twin of `gemm`, accumulating in Double.

@@ -61,6 +61,10 @@ void lk_swiglu_backward(const float *gate, const float *up, const float *dy,
 
 /// Sum of a[i] * b[i] (two 8-lane accumulators, then the tail in order).
 float lk_dot(const float *a, const float *b, ptrdiff_t n);
+/// y[i·ldy + j] = alpha · dot(x[i·ldx …], w[j·k …]) over k (plus the old y[i·ldy + j] when
+/// accumulate), i < m, j < n; each element one lk_dot, so a row's result does not depend on m.
+void lk_rows_dot_t(const float *x, ptrdiff_t m, ptrdiff_t ldx, const float *w, ptrdiff_t n, ptrdiff_t k,
+                   float *y, ptrdiff_t ldy, float alpha, int accumulate);
 /// RMSNorm of `rows` rows of n: y = x * rstd * w (w may be null: no weight), and, when
 /// rstd_out is non-null, each row's rstd = 1 / sqrt(mean(x^2) + eps) there.
 void lk_rmsnorm_rows(const float *x, const float *_Nullable w, float eps, float *y,

@@ -31,8 +31,13 @@ extension Tape {
             xv.withUnsafeFloats { xp in
                 withRowSlabs(wv) { each in
                     each { rows, wp in
-                        BLAS.gemm(transA: false, transB: true, m: n, n: rows.count, k: inF, a: xp.baseAddress!, lda: inF,
-                                  b: wp, ldb: inF, c: yp.baseAddress! + rows.lowerBound, ldc: outF)
+                        if n <= BLAS.fewRows {
+                            BLAS.gemmFewRows(m: n, n: rows.count, k: inF, a: xp.baseAddress!, lda: inF, b: wp,
+                                             c: yp.baseAddress! + rows.lowerBound, ldc: outF)
+                        } else {
+                            BLAS.gemm(transA: false, transB: true, m: n, n: rows.count, k: inF, a: xp.baseAddress!, lda: inF,
+                                      b: wp, ldb: inF, c: yp.baseAddress! + rows.lowerBound, ldc: outF)
+                        }
                     }
                 }
             }
