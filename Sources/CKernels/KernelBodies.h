@@ -261,18 +261,51 @@ static float k_dot(const float *a, const float *b, ptrdiff_t n) {
     return s;
 }
 
+// Four dot products against one w, each with exactly k_dot's operations in k_dot's order (so a
+// row's result is the same bits whichever of the two computed it), w loaded once for all four.
+LK_INLINE void dot4(const float *x0, const float *x1, const float *x2, const float *x3, const float *w, ptrdiff_t n, float *out) {
+    f8 a0 = splat(0.0f), b0 = splat(0.0f), a1 = splat(0.0f), b1 = splat(0.0f);
+    f8 a2 = splat(0.0f), b2 = splat(0.0f), a3 = splat(0.0f), b3 = splat(0.0f);
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        f8 w0 = ld(w + i), w1 = ld(w + i + 8);
+        a0 = fmadd(ld(x0 + i), w0, a0); b0 = fmadd(ld(x0 + i + 8), w1, b0);
+        a1 = fmadd(ld(x1 + i), w0, a1); b1 = fmadd(ld(x1 + i + 8), w1, b1);
+        a2 = fmadd(ld(x2 + i), w0, a2); b2 = fmadd(ld(x2 + i + 8), w1, b2);
+        a3 = fmadd(ld(x3 + i), w0, a3); b3 = fmadd(ld(x3 + i + 8), w1, b3);
+    }
+    if (i + 8 <= n) {
+        f8 w0 = ld(w + i);
+        a0 = fmadd(ld(x0 + i), w0, a0); a1 = fmadd(ld(x1 + i), w0, a1);
+        a2 = fmadd(ld(x2 + i), w0, a2); a3 = fmadd(ld(x3 + i), w0, a3);
+        i += 8;
+    }
+    float s0 = hsum(a0 + b0), s1 = hsum(a1 + b1), s2 = hsum(a2 + b2), s3 = hsum(a3 + b3);
+    LK_TAIL for (; i < n; i++) { s0 += x0[i] * w[i]; s1 += x1[i] * w[i]; s2 += x2[i] * w[i]; s3 += x3[i] * w[i]; }
+    out[0] = s0; out[1] = s1; out[2] = s2; out[3] = s3;
+}
+
 // y[i·ldy + j] (+)= alpha · dot(x_i, w_j) for rows i < m of x and rows j < n of w (length k
-// each): a product whose every element is one k_dot, in the same order whatever m is, so a row
-// computes the same floats alone or among others (decoding alone or in a batch). w_j stays in
-// L1 while the m rows of x pass over it.
+// each): every element is k_dot's arithmetic on its own pair, in the same order whatever m is,
+// so a row computes the same floats alone or among others (decoding alone or in a batch). w_j
+// stays in L1 while the rows of x pass over it, four at a time.
 static void k_rows_dot_t(const float *x, ptrdiff_t m, ptrdiff_t ldx, const float *w, ptrdiff_t n, ptrdiff_t k,
                          float *y, ptrdiff_t ldy, float alpha, int accumulate) {
     for (ptrdiff_t j = 0; j < n; j++) {
         const float *wj = w + j * k;
-        for (ptrdiff_t i = 0; i < m; i++) {
-            float d = alpha * k_dot(x + i * ldx, wj, k);
+        ptrdiff_t i = 0;
+        float d[4];
+        for (; i + 4 <= m; i += 4) {
+            dot4(x + i * ldx, x + (i + 1) * ldx, x + (i + 2) * ldx, x + (i + 3) * ldx, wj, k, d);
+            for (int r = 0; r < 4; r++) {
+                float *yi = y + (i + r) * ldy + j;
+                *yi = accumulate ? *yi + alpha * d[r] : alpha * d[r];
+            }
+        }
+        for (; i < m; i++) {
+            float v = alpha * k_dot(x + i * ldx, wj, k);
             float *yi = y + i * ldy + j;
-            *yi = accumulate ? *yi + d : d;
+            *yi = accumulate ? *yi + v : v;
         }
     }
 }

@@ -7,7 +7,7 @@ import Quantization
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Lorikeet's speed on this machine.",
-        subcommands: [BenchKernels.self, BenchGenerate.self, BenchTrain.self, BenchAllReduce.self]
+        subcommands: [BenchKernels.self, BenchGenerate.self, BenchTrain.self, BenchAllReduce.self, BenchServe.self]
     )
 }
 

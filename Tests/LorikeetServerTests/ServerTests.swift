@@ -23,17 +23,22 @@ final class ServerTests: XCTestCase {
 
     override func setUpWithError() throws {
         work = FileManager.default.temporaryDirectory.appendingPathComponent("lorikeet-serve-\(UUID().uuidString)")
+        try writeModel(to: modelFolder, hidden: 64, layers: 2)
+    }
+
+    /// A random Llama of this width and depth with the GPT-2-style test tokenizer.
+    func writeModel(to folder: URL, hidden: Int, layers: Int) throws {
         let tokenizerJSON = Self.repoRoot.appendingPathComponent("Tests/TokenizersTests/Fixtures/bpe_gpt2.json")
         let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: tokenizerJSON)) as! [String: Any]
         let vocab = ((spec["model"] as! [String: Any])["vocab"] as! [String: Int]).values.max()! + 1
         let addedMax = (spec["added_tokens"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int }.max() ?? 0
-        let config = LlamaConfiguration(vocabularySize: max(vocab, addedMax + 1), hiddenSize: 64, intermediateSize: 128, layerCount: 2,
-                                        attentionHeads: 4, kvHeads: 2, headDim: 16, rmsNormEps: 1e-5, ropeTheta: 10_000,
-                                        maxPositions: 256, tieWordEmbeddings: false, eosTokenIDs: [])
-        let network = try LlamaModel.random(config, seed: 5, std: 0.3)
-        try FileManager.default.createDirectory(at: modelFolder, withIntermediateDirectories: true)
-        try ModelExport.writeNetwork(weights: network.parameters.mapValues(\.value), configuration: config, into: modelFolder)
-        try FileManager.default.copyItem(at: tokenizerJSON, to: modelFolder.appendingPathComponent("tokenizer.json"))
+        let config = LlamaConfiguration(vocabularySize: max(vocab, addedMax + 1), hiddenSize: hidden, intermediateSize: 2 * hidden,
+                                        layerCount: layers, attentionHeads: 4, kvHeads: 2, headDim: hidden / 4, rmsNormEps: 1e-5,
+                                        ropeTheta: 10_000, maxPositions: 512, tieWordEmbeddings: false, eosTokenIDs: [])
+        let network = try LlamaModel.random(config, seed: 5, std: hidden > 64 ? 0.05 : 0.3)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try ModelExport.writeNetwork(weights: network.parameters.mapValues(\.value), configuration: config, into: folder)
+        try FileManager.default.copyItem(at: tokenizerJSON, to: folder.appendingPathComponent("tokenizer.json"))
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
@@ -264,8 +269,11 @@ final class ServerTests: XCTestCase {
 
     /// A client that goes away mid-stream frees its place at once: with one place, the next request runs.
     func testADisconnectedClientFreesItsSlot() async throws {
-        let running = try await start(limits: .init(maxRunning: 1, maxWaiting: 4))
-        let stream = HTTP.Stream(running.base + "/v1/completions", json: ["model": "tiny", "prompt": "the quick", "max_tokens": 200, "temperature": 0, "stream": true])
+        // A model slow enough (width 768, 8 layers: milliseconds a token) that 400 tokens outlast the hang-up.
+        let slow = work.appendingPathComponent("slow")
+        try writeModel(to: slow, hidden: 768, layers: 8)
+        let running = try await start(limits: .init(maxRunning: 1, maxWaiting: 4), loaded: try ModelLoader.load(ModelSource.open(slow.path)))
+        let stream = HTTP.Stream(running.base + "/v1/completions", json: ["model": "tiny", "prompt": "the quick", "max_tokens": 400, "temperature": 0, "stream": true])
         try await stream.waitForData()
         XCTAssertEqual(running.server.engine.statistics.running, 1)
         stream.cancel()
