@@ -37,7 +37,7 @@ struct BenchServe: ParsableCommand {
         }
         let loaded = try ModelLoader.load(model.open())
         var adapters: [String: LoRAAdapter] = [:]
-        for i in 0..<counts.max()! {
+        for i in 0..<max(counts.max()!, soakSeconds > 0 ? 4 : 0) {
             let a = try LoRAAdapter.create(for: loaded.model, configuration: LoRAConfiguration(rank: rank, alpha: Float(2 * rank), targets: ["all-linear"]),
                                            seed: UInt64(100 + i))
             var g = SeededGenerator(seed: UInt64(200 + i))
