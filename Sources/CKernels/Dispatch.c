@@ -106,6 +106,10 @@ void lk_swiglu_backward(const float *gate, const float *up, const float *dy, flo
     table()->swiglu_backward(gate, up, dy, dgate, dup, n);
 }
 float lk_dot(const float *a, const float *b, ptrdiff_t n) { return table()->dot(a, b, n); }
+void lk_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *src, ptrdiff_t n, ptrdiff_t k,
+                      float *y, ptrdiff_t ldy) {
+    table()->rows_dot_ggml(type, x, m, ldx, src, n, k, y, ldy);
+}
 void lk_rows_dot_t(const float *x, ptrdiff_t m, ptrdiff_t ldx, const float *w, ptrdiff_t n, ptrdiff_t k,
                    float *y, ptrdiff_t ldy, float alpha, int accumulate) {
     table()->rows_dot_t(x, m, ldx, w, n, k, y, ldy, alpha, accumulate);

@@ -672,6 +672,63 @@ static void k_q8_0(const void *src, ptrdiff_t blocks, float *dst) {
     }
 }
 
+typedef uint8_t lk_u8x8 __attribute__((vector_size(8)));
+typedef int8_t lk_i8x8 __attribute__((vector_size(8)));
+
+/// The 32 weights of one GGML block as four f8: Q4_0 (d·(q − 8)), Q4_1 (d·q + m), Q8_0 (d·q).
+LK_INLINE void ggml_block(int type, const uint8_t *p, f8 w[4]) {
+    if (type == LK_ROWS_Q8_0) {
+        f8 d = splat(half_at(p, 0));
+        for (int i = 0; i < 4; i++) {
+            lk_i8x8 q; __builtin_memcpy(&q, p + 2 + 8 * i, 8);
+            w[i] = __builtin_convertvector(q, f8) * d;
+        }
+        return;
+    }
+    const uint8_t *q = p + (type == LK_ROWS_Q4_1 ? 4 : 2);
+    lk_u8x8 lo0, lo1;
+    __builtin_memcpy(&lo0, q, 8);
+    __builtin_memcpy(&lo1, q + 8, 8);
+    f8 n0 = __builtin_convertvector(lo0 & 15, f8), n1 = __builtin_convertvector(lo1 & 15, f8);
+    f8 n2 = __builtin_convertvector(lo0 >> 4, f8), n3 = __builtin_convertvector(lo1 >> 4, f8);
+    f8 d = splat(half_at(p, 0));
+    if (type == LK_ROWS_Q4_1) {
+        f8 m = splat(half_at(p, 2));
+        w[0] = fmadd(n0, d, m); w[1] = fmadd(n1, d, m); w[2] = fmadd(n2, d, m); w[3] = fmadd(n3, d, m);
+    } else {
+        f8 eight = splat(8.0f);
+        w[0] = (n0 - eight) * d; w[1] = (n1 - eight) * d; w[2] = (n2 - eight) * d; w[3] = (n3 - eight) * d;
+    }
+}
+
+// y[i·ldy + j] = dot(x_i, w_j) for the GGML-encoded rows w_j (k/32 blocks each), reading the
+// blocks directly (no widened copy in memory): each block becomes 32 floats in registers, used
+// by up to four rows of x. Every pair's sum runs over the blocks in order in one f8
+// accumulator whatever m is, so a row's result does not depend on the others (batch-invariant).
+static void k_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *src, ptrdiff_t n, ptrdiff_t k,
+                            float *y, ptrdiff_t ldy) {
+    const ptrdiff_t block_bytes = type == LK_ROWS_Q8_0 ? 34 : type == LK_ROWS_Q4_1 ? 20 : 18, blocks = k / 32;
+    for (ptrdiff_t j = 0; j < n; j++) {
+        const uint8_t *row = (const uint8_t *)src + j * blocks * block_bytes;
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += 4) {
+            int rows = (int)(m - i0 < 4 ? m - i0 : 4);
+            f8 acc[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)};
+            for (ptrdiff_t b = 0; b < blocks; b++) {
+                f8 w[4];
+                ggml_block(type, row + b * block_bytes, w);
+                for (int r = 0; r < rows; r++) {
+                    const float *xr = x + (i0 + r) * ldx + b * 32;
+                    acc[r] = fmadd(w[0], ld(xr), acc[r]);
+                    acc[r] = fmadd(w[1], ld(xr + 8), acc[r]);
+                    acc[r] = fmadd(w[2], ld(xr + 16), acc[r]);
+                    acc[r] = fmadd(w[3], ld(xr + 24), acc[r]);
+                }
+            }
+            for (int r = 0; r < rows; r++) y[(i0 + r) * ldy + j] = hsum(acc[r]);
+        }
+    }
+}
+
 /// Q2_K: scales[16] (4-bit scale, 4-bit min), qs[64] (2-bit), d, dmin (f16).
 static void k_q2_k(const void *src, ptrdiff_t blocks, float *dst) {
     for (ptrdiff_t b = 0; b < blocks; b++) {
@@ -837,6 +894,7 @@ const lk_kernel_table LK_TABLE_NAME = {
     .swiglu_backward = k_swiglu_backward,
     .dot = k_dot,
     .rows_dot_t = k_rows_dot_t,
+    .rows_dot_ggml = k_rows_dot_ggml,
     .rmsnorm_rows = k_rmsnorm_rows,
     .rmsnorm_backward_rows = k_rmsnorm_backward_rows,
     .add = k_add,

@@ -2,6 +2,7 @@
 // a mapped GGUF file), the ggml type and the row-major shape. Callers that keep weights
 // quantized hold these and widen whole matrices or row slabs right before a matmul.
 import TensorCore
+internal import CKernels
 
 /// Raw GGML data with a row-major shape; the bytes stay alive as long as this value.
 public struct GGMLTensor: @unchecked Sendable {
@@ -94,5 +95,23 @@ extension GGMLTensor: PackedMatrix {
         // The shape and byte count were checked when this value was made, so only a caller's
         // out-of-range request could fail here: a programmer error.
         do { try dequantize(rows: range, into: destination) } catch { preconditionFailure("\(error)") }
+    }
+    /// Q4_0, Q4_1 and Q8_0 rows multiply straight from their blocks (CKernels' lk_rows_dot_ggml).
+    public var hasFewRowProduct: Bool { fewRowKernel != nil }
+
+    var fewRowKernel: Int32? {
+        switch type {
+        case .q4_0: Int32(LK_ROWS_Q4_0)
+        case .q4_1: Int32(LK_ROWS_Q4_1)
+        case .q8_0: Int32(LK_ROWS_Q8_0)
+        default: nil
+        }
+    }
+
+    public func productFewRows(_ x: UnsafePointer<Float>, m: Int, ldx: Int, outputs: Range<Int>, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        guard let kernel = fewRowKernel, !outputs.isEmpty else { return }
+        let rowBytes = rowLength / type.blockSize * type.bytesPerBlock
+        lk_rows_dot_ggml(kernel, x, m, ldx, bytes.baseAddress! + outputs.lowerBound * rowBytes, outputs.count, rowLength,
+                         y + outputs.lowerBound, ldy)
     }
 }

@@ -15,6 +15,19 @@ public protocol PackedMatrix: Sendable {
     var encoding: String { get }
     /// Writes rows `range` as Float32, row-major, to `destination` (range.count · columns floats).
     func unpack(rows range: Range<Int>, into destination: UnsafeMutablePointer<Float>)
+    /// Whether `productFewRows` reads this encoding directly.
+    var hasFewRowProduct: Bool { get }
+    /// y[i·ldy + j] = x_i · row j for the m rows of `x` (each `columns` floats, ldx apart) and the
+    /// rows j in `outputs`, read straight from the encoding (decoding: nothing widened to memory),
+    /// each element the same whatever m is. Only called when `hasFewRowProduct`.
+    func productFewRows(_ x: UnsafePointer<Float>, m: Int, ldx: Int, outputs: Range<Int>, into y: UnsafeMutablePointer<Float>, ldy: Int)
+}
+
+extension PackedMatrix {
+    public var hasFewRowProduct: Bool { false }
+    public func productFewRows(_ x: UnsafePointer<Float>, m: Int, ldx: Int, outputs: Range<Int>, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        preconditionFailure("\(encoding) has no few-row product")
+    }
 }
 
 extension Tensor {

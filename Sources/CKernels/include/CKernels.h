@@ -61,6 +61,12 @@ void lk_swiglu_backward(const float *gate, const float *up, const float *dy,
 
 /// Sum of a[i] * b[i] (two 8-lane accumulators, then the tail in order).
 float lk_dot(const float *a, const float *b, ptrdiff_t n);
+/// Block encodings `lk_rows_dot_ggml` reads.
+enum { LK_ROWS_Q4_0 = 0, LK_ROWS_Q4_1 = 1, LK_ROWS_Q8_0 = 2 };
+/// y[i·ldy + j] = dot(x[i·ldx …], row j of the GGML blocks at src) over k (a multiple of 32), i < m,
+/// j < n: the weights never widened to memory; a row's result does not depend on m.
+void lk_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *src, ptrdiff_t n, ptrdiff_t k,
+                      float *y, ptrdiff_t ldy);
 /// y[i·ldy + j] = alpha · dot(x[i·ldx …], w[j·k …]) over k (plus the old y[i·ldy + j] when
 /// accumulate), i < m, j < n; each element one lk_dot, so a row's result does not depend on m.
 void lk_rows_dot_t(const float *x, ptrdiff_t m, ptrdiff_t ldx, const float *w, ptrdiff_t n, ptrdiff_t k,

@@ -29,6 +29,14 @@ extension Tape {
         var y = Tensor(uninitialized: Array(xv.shape.dropLast()) + [outF])
         y.withUnsafeMutableFloats { yp in
             xv.withUnsafeFloats { xp in
+                if n <= BLAS.fewRows, let packed = wv.packed, packed.hasFewRowProduct {
+                    // Decoding on GGML blocks: each block is widened in registers, never to memory.
+                    let (ux, uy) = (UncheckedSendable(xp.baseAddress!), UncheckedSendable(yp.baseAddress!))
+                    Parallel.forRanges(outF, work: n * outF * inF / 4) { rows in
+                        packed.productFewRows(ux.value, m: n, ldx: inF, outputs: rows, into: uy.value, ldy: outF)
+                    }
+                    return
+                }
                 withRowSlabs(wv) { each in
                     each { rows, wp in
                         if n <= BLAS.fewRows {
