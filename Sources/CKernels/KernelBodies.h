@@ -702,9 +702,11 @@ LK_INLINE void ggml_block(int type, const uint8_t *p, f8 w[4]) {
 }
 
 // y[i·ldy + j] = dot(x_i, w_j) for the GGML-encoded rows w_j (k/32 blocks each), reading the
-// blocks directly (no widened copy in memory): each block becomes 32 floats in registers, used
-// by up to four rows of x. Every pair's sum runs over the blocks in order in one f8
-// accumulator whatever m is, so a row's result does not depend on the others (batch-invariant).
+// blocks directly (no widened copy in memory): each block becomes 32 floats in registers (the
+// values k_q4_0 / k_q4_1 / k_q8_0 write), used by up to four rows of x. Every pair's sum is
+// k_dot's on the dequantized row, operation for operation (two accumulators over alternate
+// eight-float chunks, then hsum of their sum), so kept blocks compute what the widened matrix
+// computes, and a row's result does not depend on the others (batch-invariant).
 static void k_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *src, ptrdiff_t n, ptrdiff_t k,
                             float *y, ptrdiff_t ldy) {
     const ptrdiff_t block_bytes = type == LK_ROWS_Q8_0 ? 34 : type == LK_ROWS_Q4_1 ? 20 : 18, blocks = k / 32;
@@ -712,19 +714,19 @@ static void k_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx
         const uint8_t *row = (const uint8_t *)src + j * blocks * block_bytes;
         for (ptrdiff_t i0 = 0; i0 < m; i0 += 4) {
             int rows = (int)(m - i0 < 4 ? m - i0 : 4);
-            f8 acc[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)};
+            f8 acc0[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)}, acc1[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)};
             for (ptrdiff_t b = 0; b < blocks; b++) {
                 f8 w[4];
                 ggml_block(type, row + b * block_bytes, w);
                 for (int r = 0; r < rows; r++) {
                     const float *xr = x + (i0 + r) * ldx + b * 32;
-                    acc[r] = fmadd(w[0], ld(xr), acc[r]);
-                    acc[r] = fmadd(w[1], ld(xr + 8), acc[r]);
-                    acc[r] = fmadd(w[2], ld(xr + 16), acc[r]);
-                    acc[r] = fmadd(w[3], ld(xr + 24), acc[r]);
+                    acc0[r] = fmadd(ld(xr), w[0], acc0[r]);
+                    acc1[r] = fmadd(ld(xr + 8), w[1], acc1[r]);
+                    acc0[r] = fmadd(ld(xr + 16), w[2], acc0[r]);
+                    acc1[r] = fmadd(ld(xr + 24), w[3], acc1[r]);
                 }
             }
-            for (int r = 0; r < rows; r++) y[(i0 + r) * ldy + j] = hsum(acc[r]);
+            for (int r = 0; r < rows; r++) y[(i0 + r) * ldy + j] = hsum(acc0[r] + acc1[r]);
         }
     }
 }
