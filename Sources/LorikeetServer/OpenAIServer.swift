@@ -129,10 +129,7 @@ public final class OpenAIServer: Sendable {
         do {
             let buffer = try await request.body.collect(upTo: options.maxBodyBytes)
             return Data(buffer.readableBytesView)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(status: 413, message: "the request body is larger than \(options.maxBodyBytes) bytes", type: "invalid_request_error",
-                           code: "request_too_large")
-        } catch is NIOTooManyBytesError {
+        } catch where error is NIOTooManyBytesError || (error as? HTTPError)?.status == .contentTooLarge {
             throw APIError(status: 413, message: "the request body is larger than \(options.maxBodyBytes) bytes", type: "invalid_request_error",
                            code: "request_too_large")
         }
@@ -240,13 +237,19 @@ public final class OpenAIServer: Sendable {
         ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion]
     }
 
-    func loadAdapter(_ request: Request) async throws -> Response {
+    /// The JSON object of a load/unload request, when adapter loading is on.
+    func adapterRequest(_ request: Request) async throws -> [String: Any] {
         guard options.allowAdapterLoading else {
             throw APIError(status: 404, message: "adapter loading is off (start the server with --allow-adapter-loading)", type: "invalid_request_error")
         }
-        guard let body = try JSONSerialization.jsonObject(with: try await self.body(request)) as? [String: Any] else {
+        guard let body = (try? JSONSerialization.jsonObject(with: try await self.body(request))) as? [String: Any] else {
             throw APIError.invalid("the request body is not a JSON object", param: nil)
         }
+        return body
+    }
+
+    func loadAdapter(_ request: Request) async throws -> Response {
+        let body = try await adapterRequest(request)
         guard let name = body["lora_name"] as? String, !name.isEmpty else { throw APIError.invalid("'lora_name' is required", param: "lora_name") }
         guard let path = body["lora_path"] as? String, !path.isEmpty else { throw APIError.invalid("'lora_path' is required", param: "lora_path") }
         guard name != options.baseName else { throw APIError.invalid("'\(name)' is the base model's name", param: "lora_name") }
@@ -259,11 +262,9 @@ public final class OpenAIServer: Sendable {
     }
 
     func unloadAdapter(_ request: Request) async throws -> Response {
-        guard options.allowAdapterLoading else {
-            throw APIError(status: 404, message: "adapter loading is off (start the server with --allow-adapter-loading)", type: "invalid_request_error")
+        guard let name = try await adapterRequest(request)["lora_name"] as? String else {
+            throw APIError.invalid("'lora_name' is required", param: "lora_name")
         }
-        guard let body = try JSONSerialization.jsonObject(with: try await self.body(request)) as? [String: Any],
-              let name = body["lora_name"] as? String else { throw APIError.invalid("'lora_name' is required", param: "lora_name") }
         guard engine.removeAdapter(named: name) else {
             throw APIError(status: 404, message: "the adapter '\(name)' is not loaded", type: "invalid_request_error", param: "lora_name",
                            code: "model_not_found")

@@ -307,6 +307,8 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(gone.status, 404)
         let (s3, _) = try await HTTP.send(running.base + "/v1/load_lora_adapter", json: ["lora_name": "bad", "lora_path": "/nonexistent"])
         XCTAssertEqual(s3, 400)
+        let (s4, _) = try await HTTP.send(running.base + "/v1/load_lora_adapter", body: Data("{not json".utf8))
+        XCTAssertEqual(s4, 400, "bad JSON is the client's error, not the server's")
         try await running.stop()
     }
 
