@@ -7,8 +7,7 @@ import FuzzSupport
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGGUFAdapter(_ bytes: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let url = Fuzz.write(Fuzz.data(bytes, size), "adapter.gguf")
-    guard let adapter = try? LoRAAdapter.loadGGUF(from: url, for: Fuzz.tinyModel) else { return 0 }
-    _ = try? adapter.mergedWeights(of: Fuzz.tinyModel)
+    Fuzz.loadAndMerge { try LoRAAdapter.loadGGUF(from: url, for: $0) }
     return 0
 }
 

@@ -5,25 +5,13 @@ import Foundation
 import Lorikeet
 import FuzzSupport
 
-/// A valid rank-4 all-linear adapter for the tiny model, saved once; its two files' bytes.
-let valid: (config: Data, weights: Data) = {
-    let dir = Fuzz.scratch.appendingPathComponent("peft-valid")
-    let adapter = try! LoRAAdapter.create(for: Fuzz.tinyModel, configuration: LoRAConfiguration(rank: 4, alpha: 8, targets: ["all-linear"]), seed: 1)
-    try! adapter.save(to: dir, baseModel: "tiny_llama")
-    return (try! Data(contentsOf: dir.appendingPathComponent("adapter_config.json")),
-            try! Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors")))
-}()
+let files: Fuzz.AdapterFiles = (config: "adapter_config.json", weights: "adapter_model.safetensors")
+let valid = Fuzz.validAdapter("peft-valid", files) { adapter, dir in try adapter.save(to: dir, baseModel: "tiny_llama") }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPEFTAdapter(_ bytes: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let data = Fuzz.data(bytes, size)
-    guard let mode = data.first else { return 0 }
-    let rest = Data(data.dropFirst())
-    let dir = Fuzz.folder("peft")
-    Fuzz.write(mode & 1 == 0 ? rest : valid.config, "adapter_config.json", in: dir)
-    Fuzz.write(mode & 1 == 0 ? valid.weights : rest, "adapter_model.safetensors", in: dir)
-    guard let adapter = try? LoRAAdapter.loadPEFT(from: dir, for: Fuzz.tinyModel) else { return 0 }
-    _ = try? adapter.mergedWeights(of: Fuzz.tinyModel)
+    guard let dir = Fuzz.adapterFolder(Fuzz.data(bytes, size), "peft", files, valid: valid) else { return 0 }
+    Fuzz.loadAndMerge { try LoRAAdapter.loadPEFT(from: dir, for: $0) }
     return 0
 }
 

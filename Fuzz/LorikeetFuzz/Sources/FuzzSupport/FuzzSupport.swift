@@ -55,6 +55,37 @@ public enum Fuzz {
         return (data[data.startIndex..<i], data[(i + 1)...])
     }
 
+    /// The two files of an adapter folder (PEFT: adapter_config.json, adapter_model.safetensors).
+    public typealias AdapterFiles = (config: String, weights: String)
+
+    /// The bytes of a valid rank-4 all-linear adapter for the tiny model, saved once by `save`
+    /// into the scratch sub-folder `name`.
+    public static func validAdapter(_ name: String, _ files: AdapterFiles, save: (LoRAAdapter, URL) throws -> Void) -> (config: Data, weights: Data) {
+        let dir = scratch.appendingPathComponent(name)
+        let adapter = try! LoRAAdapter.create(for: tinyModel, configuration: LoRAConfiguration(rank: 4, alpha: 8, targets: ["all-linear"]), seed: 1)
+        try! save(adapter, dir)
+        return (try! Data(contentsOf: dir.appendingPathComponent(files.config)), try! Data(contentsOf: dir.appendingPathComponent(files.weights)))
+    }
+
+    /// An adapter folder with one file fuzzed: the input's first byte picks which (even: the
+    /// config, odd: the weights), the rest is that file, and the other one is `valid`'s. Nil for
+    /// an empty input.
+    public static func adapterFolder(_ data: Data, _ name: String, _ files: AdapterFiles, valid: (config: Data, weights: Data)) -> URL? {
+        guard let mode = data.first else { return nil }
+        let rest = Data(data.dropFirst())
+        let dir = folder(name)
+        write(mode & 1 == 0 ? rest : valid.config, files.config, in: dir)
+        write(mode & 1 == 0 ? valid.weights : rest, files.weights, in: dir)
+        return dir
+    }
+
+    /// What every adapter target does with what it wrote: load it for the tiny model and merge
+    /// whatever loads.
+    public static func loadAndMerge(_ load: (LlamaModel) throws -> LoRAAdapter) {
+        guard let adapter = try? load(tinyModel) else { return }
+        _ = try? adapter.mergedWeights(of: tinyModel)
+    }
+
     /// Text every tokenizer target encodes: ASCII, digits, special-token spellings, accents, emoji.
     public static let sampleText = "Hello, world!<|im_start|>user\n  123456 héllo 🦜\t<s> </s> [INST] end<|im_end|>"
 
