@@ -67,7 +67,7 @@ let package = Package(
         ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport", "CKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "TestSupport"], exclude: ["Fixtures"]),
         // ModelFormats and Llama only for the llama.cpp vocab parity test, which reads real GGUF files
         // the way a model load does (ModelLoader.tokenizerData).

@@ -110,6 +110,11 @@ void lk_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, cons
                       float *y, ptrdiff_t ldy) {
     table()->rows_dot_ggml(type, x, m, ldx, src, n, k, y, ldy);
 }
+void lk_quantize_q8x(const float *x, ptrdiff_t k, void *dst) { table()->quantize_q8x(x, k, dst); }
+void lk_rows_dot_q8x(int type, const void *xq, ptrdiff_t m, ptrdiff_t ldxq, const void *src, ptrdiff_t n, ptrdiff_t k,
+                     float *y, ptrdiff_t ldy) {
+    table()->rows_dot_q8x(type, xq, m, ldxq, src, n, k, y, ldy);
+}
 void lk_rows_dot_t(const float *x, ptrdiff_t m, ptrdiff_t ldx, const float *w, ptrdiff_t n, ptrdiff_t k,
                    float *y, ptrdiff_t ldy, float alpha, int accumulate) {
     table()->rows_dot_t(x, m, ldx, w, n, k, y, ldy, alpha, accumulate);

@@ -885,6 +885,8 @@ static void k_q8_k(const void *src, ptrdiff_t blocks, float *dst) {
     }
 }
 
+#include "IntegerDotBodies.h"
+
 const lk_kernel_table LK_TABLE_NAME = {
     .exp = k_exp,
     .softmax_row = k_softmax_row,
@@ -897,6 +899,8 @@ const lk_kernel_table LK_TABLE_NAME = {
     .dot = k_dot,
     .rows_dot_t = k_rows_dot_t,
     .rows_dot_ggml = k_rows_dot_ggml,
+    .quantize_q8x = k_quantize_q8x,
+    .rows_dot_q8x = k_rows_dot_q8x,
     .rmsnorm_rows = k_rmsnorm_rows,
     .rmsnorm_backward_rows = k_rmsnorm_backward_rows,
     .add = k_add,

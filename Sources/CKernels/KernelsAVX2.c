@@ -11,6 +11,7 @@
 #define LK_FMA_NATIVE 1
 #define LK_F16 LK_F16_F16C
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#define LK_INT8_DOT 1
 #include "KernelBodies.h"
 #pragma clang attribute pop
 #endif

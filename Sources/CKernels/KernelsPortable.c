@@ -13,4 +13,5 @@
 #define LK_FMA_NATIVE 0
 #define LK_F16 LK_F16_INTEGER
 #endif
+#define LK_INT8_DOT 0
 #include "KernelBodies.h"

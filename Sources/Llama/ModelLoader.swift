@@ -61,6 +61,24 @@ public struct LoadOptions: @unchecked Sendable {
     /// f32 embeddings in a LoRA/QLoRA run where they stay frozen.
     public var unquantizedDType: DType?
 
+    /// With `keepGGUFBlocks`: the token embedding (and the output head, which is often the
+    /// same matrix) stays in its GGML blocks too. For generation: the head is read once per
+    /// token, and a lookup widens only the rows it needs.
+    public var keepEmbeddingBlocks = false
+    /// With `keepGGUFBlocks`: single-token products on the kept blocks use 8-bit activations
+    /// and integer dot products (GGMLTensor.eightBitActivations), as llama.cpp does.
+    public var eightBitActivations = false
+
+    /// The options generation uses: GGML blocks kept (embedding and head included) and
+    /// multiplied with 8-bit activations, or, when `exact`, with f32 activations (the numbers
+    /// of the dequantized model, slower).
+    public static func generation(exact: Bool = false) -> LoadOptions {
+        var options = LoadOptions(keepGGUFBlocks: true)
+        options.keepEmbeddingBlocks = true
+        options.eightBitActivations = !exact
+        return options
+    }
+
     /// Options that load every weight as stored (dequantizing GGML blocks to f32).
     public init(keepGGUFBlocks: Bool = false, linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil,
                 unquantizedDType: DType? = nil) {
@@ -201,7 +219,8 @@ public enum ModelLoader {
         }
         let config = source.configuration
         var weights = try self.weights(gguf: gguf, configuration: config, keepBlocks: options.keepGGUFBlocks,
-                                       linearQuantizer: options.linearQuantizer)
+                                       keepEmbeddingBlocks: options.keepEmbeddingBlocks,
+                                       eightBitActivations: options.eightBitActivations, linearQuantizer: options.linearQuantizer)
         narrowUnquantized(&weights, options: options)
         let model = try LlamaModel(configuration: config, weights: weights, source: source.path)
         let data = try tokenizerData(gguf: gguf)
@@ -303,21 +322,25 @@ public enum ModelLoader {
 
     /// Every tensor of the GGUF as Float32 under its Hugging Face name, with llama.cpp's
     /// q/k row permutation undone for `llama` files. With `keepBlocks`, quantized decoder
-    /// linears stay in their GGML blocks (a packed tensor; rows permuted block-wise).
-    /// With `linearQuantizer`, each decoder linear is re-encoded right after it is dequantized,
-    /// so the whole model never exists in f32 at once.
+    /// linears stay in their GGML blocks (a packed tensor; rows permuted block-wise), and with
+    /// `keepEmbeddingBlocks` also the embedding and output head; `eightBitActivations` sets
+    /// that option on every kept matrix. With `linearQuantizer`, each decoder linear is
+    /// re-encoded right after it is dequantized, so the whole model never exists in f32 at once.
     public static func weights(gguf: GGUFFile, configuration c: LlamaConfiguration, keepBlocks: Bool = false,
+                               keepEmbeddingBlocks: Bool = false, eightBitActivations: Bool = false,
                                linearQuantizer: ((String, Tensor) throws -> any PackedMatrix)? = nil) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         let arch = gguf.architecture ?? "llama"
         let permuted = LlamaConfiguration.ggufPermutesQueryKey(architecture: arch)
         for info in gguf.tensorInfos {
             guard let hf = LlamaTensorNames.huggingFaceName(forGGUF: info.name, architecture: arch) else { continue }
-            if keepBlocks && isDecoderLinearWeight(hf) && info.type.isQuantized {
+            let kept = isDecoderLinearWeight(hf) || (keepEmbeddingBlocks && (hf == "model.embed_tokens.weight" || hf == "lm_head.weight"))
+            if keepBlocks && kept && info.type.isQuantized {
                 var raw = try gguf.rawTensor(named: info.name)
                 if permuted, let projection = LlamaTensorNames.permutation(forGGUF: info.name) {
                     raw = try LlamaPermutation.unpermute(raw, heads: projection == .query ? c.attentionHeads : c.kvHeads)
                 }
+                raw.eightBitActivations = eightBitActivations
                 out[hf] = Tensor(packed: raw)
                 continue
             }

@@ -10,6 +10,7 @@ struct BenchGenerate: ParsableCommand {
         abstract: "Load time, prompt tokens/s and greedy generation tokens/s of a model.")
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var decode: DecodeOption
     @Option(name: .customLong("prompt-tokens"), help: "Prompt length in tokens.") var promptTokens = 256
     @Option(name: .customLong("new-tokens"), help: "Tokens to generate.") var newTokens = 64
     @OptionGroup var compute: ComputeOptions
@@ -18,7 +19,8 @@ struct BenchGenerate: ParsableCommand {
     func run() throws {
         compute.apply()
         let t0 = Date()
-        let loaded = try ModelLoader.load(model.open())
+        let source = try model.open()
+        let loaded = try ModelLoader.load(source, options: decode.loadOptions(for: source))
         let load = Date().timeIntervalSince(t0)
         let text = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: promptTokens)
         let prompt = Array(loaded.tokenizer.encode(text, addSpecialTokens: false).prefix(promptTokens))

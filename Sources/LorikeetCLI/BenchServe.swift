@@ -20,6 +20,7 @@ struct BenchServe: ParsableCommand {
         abstract: "Requests/s, tokens/s and latency percentiles of `lorikeet serve` at several client counts (loopback, bounded).")
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var decode: DecodeOption
     @Option(help: "Concurrent clients to measure, comma-separated.") var clients = "1,4,16"
     @Option(name: .customLong("requests-per-client"), help: "Requests each client sends in a run.") var requestsPerClient = 2
     @Option(name: .customLong("max-tokens"), help: "Tokens each request generates (greedy, no stop).") var maxTokens = 32
@@ -35,7 +36,8 @@ struct BenchServe: ParsableCommand {
         guard !counts.isEmpty, counts.allSatisfy({ $0 >= 1 }), requestsPerClient >= 1, maxTokens >= 2 else {
             throw ValidationError("--clients (≥ 1 each), --requests-per-client ≥ 1, --max-tokens ≥ 2")
         }
-        let loaded = try ModelLoader.load(model.open())
+        let source = try model.open()
+        let loaded = try ModelLoader.load(source, options: decode.loadOptions(for: source))
         var adapters: [String: LoRAAdapter] = [:]
         for i in 0..<max(counts.max()!, soakSeconds > 0 ? 4 : 0) {
             let a = try LoRAAdapter.create(for: loaded.model, configuration: LoRAConfiguration(rank: rank, alpha: Float(2 * rank), targets: ["all-linear"]),

@@ -9,6 +9,7 @@ struct Chat: ParsableCommand {
         abstract: "Chat with a model in the terminal (/reset starts over, /adapter NAME|none switches adapters, /exit or Ctrl-D leaves).")
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var decode: DecodeOption
     @OptionGroup var adapter: AdapterOption
     @Option(help: "System message.") var system: String?
     @OptionGroup var sampling: SamplingArguments
@@ -16,7 +17,8 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let loaded = try ModelLoader.load(model.open())
+        let source = try model.open()
+        let loaded = try ModelLoader.load(source, options: decode.loadOptions(for: source))
         let adapters = try adapter.load(into: loaded.model)
         var messages: [ChatMessage] = []
         func reset() {

@@ -11,6 +11,7 @@ struct Generate: ParsableCommand {
         abstract: "Generate text from a prompt (streams tokens as they come).")
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var decode: DecodeOption
     @OptionGroup var adapter: AdapterOption
     @Option(help: "The prompt text.") var prompt: String
     @Flag(help: "Wrap the prompt as a user message in the model's chat template.") var chat = false
@@ -21,7 +22,8 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let loaded = try ModelLoader.load(model.open())
+        let source = try model.open()
+        let loaded = try ModelLoader.load(source, options: decode.loadOptions(for: source))
         let adapters = try adapter.load(into: loaded.model)
         var text = prompt
         var addSpecial = true

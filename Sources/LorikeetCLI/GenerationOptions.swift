@@ -9,6 +9,18 @@ struct ModelOption: ParsableArguments {
     var model: String
 }
 
+/// --exact-decode: how the weights of a quantized GGUF multiply when generating.
+struct DecodeOption: ParsableArguments {
+    @Flag(name: .customLong("exact-decode"),
+          help: "GGUF: multiply the quantized weights with f32 activations (exactly the dequantized model's numbers, slower) instead of rounding activations to 8 bits for integer dot products, as llama.cpp does.")
+    var exact = false
+
+    /// How to load `source` for generation: a GGUF keeps its blocks; a folder loads as usual.
+    func loadOptions(for source: ModelSource) -> LoadOptions {
+        source.format == .gguf ? .generation(exact: exact) : LoadOptions()
+    }
+}
+
 /// --adapter: LoRA adapters (PEFT or mlx-lm folders, GGUF files) to load on top of the base.
 struct AdapterOption: ParsableArguments {
     @Option(name: .customLong("adapter"), help: "A LoRA adapter: a PEFT folder, a GGUF LoRA file or an mlx-lm folder; repeat to load several (the first is active).")

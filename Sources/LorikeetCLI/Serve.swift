@@ -19,6 +19,7 @@ struct Serve: ParsableCommand {
         """)
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var decode: DecodeOption
     @Option(name: .customLong("adapter"), help: "NAME=PATH (or PATH: named after its folder) of a PEFT folder, GGUF LoRA or mlx-lm folder; repeat for several.")
     var adapters: [String] = []
     @Option(help: "Address to bind.") var host = "127.0.0.1"
@@ -46,7 +47,7 @@ struct Serve: ParsableCommand {
         compute.apply()
         LoggingSystem.bootstrap { StreamLogHandler.standardOutput(label: $0) }
         let source = try model.open()
-        let loaded = try ModelLoader.load(source)
+        let loaded = try ModelLoader.load(source, options: decode.loadOptions(for: source))
         var named: [String: LoRAAdapter] = [:]
         for spec in adapters {
             let (name, path) = Self.split(spec)

@@ -88,3 +88,17 @@ enum GGMLReference {
         }
     }
 }
+
+extension GGMLReference {
+    /// Twin of CKernels' lk_quantize_q8x, one value at a time: each 32 values become
+    /// d = max|x| / 127, q = x · (1/d) rounded to nearest even (0 when d is 0), s = d · Σq.
+    static func activationBlocks(_ x: [Float]) -> [(d: Float, s: Float, q: [Int8])] {
+        stride(from: 0, to: x.count - 31, by: 32).map { start in
+            let block = x[start..<(start + 32)]
+            let amax = block.reduce(Float(0)) { Swift.max($0, abs($1)) }
+            let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
+            let q = block.map { Int8(($0 * id).rounded(.toNearestOrEven)) }
+            return (d, d * Float(q.reduce(0) { $0 + Int($1) }), q)
+        }
+    }
+}

@@ -61,12 +61,26 @@ void lk_swiglu_backward(const float *gate, const float *up, const float *dy,
 
 /// Sum of a[i] * b[i] (two 8-lane accumulators, then the tail in order).
 float lk_dot(const float *a, const float *b, ptrdiff_t n);
-/// Block encodings `lk_rows_dot_ggml` reads.
-enum { LK_ROWS_Q4_0 = 0, LK_ROWS_Q4_1 = 1, LK_ROWS_Q8_0 = 2 };
+/// Block encodings the row products read: `lk_rows_dot_ggml` the first three,
+/// `lk_rows_dot_q8x` all of them.
+enum {
+    LK_ROWS_Q4_0 = 0, LK_ROWS_Q4_1 = 1, LK_ROWS_Q8_0 = 2, LK_ROWS_Q5_0 = 3, LK_ROWS_Q5_1 = 4,
+    LK_ROWS_Q4_K = 5, LK_ROWS_Q5_K = 6, LK_ROWS_Q6_K = 7
+};
 /// y[i·ldy + j] = dot(x[i·ldx …], row j of the GGML blocks at src) over k (a multiple of 32), i < m,
 /// j < n: the weights never widened to memory; a row's result does not depend on m.
 void lk_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *src, ptrdiff_t n, ptrdiff_t k,
                       float *y, ptrdiff_t ldy);
+/// 32 activations rounded to 8 bits: x ≈ d · q, d = max|x| / 127, s = d · Σq (40 bytes).
+typedef struct lk_q8x_block { float d, s; int8_t q[32]; } lk_q8x_block;
+/// x[0..<k] (k a multiple of 32) as k/32 blocks at dst: q = x · (1/d) rounded to nearest even.
+void lk_quantize_q8x(const float *x, ptrdiff_t k, void *dst);
+/// y[i·ldy + j] = dot(row i of the quantized activations (k/32 blocks, ldxq bytes apart),
+/// row j of the GGML blocks at src) for i < m, j < n: integer sums of codes times 8-bit
+/// activations per 32 weights, scaled in float (IntegerDotBodies.h gives the exact order);
+/// a row's result does not depend on m. K formats need k a multiple of 256.
+void lk_rows_dot_q8x(int type, const void *xq, ptrdiff_t m, ptrdiff_t ldxq, const void *src, ptrdiff_t n, ptrdiff_t k,
+                     float *y, ptrdiff_t ldy);
 /// y[i·ldy + j] = alpha · dot(x[i·ldx …], w[j·k …]) over k (plus the old y[i·ldy + j] when
 /// accumulate), i < m, j < n; each element one lk_dot, so a row's result does not depend on m.
 void lk_rows_dot_t(const float *x, ptrdiff_t m, ptrdiff_t ldx, const float *w, ptrdiff_t n, ptrdiff_t k,

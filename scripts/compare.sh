@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Lorikeet beside its peers on this machine, interleaved (ours, then each peer, in every
+# round: the machine's speed drifts between runs), ROUNDS rounds, medians, written as a
+# Markdown table with the machine's details to docs/performance.md (OUT_MD) and printed.
+#
+#   scripts/compare.sh
+#
+# Figures:
+#   generate  `lorikeet bench generate` (8-bit activations, the default; and --exact-decode)
+#             against llama.cpp (scripts/bench_llamacpp.py through llama-cpp-python), on the
+#             SmolLM2-135M Q4_1 GGUF and Gemma-3-270M Q4_K_M: prompt and generation tokens/s.
+#   train     `lorikeet bench train` LoRA r16 all-linear and full fine-tuning, seq 256 × 4,
+#             STEPS steps, with the sgemm rate it measures in the same run (the ceiling),
+#             against PyTorch+PEFT (scripts/bench_peft.py) when the venv has torch and peft.
+#
+# Environment: ROUNDS (3), STEPS (10), THREADS (every core), VENV (a Python venv with llama-cpp-python;
+# default /work/venv, else python3), LORIKEET (a built lorikeet; default: a release build in
+# .build-bench), SKIP ("generate", "train", "gemma", "peft" to leave out), OUT (raw JSON folder),
+# OUT_MD (docs/performance.md).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+rounds="${ROUNDS:-3}"
+threads="${THREADS:-$(nproc 2>/dev/null || sysctl -n hw.ncpu)}"
+skip="${SKIP:-}"
+steps="${STEPS:-10}"
+out="${OUT:-$(mktemp -d)}"
+md="${OUT_MD:-$root/docs/performance.md}"
+mkdir -p "$out" "$(dirname "$md")"
+
+if [ -n "${LORIKEET:-}" ]; then
+    bin="$LORIKEET"
+else
+    swift build -c release --scratch-path .build-bench --product lorikeet >&2
+    bin="$root/.build-bench/release/lorikeet"
+fi
+venv="${VENV:-/work/venv}"
+py=python3
+if [ -x "$venv/bin/python" ]; then py="$venv/bin/python"; fi
+has() { "$py" -c "import $1" 2>/dev/null; }
+
+smollm="$(bash scripts/fetch-smollm2.sh)"
+models=("smollm2=$smollm")
+if [[ "$skip" != *gemma* ]]; then models+=("gemma3=$(bash scripts/fetch-gemma3.sh)"); fi
+llamacpp=0; if [[ "$skip" != *generate* ]] && has llama_cpp; then llamacpp=1; fi
+peft=0; if [[ "$skip" != *train* && "$skip" != *peft* ]] && has torch && has peft && has transformers; then peft=1; fi
+if [[ "$skip" != *generate* ]] && [ "$llamacpp" = 0 ]; then
+    echo "note: $py has no llama_cpp (pip install llama-cpp-python): llama.cpp left out" >&2
+fi
+
+for round in $(seq 1 "$rounds"); do
+    echo "round $round/$rounds" >&2
+    if [[ "$skip" != *generate* ]]; then
+        for entry in "${models[@]}"; do
+            name="${entry%%=*}" path="${entry#*=}"
+            "$bin" bench generate --threads "$threads" --model "$path" --json > "$out/gen-ours-$name.$round.json"
+            "$bin" bench generate --threads "$threads" --model "$path" --exact-decode --json > "$out/gen-exact-$name.$round.json"
+            if [ "$llamacpp" = 1 ]; then
+                "$py" scripts/bench_llamacpp.py --threads "$threads" --model "$path" > "$out/gen-llamacpp-$name.$round.json"
+            fi
+        done
+    fi
+    if [[ "$skip" != *train* ]]; then
+        for method in lora full; do
+            "$bin" bench train --threads "$threads" --model "$smollm" --method "$method" --steps "$steps" --json > "$out/train-ours-$method.$round.json"
+            if [ "$peft" = 1 ]; then
+                "$py" scripts/bench_peft.py --threads "$threads" --model "$smollm" --method "$method" --steps "$steps" > "$out/train-peft-$method.$round.json"
+            fi
+        done
+    fi
+done
+
+"$py" - "$out" "$rounds" "$md" "$bin" <<'PY'
+import glob, json, os, platform, statistics, subprocess, sys, datetime
+out, rounds, md, binary = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+def runs(stem):
+    values = []
+    for r in range(1, rounds + 1):
+        p = os.path.join(out, f"{stem}.{r}.json")
+        if os.path.exists(p) and os.path.getsize(p) > 0:
+            with open(p) as f:
+                values.append(json.load(f))
+    return values
+
+def med(values):
+    return statistics.median(values) if values else None
+
+def fmt(v, digits=1):
+    return "—" if v is None else f"{v:,.{digits}f}"
+
+def spread(values):
+    return "" if len(values) < 2 else f" ({min(values):,.0f}–{max(values):,.0f})"
+
+def cpu():
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+        name = next(l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name"))
+        flags = set(next(l.split(":", 1)[1].split() for l in text.splitlines() if l.startswith("flags")))
+        wanted = ["avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16"]
+        return name, " ".join(f for f in wanted if f in flags)
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine(), ""
+
+name, flags = cpu()
+version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+lines = [
+    "# Performance",
+    "",
+    "Written by `scripts/compare.sh` (do not edit by hand): Lorikeet and its peers run interleaved on",
+    f"one machine, {rounds} round(s), each figure the median (the range in brackets).",
+    "",
+    f"- Machine: {name}, {os.cpu_count()} cores ({flags}); {platform.system()} {platform.release()}",
+    f"- Date: {datetime.date.today().isoformat()}; lorikeet {version}",
+]
+try:
+    import llama_cpp
+    lines.append(f"- llama.cpp: llama-cpp-python {llama_cpp.__version__}")
+except ImportError:
+    pass
+lines.append("")
+
+gen_rows = []
+for model in ("smollm2", "gemma3"):
+    ours, exact, peer = runs(f"gen-ours-{model}"), runs(f"gen-exact-{model}"), runs(f"gen-llamacpp-{model}")
+    if not ours:
+        continue
+    label = {"smollm2": "SmolLM2-135M Q4_1", "gemma3": "Gemma-3-270M Q4_K_M"}[model]
+    for key, what in (("generation_tokens_per_second", "generation"), ("prompt_tokens_per_second", "prompt")):
+        o = [r[key] for r in ours]; e = [r[key] for r in exact]; p = [r[key] for r in peer]
+        ratio = None if not p else med(o) / med(p)
+        gen_rows.append(f"| {label} | {what} | {fmt(med(o))}{spread(o)} | {fmt(med(e))}{spread(e)} | "
+                        f"{fmt(med(p))}{spread(p)} | {fmt(ratio, 2)}× |")
+if gen_rows:
+    prompt = runs("gen-ours-smollm2")[0]
+    lines += [
+        f"## Generation (prompt {prompt['prompt_tokens']} tokens, then {prompt['generated_tokens']} greedy tokens; "
+        f"{prompt['threads']} threads; tokens/s)",
+        "",
+        "`lorikeet bench generate` against `scripts/bench_llamacpp.py`, which times llama.cpp the same way.",
+        "Ours: 8-bit activations and integer dot products on the GGUF's blocks (the default);",
+        "exact: `--exact-decode`, f32 activations on the same blocks.",
+        "",
+        "| model | phase | Lorikeet | Lorikeet exact | llama.cpp | Lorikeet / llama.cpp |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ] + gen_rows + [""]
+
+train_rows = []
+sgemm = []
+for method in ("lora", "full"):
+    ours = runs(f"train-ours-{method}")
+    if not ours:
+        continue
+    sgemm += [r["sgemm_gflops"] for r in ours]
+    peer = runs(f"train-peft-{method}")
+    tps = [r["tokens_per_second"] for r in ours]
+    gflops = [r["flops_per_token"] * r["tokens_per_second"] / 1e9 for r in ours]
+    share = med([r["mfu"] * 100 for r in ours])
+    cv = [r["step_seconds_cv"] for r in ours]
+    p = [r["tokens_per_second"] for r in peer]
+    train_rows.append(f"| {'LoRA r16 all-linear' if method == 'lora' else 'full fine-tuning'} | {fmt(med(tps))}{spread(tps)} | "
+                      f"{fmt(med(gflops))} | {fmt(share, 0)} % | {fmt(med(cv) * 100, 1)} % | "
+                      f"{fmt(med(p))}{spread(p)} | {fmt(None if not p else med(tps) / med(p), 2)}× |")
+if train_rows:
+    lines += [
+        "## Training (SmolLM2-135M, seq 256 × batch 4; tokens/s)",
+        "",
+        f"`lorikeet bench train` (the first step left out) beside the sgemm rate it measures in the same run",
+        f"({fmt(med(sgemm))} GFLOP/s, median): the share of that ceiling the step reaches, and the spread of its step times",
+        "(coefficient of variation). PyTorch+PEFT: `scripts/bench_peft.py`, the same shapes.",
+        "",
+        "| method | Lorikeet | GFLOP/s | of sgemm | step CV | PyTorch+PEFT | Lorikeet / PEFT |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ] + train_rows + [""]
+
+text = "\n".join(lines) + "\n"
+with open(md, "w") as f:
+    f.write(text)
+print(text)
+PY
