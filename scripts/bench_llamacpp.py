@@ -14,6 +14,7 @@ import os
 import time
 
 import numpy as np
+import llama_cpp
 from llama_cpp import Llama
 
 

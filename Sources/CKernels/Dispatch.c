@@ -34,6 +34,21 @@ static int cpu_has_avx2_fma_f16c(void) {
 }
 #endif
 
+int lk_cpu_has_avx512_skx(void) {
+#if defined(__x86_64__)
+    if (!lk_simd_level_supported(LK_SIMD_AVX2)) return 0;
+    unsigned a, b, c, d;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 0xE6) != 0xE6) return 0;               // the OS saves opmask and ZMM state too
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    const unsigned f = 1u << 16, dq = 1u << 17, cd = 1u << 28, bw = 1u << 30, vl = 1u << 31;
+    return (b & (f | dq | cd | bw | vl)) == (f | dq | cd | bw | vl);
+#else
+    return 0;
+#endif
+}
+
 int lk_simd_level_supported(int level) {
     if (level == LK_SIMD_PORTABLE) return 1;
 #if defined(__x86_64__)

@@ -12,6 +12,26 @@ struct LorikeetCommand: ParsableCommand {
         version: LorikeetVersion.string,
         subcommands: [Train.self, Estimate.self, Generate.self, Chat.self, Serve.self, Eval.self, Merge.self, Export.self, Quantize.self, Tokenize.self, Inspect.self, Bench.self]
     )
+
+    static func main() {
+        restartWithNativeBLASKernels()
+        main(nil)
+    }
+}
+
+/// Where OpenBLAS fell back to its generic SSE3 kernels on a CPU with AVX2 or AVX-512
+/// (BLAS.betterOpenBLASCore), runs this program again with OPENBLAS_CORETYPE naming the
+/// right ones: OpenBLAS reads it only as it loads. LORIKEET_KEEP_BLAS_CORE=1 keeps its choice.
+func restartWithNativeBLASKernels() {
+    #if os(Linux)
+    guard ProcessInfo.processInfo.environment["LORIKEET_KEEP_BLAS_CORE"] == nil, let core = BLAS.betterOpenBLASCore else { return }
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    let args = CommandLine.arguments
+    var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+    execv("/proc/self/exe", &argv)
+    // execv returned: keep going with OpenBLAS's own choice.
+    unsetenv("OPENBLAS_CORETYPE")
+    #endif
 }
 
 /// Options shared by every command that computes.

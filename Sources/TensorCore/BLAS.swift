@@ -7,6 +7,7 @@ import Accelerate
 import CBLAS
 #endif
 internal import CKernels
+import Foundation
 
 /// Single-precision matrix products.
 public enum BLAS {
@@ -70,6 +71,30 @@ public enum BLAS {
                 c[i * ldc + j] = Float(Double(alpha) * s + old)
             }
         }
+    }
+
+    /// The kernels OpenBLAS chose when it loaded (its core name, e.g. "Haswell"); nil with Accelerate.
+    public static var coreName: String? {
+        #if canImport(Accelerate)
+        return nil
+        #else
+        return openblas_get_corename().map { String(cString: $0) }
+        #endif
+    }
+
+    /// The OPENBLAS_CORETYPE this CPU should run when OpenBLAS chose worse: it picks kernels
+    /// from the CPU model at load, and on a model it does not know (new ones, or a hypervisor's
+    /// generic "Intel Xeon Processor") falls back to SSE3 (Prescott) kernels, 2–3× slower at
+    /// sgemm than the AVX2 or AVX-512 ones the CPU runs. nil when OpenBLAS's choice is fine,
+    /// when OPENBLAS_CORETYPE is already set, and with Accelerate. Only a fresh process can use
+    /// it (the choice is made as the library loads): `lorikeet` restarts itself with it.
+    public static var betterOpenBLASCore: String? {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = coreName?.lowercased() else { return nil }
+        let generic: Set<String> = ["prescott", "katmai", "coppermine", "northwood", "banias", "core2", "penryn", "dunnington",
+                                    "nehalem", "atom", "unknown"]
+        guard generic.contains(core) else { return nil }
+        if lk_cpu_has_avx512_skx() != 0 { return "SkylakeX" }
+        return lk_simd_level_supported(Int32(LK_SIMD_AVX2)) != 0 ? "Haswell" : nil
     }
 
     /// Sets the number of threads BLAS may use (no-op with Accelerate).

@@ -29,6 +29,8 @@ int lk_simd_level_supported(int level);
 /// Switches every kernel to `level` (for tests and benchmarks; not while kernels run).
 /// Returns 0, or -1 when the level is unsupported (nothing changes then).
 int lk_simd_set_level(int level);
+/// 1 when the CPU and OS run AVX-512 F, CD, BW, DQ and VL (Skylake-SP and later), else 0.
+int lk_cpu_has_avx512_skx(void);
 /// "portable", "avx2", or "unknown".
 const char *lk_simd_level_name(int level);
 
