@@ -1,7 +1,9 @@
-// Splitting non-BLAS kernels across cores. GCD's concurrentPerform is the pool; a chunk
-// per thread keeps scheduling overhead small. Below ~64 K elements one thread wins
-// (measured: concurrentPerform pays off from ~64 K, 1.9x at 1 M on two cores).
+// Splitting non-BLAS kernels across cores: a chunk per thread, run by CKernels' pool of
+// persistent workers (lk_parallel_for), which start a job within a microsecond of the last
+// one (GCD's concurrentPerform woke its threads through the kernel each time: a quarter of
+// decoding's CPU time). Below ~64 K elements one thread wins.
 import Foundation
+internal import CKernels
 #if canImport(CBLAS)
 import CBLAS
 #endif
@@ -35,19 +37,27 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
-        let chunk = (count + threads - 1) / threads
-        // Kernels hand in closures over raw pointers to disjoint ranges; the box tells the
-        // compiler what the chunking guarantees: no two threads touch the same elements.
+        var job = RangeJob(count: count, chunk: (count + threads - 1) / threads, body: { _ in })
+        // Kernels hand in closures over raw pointers to disjoint ranges; the pool runs task i
+        // on range i, so no two threads touch the same elements.
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: threads) { i in
-                let body = box.value
-                let lo = i * chunk
-            let hi = min(count, lo + chunk)
-                if lo < hi { body(lo..<hi) }
+            job.body = body
+            withUnsafeMutablePointer(to: &job) { p in
+                lk_parallel_for(Int32(threads), Int32(threads), { ctx, task in
+                    let job = ctx!.assumingMemoryBound(to: RangeJob.self)
+                    let lo = Int(task) * job.pointee.chunk
+                    let hi = min(job.pointee.count, lo + job.pointee.chunk)
+                    if lo < hi { job.pointee.body(lo..<hi) }
+                }, p)
             }
         }
     }
+}
+
+/// The ranges of one forRanges call, as its tasks see them.
+private struct RangeJob {
+    let count: Int, chunk: Int
+    var body: (Range<Int>) -> Void
 }
 
 /// Carries a value into a `@Sendable` closure when the caller guarantees safe use.

@@ -34,6 +34,15 @@ int lk_cpu_has_avx512_skx(void);
 /// "portable", "avx2", or "unknown".
 const char *lk_simd_level_name(int level);
 
+// MARK: Threads
+
+/// A task of a parallel job: task index 0..<tasks.
+typedef void (*lk_task_fn)(void *_Nullable ctx, int task);
+/// Runs fn(ctx, i) for i in 0..<tasks on up to `threads` threads (the caller and persistent
+/// workers that spin briefly between jobs, then sleep), returning when all are done. Called
+/// while another job runs, or from inside a task, it runs the tasks on the calling thread.
+void lk_parallel_for(int tasks, int threads, lk_task_fn fn, void *_Nullable ctx);
+
 // MARK: Exponential family (Cephes expf polynomial, ~1 ulp on [-87, 88])
 
 /// exp(x) with the polynomial the kernels use (below -87: 0; above 88: exp(88)).
