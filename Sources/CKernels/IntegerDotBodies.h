@@ -212,12 +212,16 @@ LK_INLINE q8x_group q8x_group_q6_k(const uint8_t *row, ptrdiff_t g) {
 // R, so its accumulators stay in registers (a row's sums keep their order whatever the tile).
 #define LK_Q8X_ROWS(name, decode, block_bytes, block_groups, is_signed, has_offset, has_lane_scale)                     \
     LK_INLINE void name##_tile(const uint8_t *row, ptrdiff_t row_bytes, int J, const uint8_t *xq, ptrdiff_t ldxq, int R, \
-                               ptrdiff_t groups, float *y, ptrdiff_t ldy) {                                             \
+                               ptrdiff_t groups, float *y, ptrdiff_t ldy, const uint8_t *next, ptrdiff_t next_lines) {  \
         f8 acc[4][4];                                                                                                   \
         float mins[4][4];                                                                                               \
         for (int j = 0; j < J; j++)                                                                                     \
             for (int r = 0; r < R; r++) { acc[j][r] = splat(0.0f); mins[j][r] = 0.0f; }                                \
+        const ptrdiff_t per_group = (next_lines + groups - 1) / groups;                                                 \
         for (ptrdiff_t g = 0; g < groups; g++) {                                                                        \
+            /* Rows are short (a few hundred bytes): fetch the next tile's lines while this one computes. */           \
+            for (ptrdiff_t l = g * per_group; l < (g + 1) * per_group && l < next_lines; l++)                           \
+                __builtin_prefetch(next + 64 * l);                                                                      \
             for (int j = 0; j < J; j++) {                                                                               \
                 q8x_group w = decode(row + j * row_bytes, g);                                                           \
                 for (int r = 0; r < R; r++) {                                                                           \
@@ -239,17 +243,19 @@ LK_INLINE q8x_group q8x_group_q6_k(const uint8_t *row, ptrdiff_t g) {
         ptrdiff_t j = 0;                                                                                                \
         if (m == 1) {                                                                                                   \
             /* Decoding: four weight rows at once, four independent sums in flight. */                                  \
-            for (; j + 4 <= n; j += 4) name##_tile(w + j * row_bytes, row_bytes, 4, x, ldxq, 1, groups, y + j, ldy);    \
+            for (; j + 4 <= n; j += 4)                                                                                  \
+                name##_tile(w + j * row_bytes, row_bytes, 4, x, ldxq, 1, groups, y + j, ldy,                            \
+                            w + (j + 4) * row_bytes, j + 8 <= n ? (4 * row_bytes + 63) / 64 : 0);                       \
         }                                                                                                               \
         for (; j < n; j++) {                                                                                            \
             for (ptrdiff_t i = 0; i < m; i += 4) {                                                                      \
                 const uint8_t *xi = x + i * ldxq;                                                                       \
                 float *yi = y + i * ldy + j;                                                                            \
                 switch (m - i < 4 ? m - i : 4) {                                                                        \
-                case 1: name##_tile(w + j * row_bytes, row_bytes, 1, xi, ldxq, 1, groups, yi, ldy); break;              \
-                case 2: name##_tile(w + j * row_bytes, row_bytes, 1, xi, ldxq, 2, groups, yi, ldy); break;              \
-                case 3: name##_tile(w + j * row_bytes, row_bytes, 1, xi, ldxq, 3, groups, yi, ldy); break;              \
-                default: name##_tile(w + j * row_bytes, row_bytes, 1, xi, ldxq, 4, groups, yi, ldy); break;             \
+                case 1: name##_tile(w + j * row_bytes, row_bytes, 1, xi, ldxq, 1, groups, yi, ldy, w, 0); break;              \
+                case 2: name##_tile(w + j * row_bytes, row_bytes, 1, xi, ldxq, 2, groups, yi, ldy, w, 0); break;              \
+                case 3: name##_tile(w + j * row_bytes, row_bytes, 1, xi, ldxq, 3, groups, yi, ldy, w, 0); break;              \
+                default: name##_tile(w + j * row_bytes, row_bytes, 1, xi, ldxq, 4, groups, yi, ldy, w, 0); break;             \
                 }                                                                                                       \
             }                                                                                                           \
         }                                                                                                               \

@@ -34,7 +34,7 @@ final class ServerTests: XCTestCase {
         let addedMax = (spec["added_tokens"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int }.max() ?? 0
         let config = LlamaConfiguration(vocabularySize: max(vocab, addedMax + 1), hiddenSize: hidden, intermediateSize: 2 * hidden,
                                         layerCount: layers, attentionHeads: 4, kvHeads: 2, headDim: hidden / 4, rmsNormEps: 1e-5,
-                                        ropeTheta: 10_000, maxPositions: 512, tieWordEmbeddings: false, eosTokenIDs: [])
+                                        ropeTheta: 10_000, maxPositions: 4096, tieWordEmbeddings: false, eosTokenIDs: [])
         let network = try LlamaModel.random(config, seed: 5, std: hidden > 64 ? 0.05 : 0.3)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try ModelExport.writeNetwork(weights: network.parameters.mapValues(\.value), configuration: config, into: folder)
@@ -329,10 +329,11 @@ final class ServerTests: XCTestCase {
         try await running.stop()
     }
 
-    /// Shutdown lets a running request finish, then the server stops; metrics counted it.
+    /// Shutdown lets a running request finish, then the server stops; metrics counted it. The
+    /// request is long (3000 tokens, about a second) so that it still runs when /metrics is read.
     func testGracefulShutdownFinishesRunningRequests() async throws {
         let running = try await start()
-        let stream = HTTP.Stream(running.base + "/v1/completions", json: ["model": "tiny", "prompt": "the quick", "max_tokens": 240, "temperature": 0, "stream": true])
+        let stream = HTTP.Stream(running.base + "/v1/completions", json: ["model": "tiny", "prompt": "the quick", "max_tokens": 3000, "temperature": 0, "stream": true])
         try await stream.waitForData()
         let metrics = String(decoding: try await HTTP.send(running.base + "/metrics").body, as: UTF8.self)
         XCTAssertNotNil(metrics.range(of: #"\nlorikeet_running_sequences 1(\.0)?\n"#, options: .regularExpression), metrics)
