@@ -710,12 +710,17 @@ LK_INLINE void ggml_block(int type, const uint8_t *p, f8 w[4]) {
 static void k_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *src, ptrdiff_t n, ptrdiff_t k,
                             float *y, ptrdiff_t ldy) {
     const ptrdiff_t block_bytes = type == LK_ROWS_Q8_0 ? 34 : type == LK_ROWS_Q4_1 ? 20 : 18, blocks = k / 32;
+    const ptrdiff_t row_bytes = blocks * block_bytes, row_lines = (row_bytes + 63) / 64;
+    const ptrdiff_t per_block = (row_lines + blocks - 1) / blocks;
     for (ptrdiff_t j = 0; j < n; j++) {
-        const uint8_t *row = (const uint8_t *)src + j * blocks * block_bytes;
+        const uint8_t *row = (const uint8_t *)src + j * row_bytes;
         for (ptrdiff_t i0 = 0; i0 < m; i0 += 4) {
             int rows = (int)(m - i0 < 4 ? m - i0 : 4);
             f8 acc0[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)}, acc1[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)};
             for (ptrdiff_t b = 0; b < blocks; b++) {
+                // Rows are short: fetch the next one's lines while this one computes.
+                if (i0 == 0 && j + 1 < n)
+                    for (ptrdiff_t l = b * per_block; l < (b + 1) * per_block && l < row_lines; l++) __builtin_prefetch(row + row_bytes + 64 * l);
                 f8 w[4];
                 ggml_block(type, row + b * block_bytes, w);
                 for (int r = 0; r < rows; r++) {

@@ -11,18 +11,28 @@ public final class KVCache {
     public let capacity: Int
     /// Positions filled so far.
     public private(set) var length = 0
+    /// How keys and values are stored: .f32, or .f16 (half the memory, and half the bytes
+    /// each generated token reads back; every value rounded to binary16 as it is stored, as
+    /// llama.cpp's default cache does). Attention computes in f32 either way.
+    public let dtype: DType
     var keys: [Tensor]
     var values: [Tensor]
     let kvHeads: Int, headDim: Int
 
-    /// Empty buffers for `capacity` positions of a model shaped like `configuration`.
-    public init(configuration c: LlamaConfiguration, capacity: Int) {
+    /// Empty buffers for `capacity` positions of a model shaped like `configuration`, stored
+    /// as `dtype` (.f32 or .f16).
+    public init(configuration c: LlamaConfiguration, capacity: Int, dtype: DType = .f32) {
+        precondition(dtype == .f32 || dtype == .f16, "a KV cache stores f32 or f16, not \(dtype)")
         self.capacity = capacity
+        self.dtype = dtype
         kvHeads = c.kvHeads
         headDim = c.headDim
-        keys = (0..<c.layerCount).map { _ in Tensor(zeros: [capacity, c.kvHeads, c.headDim]) }
-        values = keys.map { _ in Tensor(zeros: [capacity, c.kvHeads, c.headDim]) }
+        keys = (0..<c.layerCount).map { _ in Tensor(zeros: [capacity, c.kvHeads, c.headDim], dtype: dtype) }
+        values = keys.map { _ in Tensor(zeros: [capacity, c.kvHeads, c.headDim], dtype: dtype) }
     }
+
+    /// Bytes the buffers hold (all layers, keys and values, the whole capacity).
+    public var byteCount: Int { 2 * keys.count * capacity * kvHeads * headDim * dtype.byteSize }
 
     /// Forgets everything after the first `n` positions (n ≤ length).
     public func truncate(to n: Int) { length = min(length, max(0, n)) }
@@ -36,20 +46,21 @@ public final class KVCache {
             throw TensorError.invalidShape(op: "KV cache", shape: kv.shape,
                                            expected: "batch 1 and at most \(capacity - length) new positions")
         }
-        let rowFloats = kvHeads * headDim
-        kv.withUnsafeFloats { src in
-            keys[layer].withUnsafeMutableFloats { dst in
-                (dst.baseAddress! + length * rowFloats).update(from: src.baseAddress!, count: n * rowFloats)
+        let rowBytes = kvHeads * headDim * dtype.byteSize, start = length
+        func store(_ new: Tensor, into buffer: inout Tensor) {
+            let stored = dtype == .f32 ? new : new.narrowed(to: dtype)
+            stored.withUnsafeBytes { src in
+                buffer.withUnsafeMutableBytes { dst in
+                    (dst.baseAddress! + start * rowBytes).copyMemory(from: src.baseAddress!, byteCount: n * rowBytes)
+                }
             }
         }
-        vv.withUnsafeFloats { src in
-            values[layer].withUnsafeMutableFloats { dst in
-                (dst.baseAddress! + length * rowFloats).update(from: src.baseAddress!, count: n * rowFloats)
-            }
-        }
+        store(kv, into: &keys[layer])
+        store(vv, into: &values[layer])
         let total = length + n
-        let kView = try keys[layer].slice(0..<total).reshaped([1, total, kvHeads, headDim])
-        let vView = try values[layer].slice(0..<total).reshaped([1, total, kvHeads, headDim])
+        var kView = try keys[layer].slice(0..<total).reshaped([1, total, kvHeads, headDim])
+        var vView = try values[layer].slice(0..<total).reshaped([1, total, kvHeads, headDim])
+        if dtype != .f32 { (kView, vView) = (kView.widened(), vView.widened()) }  // this layer's rows only: they stay in cache
         return (t.input(kView), t.input(vView))
     }
 

@@ -55,7 +55,7 @@ extension LlamaModel {
             throw TensorError.invalidShape(op: "generate", shape: [prompt.count],
                                            expected: "a prompt shorter than the context (\(configuration.maxPositions))")
         }
-        let cache = KVCache(configuration: configuration, capacity: capacity)
+        let cache = KVCache(configuration: configuration, capacity: capacity, dtype: kvCacheDType)
         var sampler = Sampler(sampling)
         var context = prompt
         var out: [Int] = []

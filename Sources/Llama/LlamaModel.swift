@@ -29,6 +29,9 @@ public final class LlamaModel: @unchecked Sendable {
     /// Adapters added to linear layers, by module path (e.g. `model.layers.0.self_attn.q_proj`).
     /// Replace the dictionary to switch adapters; the base weights stay as they are.
     public var adapters: [String: any LinearAdapter] = [:]
+    /// How the KV caches of `generate` (and of the server's sequences) store keys and
+    /// values: .f32 (the default) or .f16 (KVCache.dtype).
+    public var kvCacheDType: DType = .f32
     let rope: RopeTable
     /// Gemma's sliding layers rotate with their own base (`rope_local_base_freq`).
     let localRope: RopeTable?

@@ -37,7 +37,7 @@ struct BenchServe: ParsableCommand {
             throw ValidationError("--clients (≥ 1 each), --requests-per-client ≥ 1, --max-tokens ≥ 2")
         }
         let source = try model.open()
-        let loaded = try ModelLoader.load(source, options: decode.loadOptions(for: source))
+        let loaded = try decode.load(source)
         var adapters: [String: LoRAAdapter] = [:]
         for i in 0..<max(counts.max()!, soakSeconds > 0 ? 4 : 0) {
             let a = try LoRAAdapter.create(for: loaded.model, configuration: LoRAConfiguration(rank: rank, alpha: Float(2 * rank), targets: ["all-linear"]),

@@ -18,7 +18,7 @@ struct Chat: ParsableCommand {
     func run() throws {
         compute.apply()
         let source = try model.open()
-        let loaded = try ModelLoader.load(source, options: decode.loadOptions(for: source))
+        let loaded = try decode.load(source)
         let adapters = try adapter.load(into: loaded.model)
         var messages: [ChatMessage] = []
         func reset() {

@@ -23,7 +23,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         compute.apply()
         let source = try model.open()
-        let loaded = try ModelLoader.load(source, options: decode.loadOptions(for: source))
+        let loaded = try decode.load(source)
         let adapters = try adapter.load(into: loaded.model)
         var text = prompt
         var addSpecial = true

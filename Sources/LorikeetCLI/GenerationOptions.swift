@@ -14,11 +14,24 @@ struct DecodeOption: ParsableArguments {
     @Flag(name: .customLong("exact-decode"),
           help: "GGUF: multiply the quantized weights with f32 activations (exactly the dequantized model's numbers, slower) instead of rounding activations to 8 bits for integer dot products, as llama.cpp does.")
     var exact = false
+    @Option(name: .customLong("kv-cache"), help: "How the KV cache stores keys and values: f32, or f16 (half the memory; values rounded to binary16, as llama.cpp does).")
+    var kvCache: KVCacheStorage = .f32
 
     /// How to load `source` for generation: a GGUF keeps its blocks; a folder loads as usual.
     func loadOptions(for source: ModelSource) -> LoadOptions {
         source.format == .gguf ? .generation(exact: exact) : LoadOptions()
     }
+
+    /// Loads `source` for generation with these options, the KV cache setting on the model.
+    func load(_ source: ModelSource) throws -> LoadedModel {
+        let loaded = try ModelLoader.load(source, options: loadOptions(for: source))
+        loaded.model.kvCacheDType = kvCache == .f16 ? .f16 : .f32
+        return loaded
+    }
+}
+
+enum KVCacheStorage: String, ExpressibleByArgument, CaseIterable {
+    case f32, f16
 }
 
 /// --adapter: LoRA adapters (PEFT or mlx-lm folders, GGUF files) to load on top of the base.

@@ -47,7 +47,7 @@ struct Serve: ParsableCommand {
         compute.apply()
         LoggingSystem.bootstrap { StreamLogHandler.standardOutput(label: $0) }
         let source = try model.open()
-        let loaded = try ModelLoader.load(source, options: decode.loadOptions(for: source))
+        let loaded = try decode.load(source)
         var named: [String: LoRAAdapter] = [:]
         for spec in adapters {
             let (name, path) = Self.split(spec)

@@ -282,7 +282,7 @@ public final class GenerationEngine: @unchecked Sendable {
     /// The prompt, alone (its own adapter), then the first token.
     private func prefill(_ s: Sequence) throws {
         let capacity = s.request.prompt.count + s.request.maxTokens
-        let cache = KVCache(configuration: loaded.model.configuration, capacity: capacity)
+        let cache = KVCache(configuration: loaded.model.configuration, capacity: capacity, dtype: loaded.model.kvCacheDType)
         condition.withLock { router.groups = [(s.request.adapter, 0..<s.request.prompt.count)] }  // every prompt row
         let logits = try loaded.model.step(s.request.prompt.map { Int32($0) }, cache: cache)
         s.cache = cache

@@ -31,6 +31,20 @@ final class DecodeOnBlocksTests: XCTestCase {
         try checkAgainstLlamaCpp("smollm2", path: try Fixtures.smolLM2())
     }
 
+    func testHalfPrecisionCacheHalvesItsBytesAndStaysClose() throws {
+        let m = try ModelLoader.load(try Fixtures.smolLM2())
+        let ids: [Int32] = [1, 504, 3575, 282, 4649, 314, 253, 8170]
+        var last: [DType: [Float]] = [:]
+        for dtype in [DType.f32, .f16] {
+            let cache = KVCache(configuration: m.model.configuration, capacity: 16, dtype: dtype)
+            _ = try m.model.step(Array(ids[0..<4]), cache: cache)
+            for id in ids[4...] { last[dtype] = try m.model.step([id], cache: cache) }
+            XCTAssertEqual(cache.byteCount, 2 * 30 * 16 * 3 * 64 * dtype.byteSize)
+        }
+        XCTAssertNotEqual(last[.f16], last[.f32], "the f16 cache rounds")
+        assertRelativeClose(last[.f16]!, last[.f32]!, rtol: 2e-3, "f16 cache vs f32 cache")
+    }
+
     func testGemma3EightBitDecodingIsLlamaCpps() throws {
         let path = ProcessInfo.processInfo.environment["LORIKEET_GEMMA3"]
             ?? Fixtures.repoRoot.appendingPathComponent("cache/gemma3/gemma-3-270m-q4_k_m.gguf").path
@@ -41,13 +55,13 @@ final class DecodeOnBlocksTests: XCTestCase {
     /// For every fixture prompt: llama.cpp's ten largest logits, each as its distance below the
     /// top one, within 2 % of the logits' scale, and the same greedy tokens, at least the first
     /// five (a near-tie later may go either way: llama.cpp keeps its KV cache in f16).
-    func checkAgainstLlamaCpp(_ name: String, path: String) throws {
+    func checkAgainstLlamaCpp(_ name: String, path: String, cache dtype: DType = .f32) throws {
         let m = try ModelLoader.load(path, options: .generation())
         let fixture = try Fixtures.json("llamacpp_decode.json")
         let prompts = ((fixture["models"] as! [String: Any])[name] as! [String: Any])["prompts"] as! [[String: Any]]
         for p in prompts {
             let ids = p["ids"] as! [Int], expected = p["greedy"] as! [Int]
-            let cache = KVCache(configuration: m.model.configuration, capacity: ids.count + expected.count + 1)
+            let cache = KVCache(configuration: m.model.configuration, capacity: ids.count + expected.count + 1, dtype: dtype)
             var logits = try m.model.step(ids.map { Int32($0) }, cache: cache)
             // Each logit's distance below llama.cpp's top token (a common shift changes no probability).
             let scale = p["last_logits_max_abs"] as! Double
@@ -64,7 +78,7 @@ final class DecodeOnBlocksTests: XCTestCase {
                 logits = try m.model.step([Int32(next)], cache: cache)
             }
             let agreeing = zip(out, expected).prefix { $0 == $1 }.count
-            print("\(name) prompt \(p["index"]!): \(agreeing) of \(expected.count) greedy tokens as llama.cpp's")
+            print("\(name) prompt \(p["index"]!), \(dtype) cache: \(agreeing) of \(expected.count) greedy tokens as llama.cpp's")
             XCTAssertGreaterThanOrEqual(agreeing, min(5, expected.count), "\(name) prompt \(p["index"]!): ours \(out) vs llama.cpp \(expected)")
         }
     }
