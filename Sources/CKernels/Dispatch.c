@@ -125,6 +125,12 @@ void lk_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, cons
                       float *y, ptrdiff_t ldy) {
     table()->rows_dot_ggml(type, x, m, ldx, src, n, k, y, ldy);
 }
+void lk_dots_strided(const float *q, const float *k, ptrdiff_t n, ptrdiff_t hd, ptrdiff_t ld, float scale, float *scores) {
+    table()->dots_strided(q, k, n, hd, ld, scale, scores);
+}
+void lk_weighted_rows(const float *p, const float *v, ptrdiff_t n, ptrdiff_t hd, ptrdiff_t ld, float *out) {
+    table()->weighted_rows(p, v, n, hd, ld, out);
+}
 void lk_quantize_q8x(const float *x, ptrdiff_t k, void *dst) { table()->quantize_q8x(x, k, dst); }
 void lk_rows_dot_q8x(int type, const void *xq, ptrdiff_t m, ptrdiff_t ldxq, const void *src, ptrdiff_t n, ptrdiff_t k,
                      float *y, ptrdiff_t ldy) {

@@ -890,6 +890,38 @@ static void k_q8_k(const void *src, ptrdiff_t blocks, float *dst) {
     }
 }
 
+/// scores[j] = scale · k_dot(q, k + j·stride, hd) for j < n: one query against n key rows.
+static void k_dots_strided(const float *q, const float *k, ptrdiff_t n, ptrdiff_t hd, ptrdiff_t stride, float scale, float *scores) {
+    for (ptrdiff_t j = 0; j < n; j++) scores[j] = scale * k_dot(q, k + j * stride, hd);
+}
+
+/// out[d] = Σ_j p[j] · v[j·stride + d] for d < hd, each key added in order as k_axpy adds it
+/// (one multiply-add per lane; the scalar tail multiplies, then adds); 64 outputs at a time
+/// stay in registers while the rows stream by.
+static void k_weighted_rows(const float *p, const float *v, ptrdiff_t n, ptrdiff_t hd, ptrdiff_t stride, float *out) {
+    ptrdiff_t d0 = 0;
+    for (; d0 + 64 <= hd; d0 += 64) {
+        f8 acc[8];
+        for (int i = 0; i < 8; i++) acc[i] = splat(0.0f);
+        for (ptrdiff_t j = 0; j < n; j++) {
+            f8 pj = splat(p[j]);
+            const float *row = v + j * stride + d0;
+            for (int i = 0; i < 8; i++) acc[i] = fmadd(ld(row + 8 * i), pj, acc[i]);
+        }
+        for (int i = 0; i < 8; i++) st(out + d0 + 8 * i, acc[i]);
+    }
+    for (; d0 + 8 <= hd; d0 += 8) {
+        f8 acc = splat(0.0f);
+        for (ptrdiff_t j = 0; j < n; j++) acc = fmadd(ld(v + j * stride + d0), splat(p[j]), acc);
+        st(out + d0, acc);
+    }
+    LK_TAIL for (; d0 < hd; d0++) {
+        float s = 0;
+        for (ptrdiff_t j = 0; j < n; j++) s += p[j] * v[j * stride + d0];
+        out[d0] = s;
+    }
+}
+
 #include "IntegerDotBodies.h"
 
 const lk_kernel_table LK_TABLE_NAME = {
@@ -904,6 +936,8 @@ const lk_kernel_table LK_TABLE_NAME = {
     .dot = k_dot,
     .rows_dot_t = k_rows_dot_t,
     .rows_dot_ggml = k_rows_dot_ggml,
+    .dots_strided = k_dots_strided,
+    .weighted_rows = k_weighted_rows,
     .quantize_q8x = k_quantize_q8x,
     .rows_dot_q8x = k_rows_dot_q8x,
     .rmsnorm_rows = k_rmsnorm_rows,

@@ -18,6 +18,8 @@ typedef struct lk_kernel_table {
     void (*swiglu_backward)(const float *, const float *, const float *, float *, float *, ptrdiff_t);
     float (*dot)(const float *, const float *, ptrdiff_t);
     void (*rows_dot_ggml)(int, const float *, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
+    void (*dots_strided)(const float *, const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, float *);
+    void (*weighted_rows)(const float *, const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, float *);
     void (*quantize_q8x)(const float *, ptrdiff_t, void *);
     void (*rows_dot_q8x)(int, const void *, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
     void (*rows_dot_t)(const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, float, int);

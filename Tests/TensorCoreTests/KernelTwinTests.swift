@@ -174,6 +174,13 @@ final class KernelTwinTests: XCTestCase {
                 (AttentionShape(batch: 1, queryLength: 3, keyLength: 20, queryHeads: 2, kvHeads: 2, headDim: 4, queryOffset: 17, scale: 0.5, window: 4), false),
                 (AttentionShape(batch: 2, queryLength: 150, keyLength: 150, queryHeads: 2, kvHeads: 1, headDim: 8, scale: 0.9, window: 9, softcap: 0.8), false),
                 (AttentionShape(batch: 1, queryLength: 9, keyLength: 9, queryHeads: 2, kvHeads: 1, headDim: 4, scale: 0.9, softcap: 1.2), true),
+                // Decoding (one query row: the per-head row kernels, heads across threads): GQA,
+                // head sizes of 64, 72 (64 + 8) and 5 (a scalar tail), windows, several sequences.
+                (AttentionShape(batch: 1, queryLength: 1, keyLength: 300, queryHeads: 9, kvHeads: 3, headDim: 64, queryOffset: 299, scale: 0.125), false),
+                (AttentionShape(batch: 3, queryLength: 1, keyLength: 40, queryHeads: 4, kvHeads: 1, headDim: 72, queryOffset: 39, scale: 0.2), false),
+                (AttentionShape(batch: 1, queryLength: 1, keyLength: 40, queryHeads: 2, kvHeads: 2, headDim: 5, queryOffset: 39, scale: 0.5, window: 6), false),
+                (AttentionShape(batch: 1, queryLength: 1, keyLength: 12, queryHeads: 2, kvHeads: 1, headDim: 8, queryOffset: 7, scale: 0.5), false),
+                (AttentionShape(batch: 1, queryLength: 1, keyLength: 12, queryHeads: 2, kvHeads: 1, headDim: 8, causal: false, scale: 0.5), false),
             ]
             for (shape, useSegments) in cases {
                 let q = randn([shape.batch, shape.queryLength, shape.queryHeads, shape.headDim], seed: 13).floats

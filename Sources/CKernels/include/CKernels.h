@@ -82,6 +82,10 @@ enum {
 /// j < n: the weights never widened to memory; a row's result does not depend on m.
 void lk_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *src, ptrdiff_t n, ptrdiff_t k,
                       float *y, ptrdiff_t ldy);
+/// scores[j] = scale · lk_dot(q, k + j·ld, hd) for j < n (one query row against key rows).
+void lk_dots_strided(const float *q, const float *k, ptrdiff_t n, ptrdiff_t hd, ptrdiff_t ld, float scale, float *scores);
+/// out[d] = Σ_j p[j] · v[j·ld + d] for d < hd, keys added in order, each as lk_axpy adds.
+void lk_weighted_rows(const float *p, const float *v, ptrdiff_t n, ptrdiff_t hd, ptrdiff_t ld, float *out);
 /// 32 activations rounded to 8 bits: x ≈ d · q, d = max|x| / 127, s = d · Σq (40 bytes).
 typedef struct lk_q8x_block { float d, s; int8_t q[32]; } lk_q8x_block;
 /// x[0..<k] (k a multiple of 32) as k/32 blocks at dst: q = x · (1/d) rounded to nearest even.

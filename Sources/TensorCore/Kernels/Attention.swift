@@ -74,6 +74,27 @@ extension Kernels {
                                  out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>?,
                                  shape: AttentionShape, segments: UnsafePointer<Int32>?) {
         let hd = shape.headDim, hq = shape.queryHeads, hkv = shape.kvHeads
+        if shape.queryLength == 1 && shape.softcap == nil && segments == nil {
+            // Decoding: one query row per head, the heads spread over the threads.
+            let keyEnd = shape.keyEnd(forRowsEndingAt: 1)
+            let first = shape.window.map { min(keyEnd, max(0, shape.queryOffset - $0 + 1)) } ?? 0
+            let pairs = shape.batch * hq
+            let (uq, uk, uv, uo) = (UncheckedSendable(q), UncheckedSendable(k), UncheckedSendable(v), UncheckedSendable(out))
+            let ulse = UncheckedSendable(lse)
+            Parallel.forRanges(pairs, work: pairs * (keyEnd - first) * hd * 2) { r in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(keyEnd - first, 1))
+                defer { scores.deallocate() }
+                for pair in r {
+                    let (b, h) = (pair / hq, pair % hq)
+                    let kvOffset = (b * shape.keyLength * hkv + h / shape.groupSize) * hd
+                    let l = attendRow(q: uq.value + (b * hq + h) * hd, k: uk.value + kvOffset, v: uv.value + kvOffset, ld: hkv * hd,
+                                      keys: first..<keyEnd, headDim: hd, scale: shape.scale, scores: scores,
+                                      out: uo.value + (b * hq + h) * hd)
+                    ulse.value?[b * hq + h] = l
+                }
+            }
+            return
+        }
         let bqMax = AttentionShape.blockRows
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
         defer { scores.deallocate() }
@@ -105,6 +126,17 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// One query row against the keys `keys` (rows `ld` floats apart): scores scale·(q·k_j), each
+    /// one lk_dot (lk_dots_strided); their softmax; out = Σ p_j·v_j, added in key order
+    /// (lk_weighted_rows). Returns the logsumexp.
+    static func attendRow(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int, keys: Range<Int>,
+                          headDim hd: Int, scale: Float, scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) -> Float {
+        lk_dots_strided(q, k + keys.lowerBound * ld, keys.count, hd, ld, scale, scores)
+        let l = softmaxRow(scores, keys.count)
+        lk_weighted_rows(scores, v + keys.lowerBound * ld, keys.count, hd, ld, out)
+        return l
     }
 
     /// dq is overwritten; dk and dv are overwritten too (zeroed, then accumulated over the
