@@ -174,24 +174,25 @@ LK_INLINE q8x_group q8x_group_q8_0(const uint8_t *row, ptrdiff_t g) {
     const uint8_t *p = row + 34 * g;
     return (q8x_group){.codes = q8x_load(p + 2), .scale = half_at(p, 0)};
 }
+/// Group j (0..<8) of the Q4_K or Q5_K block at p (d, dmin, then the 6-bit scales and mins
+/// at p + 4): its codes, scale d·sc_j and offset −dmin·m_j.
+LK_INLINE q8x_group q8x_group_k(const uint8_t *p, int j, q8x_codes codes) {
+    float s, m;
+    scale_min_k4(j, p + 4, &s, &m);
+    return (q8x_group){.codes = codes, .scale = half_at(p, 0) * s, .offset = -(half_at(p, 2) * m)};
+}
 /// Q4_K group g (0..<8 per 256): element l is nibble (g odd: high) of qs[32·(g/2) + l].
 LK_INLINE q8x_group q8x_group_q4_k(const uint8_t *row, ptrdiff_t g) {
     const uint8_t *p = row + 144 * (g / 8);
     int j = (int)(g % 8);
-    float s, m;
-    scale_min_k4(j, p + 4, &s, &m);
-    q8x_codes codes = q8x_nibble_of(q8x_load(p + 16 + 32 * (j / 2)), 4 * (j & 1));
-    return (q8x_group){.codes = codes, .scale = half_at(p, 0) * s, .offset = -(half_at(p, 2) * m)};
+    return q8x_group_k(p, j, q8x_nibble_of(q8x_load(p + 16 + 32 * (j / 2)), 4 * (j & 1)));
 }
 /// Q5_K group g: as Q4_K, plus bit j of qh[l] as the fifth bit.
 LK_INLINE q8x_group q8x_group_q5_k(const uint8_t *row, ptrdiff_t g) {
     const uint8_t *p = row + 176 * (g / 8);
     int j = (int)(g % 8);
-    float s, m;
-    scale_min_k4(j, p + 4, &s, &m);
     q8x_codes low = q8x_nibble_of(q8x_load(p + 48 + 32 * (j / 2)), 4 * (j & 1));
-    q8x_codes codes = q8x_or(low, q8x_high_bits(q8x_load(p + 16), j, 1));
-    return (q8x_group){.codes = codes, .scale = half_at(p, 0) * s, .offset = -(half_at(p, 2) * m)};
+    return q8x_group_k(p, j, q8x_or(low, q8x_high_bits(q8x_load(p + 16), j, 1)));
 }
 /// Q6_K group g = 4·n + t (n: 128-element half, t: quarter): low 4 bits from
 /// ql[64n + 32(t odd) + l] (t ≥ 2: high nibble), high 2 bits from qh[32n + l] >> 2t; the

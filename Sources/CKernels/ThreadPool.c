@@ -1,9 +1,10 @@
 // A small pool of persistent worker threads for Parallel.forRanges. Decoding calls it a few
 // hundred times per token for products of tens of microseconds each; waking GCD's workers
 // through the kernel every time cost a quarter of the CPU time (futex and scheduler
-// samples). Here a worker that finished a job spins on the job counter for a short while
-// (LK_POOL_SPIN_NS) before it sleeps on a condition variable, so back-to-back jobs start
-// within a microsecond and an idle pool costs nothing.
+// samples). Here a worker that finished a job spins on the job word for a few microseconds,
+// then yields the core between checks until LK_POOL_SPIN_NS have passed, then sleeps on a
+// condition variable: back-to-back jobs start within a microsecond, BLAS's own threads still
+// get the core, and an idle pool costs nothing.
 //
 // One job at a time: a call made while another thread's job runs, or from inside a task,
 // runs its tasks on the calling thread, in order.

@@ -11,9 +11,10 @@ public final class KVCache {
     public let capacity: Int
     /// Positions filled so far.
     public private(set) var length = 0
-    /// How keys and values are stored: .f32, or .f16 (half the memory, and half the bytes
-    /// each generated token reads back; every value rounded to binary16 as it is stored, as
-    /// llama.cpp's default cache does). Attention computes in f32 either way.
+    /// How keys and values are stored: .f32, or .f16 (half the memory; every value rounded to
+    /// binary16 as it is stored, as llama.cpp's default cache does). Attention computes in f32:
+    /// with .f16 each step widens the layer's filled rows first, which costs more time than
+    /// reading f32 rows does.
     public let dtype: DType
     var keys: [Tensor]
     var values: [Tensor]
@@ -60,7 +61,7 @@ public final class KVCache {
         let total = length + n
         var kView = try keys[layer].slice(0..<total).reshaped([1, total, kvHeads, headDim])
         var vView = try values[layer].slice(0..<total).reshaped([1, total, kvHeads, headDim])
-        if dtype != .f32 { (kView, vView) = (kView.widened(), vView.widened()) }  // this layer's rows only: they stay in cache
+        if dtype != .f32 { (kView, vView) = (kView.widened(), vView.widened()) }  // all filled rows, anew every step
         return (t.input(kView), t.input(vView))
     }
 

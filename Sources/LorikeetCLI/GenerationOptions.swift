@@ -17,14 +17,10 @@ struct DecodeOption: ParsableArguments {
     @Option(name: .customLong("kv-cache"), help: "How the KV cache stores keys and values: f32, or f16 (half the memory; values rounded to binary16, as llama.cpp does).")
     var kvCache: KVCacheStorage = .f32
 
-    /// How to load `source` for generation: a GGUF keeps its blocks; a folder loads as usual.
-    func loadOptions(for source: ModelSource) -> LoadOptions {
-        source.format == .gguf ? .generation(exact: exact) : LoadOptions()
-    }
-
-    /// Loads `source` for generation with these options, the KV cache setting on the model.
+    /// Loads `source` for generation (a GGUF keeps its blocks; a folder loads as usual), the
+    /// KV cache setting on the model.
     func load(_ source: ModelSource) throws -> LoadedModel {
-        let loaded = try ModelLoader.load(source, options: loadOptions(for: source))
+        let loaded = try ModelLoader.load(source, options: source.format == .gguf ? .generation(exact: exact) : LoadOptions())
         loaded.model.kvCacheDType = kvCache == .f16 ? .f16 : .f32
         return loaded
     }

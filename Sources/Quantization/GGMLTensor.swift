@@ -121,14 +121,8 @@ extension GGMLTensor: PackedMatrix {
         }
     }
 
-    var fewRowKernel: Int32? {
-        switch type {
-        case .q4_0: Int32(LK_ROWS_Q4_0)
-        case .q4_1: Int32(LK_ROWS_Q4_1)
-        case .q8_0: Int32(LK_ROWS_Q8_0)
-        default: nil
-        }
-    }
+    /// The lk_rows_dot_ggml encoding of this type: the formats its f32 product reads.
+    var fewRowKernel: Int32? { [.q4_0, .q4_1, .q8_0].contains(type) ? integerKernel : nil }
 
     public func productFewRows(_ x: UnsafePointer<Float>, m: Int, ldx: Int, outputs: Range<Int>, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         guard !outputs.isEmpty else { return }
