@@ -120,6 +120,10 @@ void lk_swiglu(const float *gate, const float *up, float *out, ptrdiff_t n) { ta
 void lk_swiglu_backward(const float *gate, const float *up, const float *dy, float *dgate, float *dup, ptrdiff_t n) {
     table()->swiglu_backward(gate, up, dy, dgate, dup, n);
 }
+void lk_geglu(const float *gate, const float *up, float *out, ptrdiff_t n) { table()->geglu(gate, up, out, n); }
+void lk_geglu_backward(const float *gate, const float *up, const float *dy, float *dgate, float *dup, ptrdiff_t n) {
+    table()->geglu_backward(gate, up, dy, dgate, dup, n);
+}
 float lk_dot(const float *a, const float *b, ptrdiff_t n) { return table()->dot(a, b, n); }
 void lk_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *src, ptrdiff_t n, ptrdiff_t k,
                       float *y, ptrdiff_t ldy) {

@@ -246,6 +246,46 @@ static void k_swiglu_backward(const float *gate, const float *up, const float *d
     }
 }
 
+// GeGLU with the tanh GELU: ½(1 + tanh(u)) = sigmoid(2u), u = √(2/π)(x + 0.044715x³), so
+// gelu(x) = x·s and 1 − tanh²(u) = 4s(1 − s), with no cancellation near |tanh| = 1.
+LK_INLINE f8 gelu_tanh_s(f8 x) {
+    f8 x2 = x * x;
+    f8 u = splat(0.7978845608028654f) * fmadd(splat(0.044715f) * x2, x, x);
+    return vsigmoid(u + u);
+}
+
+static void k_geglu(const float *gate, const float *up, float *out, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) { f8 g = ld(gate + i); st(out + i, g * gelu_tanh_s(g) * ld(up + i)); }
+    if (i < n) {
+        ptrdiff_t w = n - i;
+        f8 g = ld_part(gate + i, w);
+        st_part(out + i, g * gelu_tanh_s(g) * ld_part(up + i, w), w);
+    }
+}
+
+static void k_geglu_backward(const float *gate, const float *up, const float *dy, float *dgate, float *dup, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i += 8) {
+        ptrdiff_t w = n - i < 8 ? n - i : 8;
+        f8 g = w == 8 ? ld(gate + i) : ld_part(gate + i, w);
+        f8 u = w == 8 ? ld(up + i) : ld_part(up + i, w);
+        f8 d = w == 8 ? ld(dy + i) : ld_part(dy + i, w);
+        f8 s = gelu_tanh_s(g);
+        // gelu'(x) = s + 2x·s(1 − s)·√(2/π)(1 + 3·0.044715x²)
+        f8 inner = splat(0.7978845608028654f) * fmadd(splat(3 * 0.044715f) * g, g, splat(1.0f));
+        f8 dgelu = fmadd(splat(2.0f) * g * s * (splat(1.0f) - s), inner, s);
+        f8 dg = d * u * dgelu;
+        f8 du = d * g * s;
+        if (w == 8) {
+            if (dgate) st(dgate + i, dg);
+            if (dup) st(dup + i, du);
+        } else {
+            if (dgate) st_part(dgate + i, dg, w);
+            if (dup) st_part(dup + i, du, w);
+        }
+    }
+}
+
 // MARK: Reductions, norms, elementwise
 
 static float k_dot(const float *a, const float *b, ptrdiff_t n) {
@@ -933,6 +973,8 @@ const lk_kernel_table LK_TABLE_NAME = {
     .silu_backward = k_silu_backward,
     .swiglu = k_swiglu,
     .swiglu_backward = k_swiglu_backward,
+    .geglu = k_geglu,
+    .geglu_backward = k_geglu_backward,
     .dot = k_dot,
     .rows_dot_t = k_rows_dot_t,
     .rows_dot_ggml = k_rows_dot_ggml,

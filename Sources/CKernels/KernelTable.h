@@ -16,6 +16,8 @@ typedef struct lk_kernel_table {
     void (*silu_backward)(const float *, const float *, float *, ptrdiff_t);
     void (*swiglu)(const float *, const float *, float *, ptrdiff_t);
     void (*swiglu_backward)(const float *, const float *, const float *, float *, float *, ptrdiff_t);
+    void (*geglu)(const float *, const float *, float *, ptrdiff_t);
+    void (*geglu_backward)(const float *, const float *, const float *, float *, float *, ptrdiff_t);
     float (*dot)(const float *, const float *, ptrdiff_t);
     void (*rows_dot_ggml)(int, const float *, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
     void (*dots_strided)(const float *, const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, float *);

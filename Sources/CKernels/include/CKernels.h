@@ -67,6 +67,13 @@ void lk_swiglu(const float *gate, const float *up, float *out, ptrdiff_t n);
 /// dup may be gate itself.
 void lk_swiglu_backward(const float *gate, const float *up, const float *dy,
                         float *_Nullable dgate, float *_Nullable dup, ptrdiff_t n);
+/// out = gelu(gate) * up with the tanh GELU (gelu_pytorch_tanh), computed as gate * s,
+/// s = sigmoid(2u), u = sqrt(2/pi) * (gate + 0.044715 * gate^3).
+void lk_geglu(const float *gate, const float *up, float *out, ptrdiff_t n);
+/// dgate = dy * up * gelu'(gate), dup = dy * gelu(gate); either output may be null, and
+/// dup may be gate itself.
+void lk_geglu_backward(const float *gate, const float *up, const float *dy,
+                       float *_Nullable dgate, float *_Nullable dup, ptrdiff_t n);
 
 // MARK: Reductions, norms, elementwise
 
