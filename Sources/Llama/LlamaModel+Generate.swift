@@ -12,11 +12,11 @@ extension LlamaModel {
         let positions = (0..<n).map { Int32(cache.length + $0) }
         var x = try embed(tape, ids: ids)
         for layer in 0..<configuration.layerCount {
-            x = try decoderBlock(tape, x, layer: layer, batch: 1, length: n, positions: positions, segments: nil, cache: .single(cache))
+            x = tape.keepOnly(try decoderBlock(tape, x, layer: layer, batch: 1, length: n, positions: positions, segments: nil, cache: .single(cache)))
         }
         cache.commit(n)
         let last = try tape.value(x).slice((n - 1)..<n)
-        let h = try finalNorm(tape, tape.input(last))
+        let h = try finalNorm(tape, tape.keepOnly(tape.input(last)))
         return tape.value(try capLogits(tape, try tape.linear(h, weight: tape.parameter(parameter(headName))))).floats
     }
 
@@ -35,7 +35,7 @@ extension LlamaModel {
         let positions = caches.map { Int32($0.length) }
         var x = try embed(tape, ids: tokens)
         for layer in 0..<configuration.layerCount {
-            x = try decoderBlock(tape, x, layer: layer, batch: b, length: 1, positions: positions, segments: nil, cache: .rows(caches))
+            x = tape.keepOnly(try decoderBlock(tape, x, layer: layer, batch: b, length: 1, positions: positions, segments: nil, cache: .rows(caches)))
         }
         for cache in caches { cache.commit(1) }
         let h = try finalNorm(tape, x)

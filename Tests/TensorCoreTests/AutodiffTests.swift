@@ -18,6 +18,23 @@ final class AutodiffTests: XCTestCase {
         XCTAssertEqual(trained.grad?.shape, [2, 4])
     }
 
+    func testKeepOnlyFreesTheRestAndKeepsTheValue() throws {
+        let w = Parameter(name: "w", value: randn([512, 512], seed: 40), requiresGrad: false)
+        let tape = Tape(recordsGradients: false)
+        var x = tape.input(randn([256, 512], seed: 41))
+        let h = try tape.linear(x, weight: tape.parameter(w))
+        let expected = tape.value(h).floats
+        let heldBefore = BlockCache.shared.heldBytes
+        x = tape.keepOnly(h)
+        XCTAssertEqual(tape.nodes.count, 1, "only the kept value stays on the tape")
+        XCTAssertEqual(tape.value(x).floats, expected)
+        XCTAssertGreaterThanOrEqual(BlockCache.shared.heldBytes, heldBefore + 256 * 512 * 4,
+                                    "the input's buffer goes back to the block cache")
+        // The kept value works as the next layer's input.
+        let y = try tape.linear(x, weight: tape.parameter(w))
+        XCTAssertEqual(tape.value(y).shape, [256, 512])
+    }
+
     func testGradientsAccumulateAcrossCallsUntilZeroed() throws {
         let w = Parameter(name: "w", value: randn([3, 2], seed: 4))
         let x = randn([4, 2], seed: 5)

@@ -91,6 +91,18 @@ public final class Tape {
     /// Whether backward will produce a gradient for `v`.
     public func needsGradient(_ v: Var) -> Bool { nodes[v.id].needsGrad }
 
+    /// On a tape that records no gradients: forgets every value but `v`'s and returns `v` as
+    /// the only leaf, so a long forward (layer after layer of a prompt) gives its buffers
+    /// back as it goes and the next layer reuses them instead of faulting in fresh pages.
+    /// Vars taken before the call are invalid after it.
+    public func keepOnly(_ v: Var) -> Var {
+        precondition(!recordsGradients, "keepOnly on a tape that records gradients")
+        let value = nodes[v.id].value
+        nodes.removeAll(keepingCapacity: true)
+        grads.removeAll(keepingCapacity: true)
+        return input(value)
+    }
+
     /// A leaf holding `tensor`. With `requiresGrad`, `gradient(_:)` returns its gradient after backward.
     public func input(_ tensor: Tensor, requiresGrad: Bool = false) -> Var {
         push(Node(value: tensor, needsGrad: requiresGrad, op: nil, parameter: nil))
