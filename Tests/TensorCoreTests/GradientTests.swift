@@ -96,6 +96,49 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    func testPackedAttentionEqualsEachSegmentAlone() throws {
+        // A padding-free row: four examples back to back, one of a single token, across the
+        // 128- and 256-row block boundaries. Blocks skip the keys before their first row's
+        // segment; output and gradients must equal attention over each example on its own.
+        let runs = [0..<70, 70..<200, 200..<201, 201..<300]
+        let (t, hq, hkv, hd) = (300, 4, 2, 8)
+        var seg = [Int32](repeating: 0, count: t)
+        for (s, r) in runs.enumerated() { for i in r { seg[i] = Int32(s) } }
+        let q = randn([1, t, hq, hd], seed: 70).floats, k = randn([1, t, hkv, hd], seed: 71).floats
+        let v = randn([1, t, hkv, hd], seed: 72).floats, r = randn([1, t, hq, hd], seed: 73).floats
+        func run(_ rows: Range<Int>, segments: [Int32]?) throws -> (out: [Float], dq: [Float], dk: [Float], dv: [Float]) {
+            func part(_ x: [Float], _ heads: Int) throws -> Tensor {
+                try Tensor(shape: [1, rows.count, heads, hd], values: Array(x[(rows.lowerBound * heads * hd)..<(rows.upperBound * heads * hd)]))
+            }
+            let tape = Tape()
+            let (qv, kv, vv) = (tape.input(try part(q, hq), requiresGrad: true), tape.input(try part(k, hkv), requiresGrad: true),
+                                tape.input(try part(v, hkv), requiresGrad: true))
+            let out = try tape.attention(q: qv, k: kv, v: vv, segments: segments, scale: 0.4)
+            let values = tape.value(out).floats  // backward frees the values it no longer needs
+            try tape.backward(tape.sum(try tape.mul(out, tape.input(try part(r, hq)))))
+            return (values, tape.gradient(qv)!.floats, tape.gradient(kv)!.floats, tape.gradient(vv)!.floats)
+        }
+        let packed = try run(0..<t, segments: seg)
+        XCTAssertEqual([packed.out.count, packed.dq.count, packed.dk.count, packed.dv.count], [q.count, q.count, k.count, k.count])
+        for rows in runs {
+            let alone = try run(rows, segments: nil)
+            let (qs, ks) = ((rows.lowerBound * hq * hd)..<(rows.upperBound * hq * hd), (rows.lowerBound * hkv * hd)..<(rows.upperBound * hkv * hd))
+            assertClose(Array(packed.out[qs]), alone.out, rtol: 1e-5, atol: 1e-6, "out \(rows)")
+            assertClose(Array(packed.dq[qs]), alone.dq, rtol: 1e-4, atol: 1e-5, "dq \(rows)")
+            assertClose(Array(packed.dk[ks]), alone.dk, rtol: 1e-4, atol: 1e-5, "dk \(rows)")
+            assertClose(Array(packed.dv[ks]), alone.dv, rtol: 1e-4, atol: 1e-5, "dv \(rows)")
+        }
+        // Segment ids that go back down (not contiguous runs) are masked without skipping.
+        let stripes = (0..<t).map { Int32(($0 / 7) % 2) }
+        var expected = [Float](repeating: 0, count: q.count)
+        let shape = AttentionShape(batch: 1, queryLength: t, keyLength: t, queryHeads: hq, kvHeads: hkv, headDim: hd, scale: 0.4)
+        Kernels.attentionReference(q: q, k: k, v: v, out: &expected, shape: shape, segments: stripes)
+        let tape = Tape(recordsGradients: false)
+        let out = try tape.attention(q: tape.input(try Tensor(shape: [1, t, hq, hd], values: q)), k: tape.input(try Tensor(shape: [1, t, hkv, hd], values: k)),
+                                     v: tape.input(try Tensor(shape: [1, t, hkv, hd], values: v)), segments: stripes, scale: 0.4)
+        assertClose(tape.value(out).floats, expected, rtol: 1e-4, atol: 1e-5)
+    }
+
     func testAttentionWithMoreKeysThanQueries() throws {
         // The KV-cache case: 3 new queries attend to 7 keys (4 cached + 3 new).
         try gc.check([randn([1, 3, 2, 4], seed: 40), randn([1, 7, 1, 4], seed: 41), randn([1, 7, 1, 4], seed: 42)]) { t, v in

@@ -7,6 +7,9 @@
 // tokens belong to the same packed example; with a sliding window W also only when
 // j > i + queryOffset − W (the last W positions, itself included, as transformers masks).
 // With soft-capping c (Gemma 2) a score s becomes c·tanh(s/c) before masking and softmax.
+// Where segment ids never decrease along a row (packed and padding-free batches), a block of
+// query rows starts its keys at its first row's segment: examples back to back cost about the
+// sum of their own attention, not that of one long row.
 internal import CKernels
 
 /// Sizes and masking of one attention call.
@@ -48,26 +51,50 @@ extension Kernels {
         }
     }
 
-    /// Sets masked scores of one block to −∞. `seg` is [B, T] segment ids (Tq == Tk) or nil.
+    /// Sets masked scores of one block to −∞. The block's rows hold keys keyStart..<keyEnd.
+    /// `segments` is [B, T] segment ids (Tq == Tk) or nil.
     private static func maskBlock(_ s: UnsafeMutablePointer<Float>, shape: AttentionShape, b: Int, i0: Int, rows: Int,
-                                  keyEnd: Int, segments: UnsafePointer<Int32>?) {
+                                  keyStart: Int, keyEnd: Int, segments: UnsafePointer<Int32>?) {
+        let width = keyEnd - keyStart
         for ii in 0..<rows {
             let i = i0 + ii
-            let row = s + ii * keyEnd
+            let row = s + ii * width - keyStart  // row[j] is key j
             if shape.causal {
                 let limit = i + shape.queryOffset
                 if limit + 1 < keyEnd { (row + limit + 1).update(repeating: -.infinity, count: keyEnd - limit - 1) }
             }
             if let window = shape.window {
                 let first = min(keyEnd, max(0, i + shape.queryOffset - window + 1))
-                if first > 0 { row.update(repeating: -.infinity, count: first) }
+                if first > keyStart { (row + keyStart).update(repeating: -.infinity, count: first - keyStart) }
             }
             if let segments {
                 let seg = segments + b * shape.keyLength
                 let mine = seg[i]
-                for j in 0..<keyEnd where seg[j] != mine { row[j] = -.infinity }
+                for j in keyStart..<keyEnd where seg[j] != mine { row[j] = -.infinity }
             }
         }
+    }
+
+    /// Per batch row, the first key each query row can see through its segment: where segment
+    /// ids never decrease along the row (packed and padding-free batches), that is the start of
+    /// the query's own run, and a block of queries skips every key before its first row's
+    /// segment; otherwise 0 for all. nil without segments.
+    static func segmentStarts(_ segments: UnsafePointer<Int32>?, shape: AttentionShape) -> [Int]? {
+        guard let segments, shape.queryLength == shape.keyLength else { return nil }
+        let t = shape.keyLength
+        var starts = [Int](repeating: 0, count: shape.batch * t)
+        for b in 0..<shape.batch {
+            let seg = segments + b * t
+            var monotone = true
+            for j in 1..<max(t, 1) where seg[j] < seg[j - 1] { monotone = false; break }
+            guard monotone else { continue }
+            var start = 0
+            for j in 0..<t {
+                if j > 0 && seg[j] != seg[j - 1] { start = j }
+                starts[b * t + j] = start
+            }
+        }
+        return starts
     }
 
     static func attentionForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -98,6 +125,8 @@ extension Kernels {
         let bqMax = AttentionShape.blockRows
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
         defer { scores.deallocate() }
+        let starts = segmentStarts(segments, shape: shape)
+        let ldkv = hkv * hd
         for b in 0..<shape.batch {
             for h in 0..<hq {
                 let kvh = h / shape.groupSize
@@ -107,21 +136,23 @@ extension Kernels {
                 while i0 < shape.queryLength {
                     let rows = min(bqMax, shape.queryLength - i0)
                     let keyEnd = shape.keyEnd(forRowsEndingAt: i0 + rows)
+                    let keyStart = min(starts?[b * shape.keyLength + i0] ?? 0, keyEnd)
+                    let width = keyEnd - keyStart
                     let qb = q + ((b * shape.queryLength + i0) * hq + h) * hd
                     let ob = out + ((b * shape.queryLength + i0) * hq + h) * hd
-                    BLAS.gemm(transA: false, transB: true, m: rows, n: keyEnd, k: hd, alpha: shape.scale,
-                              a: qb, lda: hq * hd, b: kb, ldb: hkv * hd, c: scores, ldc: keyEnd)
-                    if let cap = shape.softcap { softcapScores(scores, count: rows * keyEnd, cap: cap, tanhOut: nil) }
-                    maskBlock(scores, shape: shape, b: b, i0: i0, rows: rows, keyEnd: keyEnd, segments: segments)
+                    BLAS.gemm(transA: false, transB: true, m: rows, n: width, k: hd, alpha: shape.scale,
+                              a: qb, lda: hq * hd, b: kb + keyStart * ldkv, ldb: ldkv, c: scores, ldc: width)
+                    if let cap = shape.softcap { softcapScores(scores, count: rows * width, cap: cap, tanhOut: nil) }
+                    maskBlock(scores, shape: shape, b: b, i0: i0, rows: rows, keyStart: keyStart, keyEnd: keyEnd, segments: segments)
                     let lseRow = lse.map { $0 + (b * hq + h) * shape.queryLength + i0 }
-                    Parallel.forRanges(rows, work: rows * keyEnd * 4) { r in
+                    Parallel.forRanges(rows, work: rows * width * 4) { r in
                         for ii in r {
-                            let l = softmaxRow(scores + ii * keyEnd, keyEnd)
+                            let l = softmaxRow(scores + ii * width, width)
                             lseRow?[ii] = l
                         }
                     }
-                    BLAS.gemm(transA: false, transB: false, m: rows, n: hd, k: keyEnd,
-                              a: scores, lda: keyEnd, b: vb, ldb: hkv * hd, c: ob, ldc: hq * hd)
+                    BLAS.gemm(transA: false, transB: false, m: rows, n: hd, k: width,
+                              a: scores, lda: width, b: vb + keyStart * ldkv, ldb: ldkv, c: ob, ldc: hq * hd)
                     i0 += rows
                 }
             }
@@ -155,6 +186,8 @@ extension Kernels {
         let dRow = UnsafeMutablePointer<Float>.allocate(capacity: bqMax)
         let th = shape.softcap == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
         defer { p.deallocate(); dp.deallocate(); dRow.deallocate(); th?.deallocate() }
+        let starts = segmentStarts(segments, shape: shape)
+        let ldkv = hkv * hd
         for b in 0..<shape.batch {
             for h in 0..<hq {
                 let kvh = h / shape.groupSize
@@ -163,34 +196,37 @@ extension Kernels {
                 while i0 < shape.queryLength {
                     let rows = min(bqMax, shape.queryLength - i0)
                     let keyEnd = shape.keyEnd(forRowsEndingAt: i0 + rows)
+                    let keyStart = min(starts?[b * shape.keyLength + i0] ?? 0, keyEnd)
+                    let width = keyEnd - keyStart
+                    let kvBlock = kvOff + keyStart * ldkv
                     let rowOff = ((b * shape.queryLength + i0) * hq + h) * hd
                     let ld = hq * hd
-                    BLAS.gemm(transA: false, transB: true, m: rows, n: keyEnd, k: hd, alpha: shape.scale,
-                              a: q + rowOff, lda: ld, b: k + kvOff, ldb: hkv * hd, c: p, ldc: keyEnd)
-                    if let cap = shape.softcap { softcapScores(p, count: rows * keyEnd, cap: cap, tanhOut: th) }
-                    maskBlock(p, shape: shape, b: b, i0: i0, rows: rows, keyEnd: keyEnd, segments: segments)
-                    BLAS.gemm(transA: false, transB: true, m: rows, n: keyEnd, k: hd,
-                              a: dOut + rowOff, lda: ld, b: v + kvOff, ldb: hkv * hd, c: dp, ldc: keyEnd)
+                    BLAS.gemm(transA: false, transB: true, m: rows, n: width, k: hd, alpha: shape.scale,
+                              a: q + rowOff, lda: ld, b: k + kvBlock, ldb: ldkv, c: p, ldc: width)
+                    if let cap = shape.softcap { softcapScores(p, count: rows * width, cap: cap, tanhOut: th) }
+                    maskBlock(p, shape: shape, b: b, i0: i0, rows: rows, keyStart: keyStart, keyEnd: keyEnd, segments: segments)
+                    BLAS.gemm(transA: false, transB: true, m: rows, n: width, k: hd,
+                              a: dOut + rowOff, lda: ld, b: v + kvBlock, ldb: ldkv, c: dp, ldc: width)
                     let lseRow = lse + (b * hq + h) * shape.queryLength + i0
-                    Parallel.forRanges(rows, work: rows * keyEnd * 4) { r in
+                    Parallel.forRanges(rows, work: rows * width * 4) { r in
                         for ii in r {
                             dRow[ii] = vdot(dOut + rowOff + ii * ld, out + rowOff + ii * ld, hd)
                             // P = exp(S − lse) in place; dS = P ⊙ (dP − rowsum(dO ⊙ O)).
-                            lk_softmax_backward_row(p + ii * keyEnd, dp + ii * keyEnd, keyEnd, lseRow[ii], dRow[ii])
+                            lk_softmax_backward_row(p + ii * width, dp + ii * width, width, lseRow[ii], dRow[ii])
                             // Through the cap: d(c·tanh(s/c))/ds = 1 − tanh².
                             if let th {
-                                let t = th + ii * keyEnd, d = dp + ii * keyEnd
-                                for j in 0..<keyEnd { d[j] *= 1 - t[j] * t[j] }
+                                let t = th + ii * width, d = dp + ii * width
+                                for j in 0..<width { d[j] *= 1 - t[j] * t[j] }
                             }
                         }
                     }
                     // dV += Pᵀ·dO ; dQ = scale·dS·K ; dK += scale·dSᵀ·Q
-                    BLAS.gemm(transA: true, transB: false, m: keyEnd, n: hd, k: rows,
-                              a: p, lda: keyEnd, b: dOut + rowOff, ldb: ld, beta: 1, c: dv + kvOff, ldc: hkv * hd)
-                    BLAS.gemm(transA: false, transB: false, m: rows, n: hd, k: keyEnd, alpha: shape.scale,
-                              a: dp, lda: keyEnd, b: k + kvOff, ldb: hkv * hd, c: dq + rowOff, ldc: ld)
-                    BLAS.gemm(transA: true, transB: false, m: keyEnd, n: hd, k: rows, alpha: shape.scale,
-                              a: dp, lda: keyEnd, b: q + rowOff, ldb: ld, beta: 1, c: dk + kvOff, ldc: hkv * hd)
+                    BLAS.gemm(transA: true, transB: false, m: width, n: hd, k: rows,
+                              a: p, lda: width, b: dOut + rowOff, ldb: ld, beta: 1, c: dv + kvBlock, ldc: ldkv)
+                    BLAS.gemm(transA: false, transB: false, m: rows, n: hd, k: width, alpha: shape.scale,
+                              a: dp, lda: width, b: k + kvBlock, ldb: ldkv, c: dq + rowOff, ldc: ld)
+                    BLAS.gemm(transA: true, transB: false, m: width, n: hd, k: rows, alpha: shape.scale,
+                              a: dp, lda: width, b: q + rowOff, ldb: ld, beta: 1, c: dk + kvBlock, ldc: ldkv)
                     i0 += rows
                 }
             }
