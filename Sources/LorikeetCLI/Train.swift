@@ -146,6 +146,8 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Epochs over the training set.") var epochs: Int?
     @Option(name: .customLong("max-steps"), help: "Stop after this many optimizer steps.") var maxSteps: Int?
     @Option(name: .customLong("batch-size"), help: "Examples per micro-batch.") var batchSize: Int?
+    @Option(name: .customLong("batch-tokens"), help: "Tokens per micro-batch: take examples while they fit, instead of --batch-size examples (not with --packing).") var batchTokens: Int?
+    @Flag(name: .customLong("padding-free"), inversion: .prefixedNo, help: "Put a micro-batch's examples back to back in one row instead of padding them to the longest (default on; --no-padding-free pads).") var paddingFree: Bool?
     @Option(name: .customLong("max-seq-length"), help: "Truncate examples to this many tokens.") var maxSeqLength: Int?
     @Flag(help: "Pack examples into full-length rows (attention stays within an example).") var packing = false
     @Flag(name: .customLong("train-on-inputs"), help: "Also train on prompt / user tokens.") var trainOnInputs = false

@@ -1,9 +1,14 @@
 // Batches: padding never counts, packed rows keep examples apart (segments, positions, no
 // target across a boundary), truncation is counted, shuffling is seeded per epoch, and a saved
-// iterator state resumes the identical batch sequence. Handmade examples, no model needed.
+// iterator state resumes the identical batch sequence; padding-free batches are the padded
+// batches' examples back to back, with the same loss and gradients on a small random model;
+// token budgets bound each batch. Handmade examples.
 import XCTest
 import Foundation
 @testable import FineTuning
+import Llama
+import TensorCore
+import TestSupport
 
 final class DataBatchingTests: XCTestCase {
     private func dataset(_ lengths: [Int], maxLength: Int = 64, packing: Bool = false) throws -> Dataset {
@@ -169,5 +174,81 @@ final class DataBatchingTests: XCTestCase {
         XCTAssertEqual(batches.count, 3)
         XCTAssertEqual(batches.flatMap { rowExamples($0).flatMap { $0 } }.sorted(), [0, 1, 2, 3, 4])
         XCTAssertEqual(batches.reduce(0) { $0 + $1.targetTokenCount }, data.stats.targetTokens)
+    }
+
+    func testPaddingFreeBatchesHoldThePaddedBatchesExamplesBackToBack() throws {
+        let data = try dataset((0..<11).map { 2 + ($0 * 7) % 13 })
+        var padded = try BatchIterator(dataset: data, batchSize: 3, seed: 8)
+        var flat = try BatchIterator(dataset: data, batchSize: 3, seed: 8, paddingFree: true)
+        XCTAssertEqual(flat.batchesPerEpoch, padded.batchesPerEpoch)
+        for _ in 0..<(2 * padded.batchesPerEpoch) {
+            let (p, f) = (padded.next().batch, flat.next().batch)
+            XCTAssertEqual(f.batchSize, 1)
+            XCTAssertEqual(f.length, p.tokenCount, "no padding")
+            XCTAssertEqual(f.tokenCount, p.tokenCount)
+            XCTAssertEqual(f.targetTokenCount, p.targetTokenCount)
+            XCTAssertEqual(rowExamples(f), [rowExamples(p).flatMap { $0 }])
+            // Row by row, the padded batch's real tokens and targets, in order.
+            var ids: [Int32] = [], targets: [Int32] = [], positions: [Int32] = [], segments: [Int32] = []
+            for r in 0..<p.batchSize {
+                let row = (r * p.length)..<((r + 1) * p.length)
+                let real = p.inputIDs[row].prefix { $0 != 0 }
+                ids += real
+                targets += p.targets[row].prefix(real.count)
+                positions += (0..<real.count).map { Int32($0) }
+                segments += Array(repeating: Int32(r), count: real.count)
+            }
+            XCTAssertEqual(f.inputIDs, ids)
+            XCTAssertEqual(f.targets, targets)
+            XCTAssertEqual(f.positions, positions)
+            XCTAssertEqual(f.segments, segments)
+        }
+    }
+
+    func testTokenBudgetBoundsEveryBatchAndCoversTheEpoch() throws {
+        let lengths = (0..<40).map { 2 + ($0 * 13) % 37 }
+        let data = try dataset(lengths)
+        for paddingFree in [true, false] {
+            var it = try BatchIterator(dataset: data, batchSize: 1, seed: 3, paddingFree: paddingFree, tokenBudget: 60)
+            var seen: [Int] = []
+            for _ in 0..<it.batchesPerEpoch {
+                let b = it.next().batch
+                let examples = rowExamples(b).flatMap { $0 }
+                seen += examples
+                let cost = paddingFree ? b.tokenCount : b.batchSize * b.length
+                XCTAssertTrue(cost <= 60 || examples.count == 1, "padding-free \(paddingFree): \(cost) tokens in \(examples.count) examples")
+                if paddingFree { XCTAssertEqual(b.batchSize, 1) }
+            }
+            XCTAssertEqual(seen.sorted(), Array(0..<40), "padding-free \(paddingFree)")
+            XCTAssertLessThan(it.batchesPerEpoch, 40, "the budget takes several examples per batch")
+        }
+        XCTAssertThrowsError(try BatchIterator(dataset: data, batchSize: 1, tokenBudget: 0))
+        XCTAssertThrowsError(try BatchIterator(dataset: try dataset([3, 4], packing: true), batchSize: 1, tokenBudget: 64))
+    }
+
+    func testPaddingFreeLossAndGradientsEqualPadded() throws {
+        let config = LlamaConfiguration(vocabularySize: 5000, hiddenSize: 32, intermediateSize: 64, layerCount: 2,
+                                        attentionHeads: 4, kvHeads: 2, headDim: 8, rmsNormEps: 1e-5, ropeTheta: 10_000,
+                                        maxPositions: 256, tieWordEmbeddings: false, eosTokenIDs: [])
+        let model = try LlamaModel.random(config, seed: 9, std: 0.1)
+        // Token ids of example e are 1000·(e+1) + i: below the vocabulary for e < 4.
+        let data = try dataset([7, 3, 12, 5])
+        let padded = TrainingBatch(padding: Array(data.examples), padID: 0)
+        var flat = try BatchIterator(dataset: data, batchSize: 4, shuffle: false, paddingFree: true)
+        let free = flat.next().batch
+        func lossAndGradients(_ b: TrainingBatch) throws -> (Float, [String: [Float]]) {
+            for p in model.parameters.values { p.zeroGrad() }
+            let tape = Tape()
+            let l = try model.loss(tape, ids: b.inputIDs, targets: b.targets, batch: b.batchSize, length: b.length,
+                                   options: ForwardOptions(segments: b.segments, positions: b.positions))
+            let value = tape.value(l).floats[0]
+            try tape.backward(l)
+            return (value, model.parameters.compactMapValues { $0.grad?.floats })
+        }
+        let (lp, gp) = try lossAndGradients(padded)
+        let (lf, gf) = try lossAndGradients(free)
+        XCTAssertEqual(lf, lp, accuracy: 1e-5 * abs(lp))
+        XCTAssertEqual(Set(gf.keys), Set(gp.keys))
+        for (name, g) in gp { assertClose(gf[name]!, g, rtol: 1e-4, atol: 1e-6, name) }
     }
 }

@@ -15,7 +15,7 @@ final class SmolLM2FineTuneTests: XCTestCase {
         let loaded = try ModelLoader.load(path)
         let splits = try DatasetSplits.load(path: TestModels.repoRoot.appendingPathComponent("examples/veloria").path, model: loaded,
                                             options: DatasetOptions(maxSequenceLength: 256))
-        let valid = try BatchIterator.evaluationBatches(try XCTUnwrap(splits.valid), batchSize: 8)
+        let valid = try XCTUnwrap(splits.valid).evaluationBatches(batchSize: 8)
         var config = TrainingConfiguration()
         config.lora = LoRAConfiguration(rank: 16, alpha: 32, targets: ["all-linear"])
         config.learningRate = 1e-3

@@ -1,6 +1,9 @@
 // BatchIterator: an endless stream of TrainingBatch over a Dataset.
-// Epoch e shuffles with seed ⊕ e; padded batches group similar lengths (sort within windows of
-// `groupingWindow` batches, then shuffle the batch order); packed batches fill rows first-fit.
+// Epoch e shuffles with seed ⊕ e; batches group similar lengths (sort within windows of
+// `groupingWindow` batches, then shuffle the batch order) and take `batchSize` examples or, with
+// a token budget, as many as fit in it. Padded batches put one example per row; padding-free
+// batches put a batch's examples back to back in one row (segment ids and restarting positions
+// keep them apart), so no token is padding; packed batches fill rows first-fit.
 // Its state (epoch, position, seed) is a small Codable value: restoring it resumes exactly.
 // (Training/BatchIterator+Stream.swift makes it the trainer's BatchStream.)
 import TensorCore
@@ -35,15 +38,30 @@ public struct BatchIterator: Sendable {
     public let groupingWindow: Int
     /// The id written at padded positions (never a target, so any valid id will do).
     public let padID: Int32
+    /// When true (and not packing), a batch's examples are concatenated into one row instead of
+    /// padded to the longest: the same examples, the same loss, no padding computed.
+    public let paddingFree: Bool
+    /// When set (and not packing), a batch takes examples while their tokens fit in this many
+    /// (padded: rows × the longest; padding-free: the sum), instead of `batchSize` examples.
+    /// An example longer than the budget makes a batch of its own.
+    public let tokenBudget: Int?
     /// The current epoch's batches: rows of example indices.
     private var plan: [[[Int]]] = []
     private var _state: BatchIteratorState
 
     /// Creates an iterator at the start of epoch 0, or at `state` when given (its seed then wins).
-    /// - Throws: `.invalidOptions` for a batch size or window below 1, `.empty` for no examples.
+    /// - Throws: `.invalidOptions` for a batch size, window or token budget below 1 or a token
+    ///   budget with packing, `.empty` for no examples.
     public init(dataset: Dataset, batchSize: Int, seed: UInt64 = 0, shuffle: Bool = true,
-                groupingWindow: Int = 50, padID: Int32 = 0, state: BatchIteratorState? = nil) throws {
+                groupingWindow: Int = 50, padID: Int32 = 0, paddingFree: Bool = false, tokenBudget: Int? = nil,
+                state: BatchIteratorState? = nil) throws {
         guard batchSize >= 1 else { throw DatasetError.invalidOptions("batch size is \(batchSize); expected at least 1") }
+        if let tokenBudget {
+            guard tokenBudget >= 1 else { throw DatasetError.invalidOptions("token budget is \(tokenBudget); expected at least 1") }
+            guard !dataset.options.packing else {
+                throw DatasetError.invalidOptions("a token budget does not apply to packing (rows are maxSequenceLength tokens; set the batch size in rows)")
+            }
+        }
         guard groupingWindow >= 1 else {
             throw DatasetError.invalidOptions("grouping window is \(groupingWindow); expected at least 1")
         }
@@ -53,6 +71,8 @@ public struct BatchIterator: Sendable {
         self.shuffle = shuffle
         self.groupingWindow = groupingWindow
         self.padID = padID
+        self.paddingFree = paddingFree
+        self.tokenBudget = tokenBudget
         self._state = state ?? BatchIteratorState(seed: seed)
         makePlan()
     }
@@ -83,6 +103,10 @@ public struct BatchIterator: Sendable {
         if dataset.options.packing {
             return (TrainingBatch(packing: rows, length: dataset.options.maxSequenceLength, padID: padID), epoch)
         }
+        if paddingFree {
+            let examples = rows.map { $0[0] }
+            return (TrainingBatch(packing: [examples], length: examples.reduce(0) { $0 + $1.count }, padID: padID), epoch)
+        }
         return (TrainingBatch(padding: rows.map { $0[0] }, padID: padID), epoch)
     }
 
@@ -96,11 +120,14 @@ public struct BatchIterator: Sendable {
 
     private mutating func makePlan() {
         plan = Self.epochPlan(dataset: dataset, batchSize: batchSize, seed: _state.seed ^ UInt64(truncatingIfNeeded: _state.epoch),
-                              shuffle: shuffle, groupingWindow: groupingWindow)
+                              shuffle: shuffle, groupingWindow: groupingWindow,
+                              tokenBudget: tokenBudget.map { ($0, paddingFree) })
     }
 
     /// One epoch's batches, each a list of rows, each row a list of example indices.
-    static func epochPlan(dataset: Dataset, batchSize: Int, seed: UInt64, shuffle: Bool, groupingWindow: Int) -> [[[Int]]] {
+    /// `tokenBudget` is the budget and whether batches are padding-free (else padded).
+    static func epochPlan(dataset: Dataset, batchSize: Int, seed: UInt64, shuffle: Bool, groupingWindow: Int,
+                          tokenBudget: (tokens: Int, paddingFree: Bool)? = nil) -> [[[Int]]] {
         var random = ShuffleGenerator(seed: seed)
         var order = Array(dataset.examples.indices)
         if shuffle { random.shuffle(&order) }
@@ -110,15 +137,43 @@ public struct BatchIterator: Sendable {
             return chunks(rows, of: batchSize)
         }
         // Sort each window longest first (ties keep shuffled order), so a batch holds similar lengths.
+        // With a budget, a window holds about `groupingWindow` batches of the mean length.
+        var windowSize = batchSize * groupingWindow
+        if let budget = tokenBudget {
+            let mean = max(1, dataset.stats.tokens / max(1, dataset.examples.count))
+            windowSize = max(1, budget.tokens / mean) * groupingWindow
+        }
         var batches: [[[Int]]] = []
-        for window in chunks(order, of: batchSize * groupingWindow) {
+        for window in chunks(order, of: windowSize) {
             let sorted = window.enumerated().sorted {
                 lengths[$0.element] != lengths[$1.element] ? lengths[$0.element] > lengths[$1.element] : $0.offset < $1.offset
             }.map(\.element)
-            batches += chunks(sorted, of: batchSize).map { $0.map { [$0] } }
+            let cut = tokenBudget.map { budgetChunks(sorted, lengths: lengths, budget: $0.tokens, paddingFree: $0.paddingFree) }
+                ?? chunks(sorted, of: batchSize)
+            batches += cut.map { $0.map { [$0] } }
         }
         if shuffle { random.shuffle(&batches) }
         return batches
+    }
+
+    /// Consecutive runs of `items` whose tokens fit in `budget` (padding-free: the sum of their
+    /// lengths; padded: their count × the longest); an item over the budget goes alone.
+    static func budgetChunks(_ items: [Int], lengths: [Int], budget: Int, paddingFree: Bool) -> [[Int]] {
+        var out: [[Int]] = [], current: [Int] = []
+        var sum = 0, longest = 0
+        for i in items {
+            let n = lengths[i]
+            let cost = paddingFree ? sum + n : (current.count + 1) * max(longest, n)
+            if !current.isEmpty && cost > budget {
+                out.append(current)
+                (current, sum, longest) = ([], 0, 0)
+            }
+            current.append(i)
+            sum += n
+            longest = max(longest, n)
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
     }
 
     static func chunks<T>(_ items: [T], of size: Int) -> [[T]] {

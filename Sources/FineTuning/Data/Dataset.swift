@@ -136,10 +136,13 @@ public struct Dataset: Sendable {
 }
 
 extension Dataset {
-    /// One pass over the examples in file order, `batchSize` per batch (packed when the options
-    /// say so): for evaluation, where order does not matter but every example must count once.
-    public func evaluationBatches(batchSize: Int, padID: Int32 = 0) throws -> [TrainingBatch] {
-        var iterator = try BatchIterator(dataset: self, batchSize: batchSize, shuffle: false, padID: padID)
+    /// One pass over the examples in file order, `batchSize` per batch (or `tokenBudget` tokens;
+    /// packed when the options say so, else padded or padding-free as training's batches): for
+    /// evaluation, where order does not matter but every example must count once.
+    public func evaluationBatches(batchSize: Int, padID: Int32 = 0, paddingFree: Bool = false,
+                                  tokenBudget: Int? = nil) throws -> [TrainingBatch] {
+        var iterator = try BatchIterator(dataset: self, batchSize: batchSize, shuffle: false, padID: padID,
+                                         paddingFree: paddingFree, tokenBudget: tokenBudget)
         return iterator.remainingBatchesOfEpoch()
     }
 }

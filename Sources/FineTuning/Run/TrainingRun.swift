@@ -300,8 +300,11 @@ public final class TrainingRun {
                                              trainOnInputs: c.trainOnInputs, packing: c.packing)
             let splits = try DatasetSplits.load(path: path, model: loaded, options: dataOptions)
             onEvent(.dataLoaded(train: splits.train.stats, valid: splits.valid?.stats, maxSequenceLength: dataOptions.maxSequenceLength))
-            stream = try BatchIterator(dataset: splits.train, batchSize: c.batchSize, seed: c.seed)
-            validation = try splits.valid.map { try BatchIterator.evaluationBatches($0, batchSize: c.batchSize) } ?? []
+            stream = try BatchIterator(dataset: splits.train, batchSize: c.batchSize, seed: c.seed, paddingFree: c.paddingFree,
+                                       tokenBudget: c.batchTokens)
+            validation = try splits.valid.map {
+                try $0.evaluationBatches(batchSize: c.batchSize, paddingFree: c.paddingFree, tokenBudget: c.batchTokens)
+            } ?? []
         case let .batches(s, v):
             (stream, validation) = (s, v)
         }

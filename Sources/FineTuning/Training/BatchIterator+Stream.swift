@@ -13,10 +13,4 @@ extension BatchIterator: BatchStream {
             throw TrainingError.invalidCheckpoint(path: "trainer_state.json", reason: "data_cursor is not a batch iterator state")
         }
     }
-
-    /// Every batch of `dataset` once, in file order (for evaluation).
-    public static func evaluationBatches(_ dataset: Dataset, batchSize: Int) throws -> [TrainingBatch] {
-        var it = try BatchIterator(dataset: dataset, batchSize: batchSize, shuffle: false)
-        return it.remainingBatchesOfEpoch()
-    }
 }

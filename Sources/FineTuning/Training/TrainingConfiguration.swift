@@ -93,6 +93,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var maxSteps: Int?
     /// Examples per micro-batch.
     public var batchSize = 4
+    /// When set, a micro-batch takes examples while their tokens fit in this many, instead of
+    /// `batchSize` examples (not with packing).
+    public var batchTokens: Int?
+    /// Concatenate a micro-batch's examples into one row (segment ids keep them apart) instead
+    /// of padding them to the longest: same examples and loss, no padding computed.
+    public var paddingFree = true
     /// Truncate examples to this many tokens.
     public var maxSequenceLength = 1024
     /// Pack examples into full-length rows (attention stays within an example).
@@ -130,6 +136,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case learningRate = "learning-rate", beta1, beta2, eps, weightDecay = "weight-decay"
         case schedule = "lr-schedule", warmup, gradientAccumulation = "grad-accumulation", maxGradientNorm = "max-grad-norm"
         case gradientCheckpointing = "grad-checkpoint", epochs, maxSteps = "max-steps", batchSize = "batch-size"
+        case batchTokens = "batch-tokens", paddingFree = "padding-free"
         case maxSequenceLength = "max-seq-length", packing, trainOnInputs = "train-on-inputs", seed
         case saveEvery = "save-every", evalEvery = "eval-every", keepCheckpoints = "keep-checkpoints"
         case skipNonFiniteSteps = "skip-nonfinite-steps"
@@ -212,6 +219,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard learningRate > 0, learningRate.isFinite else { throw bad(.learningRate, "must be positive") }
         guard gradientAccumulation >= 1 else { throw bad(.gradientAccumulation, "must be ≥ 1") }
         guard batchSize >= 1 else { throw bad(.batchSize, "must be ≥ 1") }
+        if let batchTokens {
+            guard batchTokens >= 1 else { throw bad(.batchTokens, "must be ≥ 1") }
+            guard !packing else { throw bad(.batchTokens, "does not apply with packing (rows are max-seq-length tokens; use batch-size)") }
+        }
         guard maxSequenceLength >= 2 else { throw bad(.maxSequenceLength, "must be ≥ 2") }
         guard epochs >= 1 || maxSteps != nil else { throw bad(.epochs, "must be ≥ 1") }
         if let maxSteps, maxSteps < 1 { throw bad(.maxSteps, "must be ≥ 1") }

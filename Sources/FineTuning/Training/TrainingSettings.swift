@@ -280,9 +280,9 @@ extension TrainingConfiguration {
         case .targets: "a list or comma-separated module names"
         case .layers: "a list or comma-separated layer numbers"
         case .rankPattern, .alphaPattern: "a map or name=value pairs"
-        case .useRSLoRA, .optimizerStateOnDisk, .shardOptimizerState, .gradientCheckpointing, .packing, .trainOnInputs, .freezeEmbeddings,
+        case .useRSLoRA, .optimizerStateOnDisk, .shardOptimizerState, .gradientCheckpointing, .packing, .paddingFree, .trainOnInputs, .freezeEmbeddings,
              .doubleQuantization, .bf16Base: "true or false"
-        case .rank, .gradientAccumulation, .epochs, .maxSteps, .batchSize, .maxSequenceLength, .seed, .saveEvery, .evalEvery,
+        case .rank, .gradientAccumulation, .epochs, .maxSteps, .batchSize, .batchTokens, .maxSequenceLength, .seed, .saveEvery, .evalEvery,
              .keepCheckpoints, .skipNonFiniteSteps, .quantizationBlockSize: "an integer"
         case .alpha, .dropout, .learningRate, .beta1, .beta2, .eps, .weightDecay, .warmup, .maxGradientNorm: "a number"
         }
