@@ -216,66 +216,43 @@ static void k_silu_backward(const float *x, const float *dy, float *dx, ptrdiff_
     }
 }
 
-static void k_swiglu(const float *gate, const float *up, float *out, ptrdiff_t n) {
-    ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) { f8 g = ld(gate + i); st(out + i, g * vsigmoid(g) * ld(up + i)); }
-    if (i < n) {
-        ptrdiff_t w = n - i;
-        f8 g = ld_part(gate + i, w);
-        st_part(out + i, g * vsigmoid(g) * ld_part(up + i, w), w);
-    }
-}
+// Gated activations: out = act(gate) * up with act(g) = g·s(g), and backward
+// dgate = dy·up·s·slope(g, s) (act'(g) = s·slope), dup = dy·g·s. SwiGLU: s = sigmoid(g),
+// slope = 1 + g(1 − s). GeGLU with the tanh GELU: ½(1 + tanh u) = sigmoid(2u),
+// u = √(2/π)(g + 0.044715g³), and since 1 − tanh²(u) = 4s(1 − s) (no cancellation near
+// |tanh| = 1), slope = 1 + 2g(1 − s)·√(2/π)(1 + 3·0.044715g²).
+LK_INLINE f8 silu_s(f8 g) { return vsigmoid(g); }
+LK_INLINE f8 silu_slope(f8 g, f8 s) { return splat(1.0f) + g * (splat(1.0f) - s); }
 
-static void k_swiglu_backward(const float *gate, const float *up, const float *dy, float *dgate, float *dup, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i += 8) {
-        ptrdiff_t w = n - i < 8 ? n - i : 8;
-        f8 g = w == 8 ? ld(gate + i) : ld_part(gate + i, w);
-        f8 u = w == 8 ? ld(up + i) : ld_part(up + i, w);
-        f8 d = w == 8 ? ld(dy + i) : ld_part(dy + i, w);
-        f8 s = vsigmoid(g);
-        f8 silu = g * s;
-        f8 dg = d * u * s * (splat(1.0f) + g * (splat(1.0f) - s));
-        f8 du = d * silu;
-        if (w == 8) {
-            if (dgate) st(dgate + i, dg);
-            if (dup) st(dup + i, du);
-        } else {
-            if (dgate) st_part(dgate + i, dg, w);
-            if (dup) st_part(dup + i, du, w);
-        }
-    }
-}
-
-// GeGLU with the tanh GELU: ½(1 + tanh(u)) = sigmoid(2u), u = √(2/π)(x + 0.044715x³), so
-// gelu(x) = x·s and 1 − tanh²(u) = 4s(1 − s), with no cancellation near |tanh| = 1.
-LK_INLINE f8 gelu_tanh_s(f8 x) {
-    f8 x2 = x * x;
-    f8 u = splat(0.7978845608028654f) * fmadd(splat(0.044715f) * x2, x, x);
+LK_INLINE f8 gelu_tanh_s(f8 g) {
+    f8 u = splat(0.7978845608028654f) * fmadd(splat(0.044715f) * (g * g), g, g);
     return vsigmoid(u + u);
 }
+LK_INLINE f8 gelu_tanh_slope(f8 g, f8 s) {
+    f8 inner = splat(0.7978845608028654f) * fmadd(splat(3 * 0.044715f) * g, g, splat(1.0f));
+    return fmadd(splat(2.0f) * g * (splat(1.0f) - s), inner, splat(1.0f));
+}
 
-static void k_geglu(const float *gate, const float *up, float *out, ptrdiff_t n) {
+LK_INLINE void gated_rows(const float *gate, const float *up, float *out, ptrdiff_t n, f8 (*act_s)(f8)) {
     ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) { f8 g = ld(gate + i); st(out + i, g * gelu_tanh_s(g) * ld(up + i)); }
+    for (; i + 8 <= n; i += 8) { f8 g = ld(gate + i); st(out + i, g * act_s(g) * ld(up + i)); }
     if (i < n) {
         ptrdiff_t w = n - i;
         f8 g = ld_part(gate + i, w);
-        st_part(out + i, g * gelu_tanh_s(g) * ld_part(up + i, w), w);
+        st_part(out + i, g * act_s(g) * ld_part(up + i, w), w);
     }
 }
 
-static void k_geglu_backward(const float *gate, const float *up, const float *dy, float *dgate, float *dup, ptrdiff_t n) {
+LK_INLINE void gated_rows_backward(const float *gate, const float *up, const float *dy, float *dgate, float *dup, ptrdiff_t n,
+                                   f8 (*act_s)(f8), f8 (*slope)(f8, f8)) {
     for (ptrdiff_t i = 0; i < n; i += 8) {
         ptrdiff_t w = n - i < 8 ? n - i : 8;
         f8 g = w == 8 ? ld(gate + i) : ld_part(gate + i, w);
         f8 u = w == 8 ? ld(up + i) : ld_part(up + i, w);
         f8 d = w == 8 ? ld(dy + i) : ld_part(dy + i, w);
-        f8 s = gelu_tanh_s(g);
-        // gelu'(x) = s + 2x·s(1 − s)·√(2/π)(1 + 3·0.044715x²)
-        f8 inner = splat(0.7978845608028654f) * fmadd(splat(3 * 0.044715f) * g, g, splat(1.0f));
-        f8 dgelu = fmadd(splat(2.0f) * g * s * (splat(1.0f) - s), inner, s);
-        f8 dg = d * u * dgelu;
-        f8 du = d * g * s;
+        f8 s = act_s(g);
+        f8 dg = d * u * s * slope(g, s);
+        f8 du = d * (g * s);
         if (w == 8) {
             if (dgate) st(dgate + i, dg);
             if (dup) st(dup + i, du);
@@ -284,6 +261,15 @@ static void k_geglu_backward(const float *gate, const float *up, const float *dy
             if (dup) st_part(dup + i, du, w);
         }
     }
+}
+
+static void k_swiglu(const float *gate, const float *up, float *out, ptrdiff_t n) { gated_rows(gate, up, out, n, silu_s); }
+static void k_swiglu_backward(const float *gate, const float *up, const float *dy, float *dgate, float *dup, ptrdiff_t n) {
+    gated_rows_backward(gate, up, dy, dgate, dup, n, silu_s, silu_slope);
+}
+static void k_geglu(const float *gate, const float *up, float *out, ptrdiff_t n) { gated_rows(gate, up, out, n, gelu_tanh_s); }
+static void k_geglu_backward(const float *gate, const float *up, const float *dy, float *dgate, float *dup, ptrdiff_t n) {
+    gated_rows_backward(gate, up, dy, dgate, dup, n, gelu_tanh_s, gelu_tanh_slope);
 }
 
 // MARK: Reductions, norms, elementwise
