@@ -41,10 +41,11 @@ extension Tape {
                     BLAS.gemm(transA: false, transB: false, m: n, n: r, k: outF, alpha: scale, a: dyb, lda: outF,
                               b: bp.baseAddress!, ldb: r, c: gp.baseAddress!, ldc: r)
                 } }
-                withGradientBuffer(b) { db, acc in
+                // A and B: each micro-batch's gradient whole, then added (bit-identical under data parallelism).
+                withOwnGradient(b) { db in
                     down.withUnsafeFloats { dp in
                         BLAS.gemm(transA: true, transB: false, m: outF, n: r, k: n, alpha: scale, a: dyb, lda: outF,
-                                  b: dp.baseAddress!, ldb: r, beta: acc ? 1 : 0, c: db, ldc: r)
+                                  b: dp.baseAddress!, ldb: r, c: db, ldc: r)
                     }
                 }
                 withGradientBuffer(w) { dw, acc in  // only when W itself trains (not in LoRA use)
@@ -53,11 +54,11 @@ extension Tape {
                                   b: xp.baseAddress!, ldb: inF, beta: acc ? 1 : 0, c: dw, ldc: inF)
                     }
                 }
-                withGradientBuffer(a) { da, acc in
+                withOwnGradient(a) { da in
                     g.withUnsafeFloats { gp in
                         withDropped(xv, p: p, seed: seed) { xp in
                             BLAS.gemm(transA: true, transB: false, m: r, n: inF, k: n, a: gp.baseAddress!, lda: r,
-                                      b: xp, ldb: inF, beta: acc ? 1 : 0, c: da, ldc: inF)
+                                      b: xp, ldb: inF, c: da, ldc: inF)
                         }
                     }
                 }

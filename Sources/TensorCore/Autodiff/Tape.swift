@@ -203,6 +203,18 @@ public final class Tape {
         }
     }
 
+    /// Calls `body` to write this op's gradient of `v` into a fresh buffer, then adds that to
+    /// what `v` already holds. Unlike `withGradientBuffer` (a gemm with beta 1 adds its partial
+    /// sums to the old gradient one K-block at a time), g1 + g2 is then one addition, whichever
+    /// process made g2: gradient accumulation and data-parallel ranks sum micro-batches the same
+    /// way, bit for bit. Meant for small gradients (LoRA's A and B), where the copy costs nothing.
+    func withOwnGradient(_ v: Var, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        guard nodes[v.id].needsGrad else { return }
+        var t = Tensor(uninitialized: nodes[v.id].shape)
+        t.withUnsafeMutableFloats { body($0.baseAddress!) }
+        if let p = nodes[v.id].parameter, p.grad == nil { p.grad = t } else { accumulateGradient(v, t) }
+    }
+
     /// Calls `body` with the gradient buffer of `v` and whether it already holds values
     /// (then `body` must add to it, e.g. gemm with beta 1) or is fresh (overwrite it).
     func withGradientBuffer(_ v: Var, _ body: (UnsafeMutablePointer<Float>, _ accumulate: Bool) -> Void) {
