@@ -92,6 +92,8 @@ public final class GenerationEngine: @unchecked Sendable {
     private var running: [Sequence] = []
     private var stopping = false
     private var stopped = false
+    /// While true the loop admits no waiting request (running ones go on); see `holdAdmission`.
+    private var admissionHeld = false
     private var thread: Thread?
     private var stats = EngineStatistics(running: 0, waiting: 0, generatedTokens: 0, steps: 0, rowSum: 0)
     /// Adapter names requests may use now (changes apply to the router between steps, on the engine thread).
@@ -159,6 +161,15 @@ public final class GenerationEngine: @unchecked Sendable {
             s.running = running.count
             s.waiting = waiting.count
             return s
+        }
+    }
+
+    /// Holds waiting requests out of the batch (true) or lets them in at the next step (false).
+    /// Tests use it to make requests that were sent together start together.
+    func holdAdmission(_ hold: Bool) {
+        condition.withLock {
+            admissionHeld = hold
+            condition.signal()
         }
     }
 
@@ -244,7 +255,7 @@ public final class GenerationEngine: @unchecked Sendable {
             running.removeAll { $0.cancelled }
             waiting.removeAll { $0.cancelled }
             applyChanges()
-            while running.isEmpty && waiting.isEmpty && !stopping {
+            while running.isEmpty && (waiting.isEmpty || admissionHeld) && !stopping {
                 condition.wait()
                 applyChanges()
             }
@@ -255,7 +266,7 @@ public final class GenerationEngine: @unchecked Sendable {
                 return
             }
             var admitted: [Sequence] = []
-            while running.count + admitted.count < limits.maxRunning, !waiting.isEmpty { admitted.append(waiting.removeFirst()) }
+            while !admissionHeld || stopping, running.count + admitted.count < limits.maxRunning, !waiting.isEmpty { admitted.append(waiting.removeFirst()) }
             condition.unlock()
 
             for s in admitted {
