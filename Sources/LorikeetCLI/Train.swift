@@ -77,10 +77,11 @@ struct Train: ParsableCommand {
                 say("model \(path) (\(format?.rawValue ?? "random")) loaded in \(String(format: "%.1f", seconds)) s")
             case let .note(text):
                 say("note: " + text)
-            case let .dataLoaded(st, valid, maxLength):
+            case let .dataLoaded(st, valid, maxLength, cached):
                 say("train: \(st.examples) examples, \(st.tokens) tokens (\(st.targetTokens) trained on)"
                     + (st.truncated > 0 ? ", \(st.truncated) truncated to \(maxLength) tokens" : "")
-                    + (valid.map { ", valid: \($0.examples) examples" } ?? ""))
+                    + (valid.map { ", valid: \($0.examples) examples" } ?? "")
+                    + (cached.map { " (tokenized before: read from \($0.deletingLastPathComponent().path))" } ?? ""))
             case let .training(.started(total, start, params)):
                 stop = StopSignal()
                 say(params.description)
@@ -148,6 +149,7 @@ struct TrainingFlags: ParsableArguments {
     @Option(name: .customLong("batch-size"), help: "Examples per micro-batch.") var batchSize: Int?
     @Option(name: .customLong("batch-tokens"), help: "Tokens per micro-batch: take examples while they fit, instead of --batch-size examples (not with --packing).") var batchTokens: Int?
     @Flag(name: .customLong("padding-free"), inversion: .prefixedNo, help: "Put a micro-batch's examples back to back in one row instead of padding them to the longest (default on; --no-padding-free pads).") var paddingFree: Bool?
+    @Flag(name: .customLong("token-cache"), inversion: .prefixedNo, help: "Keep the tokenized data in the run folder (tokenized/) and reuse it when the data, tokenizer and length are the same (default on).") var tokenCache: Bool?
     @Option(name: .customLong("max-seq-length"), help: "Truncate examples to this many tokens.") var maxSeqLength: Int?
     @Flag(help: "Pack examples into full-length rows (attention stays within an example).") var packing = false
     @Flag(name: .customLong("train-on-inputs"), help: "Also train on prompt / user tokens.") var trainOnInputs = false

@@ -63,9 +63,10 @@ final class CommandTests: XCTestCase {
     func testTrainStopResumeEvalMergeGenerate() throws {
         // Uninterrupted.
         let straight = work.appendingPathComponent("straight")
-        try lorikeet(trainArguments(straight))
+        try lorikeet(trainArguments(straight) + ["--no-token-cache"])
         let reference = try losses(straight)
         XCTAssertEqual(reference.count, 12)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: straight.appendingPathComponent("tokenized").path))
 
         // Stopped after step 4 (the Ctrl-C path: checkpoint, then leave), then resumed from the saved settings only.
         let stopped = work.appendingPathComponent("stopped")
@@ -73,7 +74,16 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(out.contains("stopped at step 6"), out)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stopped.appendingPathComponent("adapter").path))
         XCTAssertEqual(try losses(stopped).count, 6)
+        // The resumed run reads the tokens the first one cached (the split folders are not remade),
+        // and computes what the uncached straight run computed.
+        func folderIDs() throws -> [Int] {
+            try ["train", "valid"].map {
+                try XCTUnwrap(FileManager.default.attributesOfItem(atPath: stopped.appendingPathComponent("tokenized/\($0)").path)[.systemFileNumber] as? Int)
+            }
+        }
+        let cached = try folderIDs()
         try lorikeet(["train", "--model", model.path, "--data", data.path, "--out", stopped.path, "--quiet", "--resume"])
+        XCTAssertEqual(try folderIDs(), cached, "resume must read the token cache, not tokenize again")
         XCTAssertEqual(try losses(stopped), reference, "resumed losses must be bit-identical")
         let adapter = stopped.appendingPathComponent("adapter")
         XCTAssertEqual(try Data(contentsOf: adapter.appendingPathComponent("adapter_model.safetensors")),

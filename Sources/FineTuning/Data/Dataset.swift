@@ -60,6 +60,8 @@ public struct Dataset: Sendable {
     public var options: DatasetOptions
     /// The file (or name) the examples came from.
     public var source: String
+    /// The token-cache folder the examples were read from; nil when they were tokenized now.
+    public internal(set) var cachedAt: URL?
 
     /// Tokens a data set keeps in memory; past this its examples spill to mapped temporary files
     /// (in TMPDIR), so memory stays flat however big the JSONL is. 16 M tokens ≈ 150 MiB in memory.
@@ -196,21 +198,26 @@ public struct DatasetSplits: Sendable {
     public var test: Dataset?
 
     /// Loads every split found at `path` (see DatasetFiles); see `Dataset.load` for the parameters.
+    /// With `cache`, a split whose key the cache holds is read from it, and one tokenized now is stored.
     public static func load(path: String, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?,
                             bosToken: String, eosToken: String,
-                            options: DatasetOptions = DatasetOptions()) throws -> DatasetSplits {
+                            options: DatasetOptions = DatasetOptions(), cache: TokenCache? = nil) throws -> DatasetSplits {
         let files = try DatasetFiles(path: path)
         let encoder = DatasetEncoder(tokenizer: tokenizer, chatTemplate: chatTemplate, bosToken: bosToken,
                                      eosToken: eosToken, trainOnInputs: options.trainOnInputs)
-        return DatasetSplits(
-            train: try Dataset.load(file: files.train, encoder: encoder, options: options),
-            valid: try files.valid.map { try Dataset.load(file: $0, encoder: encoder, options: options) },
-            test: try files.test.map { try Dataset.load(file: $0, encoder: encoder, options: options) })
+        func split(_ name: String, _ file: String) throws -> Dataset {
+            let tokenize = { try Dataset.load(file: file, encoder: encoder, options: options) }
+            guard let cache else { return try tokenize() }
+            return try cache.load(name, file: file, options: options, tokenize: tokenize)
+        }
+        return DatasetSplits(train: try split("train", files.train), valid: try files.valid.map { try split("valid", $0) },
+                             test: try files.test.map { try split("test", $0) })
     }
 
     /// Loads every split found at `path` with a loaded model's tokenizer and chat template.
-    public static func load(path: String, model: LoadedModel, options: DatasetOptions = DatasetOptions()) throws -> DatasetSplits {
+    public static func load(path: String, model: LoadedModel, options: DatasetOptions = DatasetOptions(),
+                            cache: TokenCache? = nil) throws -> DatasetSplits {
         try load(path: path, tokenizer: model.tokenizer, chatTemplate: model.chatTemplate,
-                 bosToken: model.bosToken, eosToken: model.eosToken, options: options)
+                 bosToken: model.bosToken, eosToken: model.eosToken, options: options, cache: cache)
     }
 }

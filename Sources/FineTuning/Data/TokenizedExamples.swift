@@ -99,10 +99,25 @@ final class SpillWriter {
     private var total: Int64 = 0
     private var count = 0
 
-    init(directory: URL) throws {
-        tokens = try SpillFile(directory: directory, name: "tokens")
-        masks = try SpillFile(directory: directory, name: "masks")
-        offsets = try SpillFile(directory: directory, name: "offsets")
+    /// Three unlinked temporary files in `directory`.
+    convenience init(directory: URL) throws {
+        try self.init(tokens: SpillFile(directory: directory, name: "tokens"), masks: SpillFile(directory: directory, name: "masks"),
+                      offsets: SpillFile(directory: directory, name: "offsets"))
+    }
+
+    /// Three files that stay (the token cache): `tokens.i32`, `masks.u8` and `offsets.i64` in `folder`.
+    convenience init(keeping folder: URL) throws {
+        try self.init(tokens: SpillFile(creating: folder.appendingPathComponent(SpillWriter.tokensFile).path),
+                      masks: SpillFile(creating: folder.appendingPathComponent(SpillWriter.masksFile).path),
+                      offsets: SpillFile(creating: folder.appendingPathComponent(SpillWriter.offsetsFile).path))
+    }
+
+    static let tokensFile = "tokens.i32", masksFile = "masks.u8", offsetsFile = "offsets.i64"
+
+    private init(tokens: SpillFile, masks: SpillFile, offsets: SpillFile) throws {
+        self.tokens = tokens
+        self.masks = masks
+        self.offsets = offsets
         try offsets.append(Int64(0))
     }
 
@@ -117,14 +132,33 @@ final class SpillWriter {
     func finish() throws -> SpilledTokens {
         try SpilledTokens(tokens: tokens.mapped(), masks: masks.mapped(), offsets: offsets.mapped(), count: count)
     }
+
+    /// Writes what is buffered and syncs the files to disk (for files that stay).
+    func flushAndSync() throws {
+        for f in [tokens, masks, offsets] {
+            try f.flush()
+            fsync(f.fd)
+        }
+    }
 }
 
-/// One temporary file, unlinked as soon as it is created, written through a 1 MiB buffer.
+/// One file written through a 1 MiB buffer: a temporary one, unlinked as soon as it is created,
+/// or one that stays.
 final class SpillFile {
     let fd: Int32
     let path: String
     private var buffer: [UInt8] = []
     private(set) var size = 0
+
+    /// Creates (or truncates) the file at `path`, which stays.
+    init(creating path: String) throws {
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        self.path = path
+        guard fd >= 0 else {
+            throw DatasetError.unreadable(path: path, detail: "cannot create the file: \(String(cString: strerror(errno)))")
+        }
+        buffer.reserveCapacity(1 << 20)
+    }
 
     init(directory: URL, name: String) throws {
         let template = directory.appendingPathComponent("lorikeet-\(name)-XXXXXX").path
@@ -177,6 +211,21 @@ final class MappedSpill: @unchecked Sendable {
     init(base: UnsafeRawPointer?, size: Int) {
         self.base = base
         self.size = size
+    }
+
+    /// The whole file at `path`, mapped read-only (the descriptor is closed; the mapping stays).
+    convenience init(file path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw DatasetError.unreadable(path: path, detail: "cannot be opened: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw DatasetError.unreadable(path: path, detail: String(cString: strerror(errno))) }
+        let size = Int(st.st_size)
+        guard size > 0 else { self.init(base: nil, size: 0); return }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw DatasetError.unreadable(path: path, detail: "cannot be mapped (\(String(cString: strerror(errno))))")
+        }
+        self.init(base: UnsafeRawPointer(p), size: size)
     }
     deinit { if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) } }
 }

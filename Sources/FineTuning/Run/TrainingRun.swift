@@ -31,6 +31,8 @@ public final class TrainingRun {
         public var adapter: URL { root.appendingPathComponent("adapter") }
         /// The fully fine-tuned model as a Hugging Face folder.
         public var model: URL { root.appendingPathComponent("model") }
+        /// The tokenized splits (TokenCache).
+        public var tokenized: URL { root.appendingPathComponent("tokenized") }
 
         /// What a new run would overwrite: the restorable parts of an earlier run in the folder
         /// (checkpoints, adapter, model). A folder left by a run that died before its first
@@ -96,8 +98,8 @@ public final class TrainingRun {
         case modelLoaded(path: String, format: ModelSource.Format?, seconds: Double)
         /// Something the user should know that does not stop the run.
         case note(String)
-        /// The training data is read.
-        case dataLoaded(train: DatasetStats, valid: DatasetStats?, maxSequenceLength: Int)
+        /// The training data is read; `cached` is the token-cache folder it came from, nil when tokenized now.
+        case dataLoaded(train: DatasetStats, valid: DatasetStats?, maxSequenceLength: Int, cached: URL?)
         /// The trainer's own events (plan, steps, evaluations, checkpoints).
         case training(TrainingEvent)
     }
@@ -298,8 +300,11 @@ public final class TrainingRun {
             guard let loaded else { throw TrainingError.noData("a dataset needs a model with a tokenizer, not random weights") }
             let dataOptions = DatasetOptions(maxSequenceLength: min(c.maxSequenceLength, network.configuration.maxPositions),
                                              trainOnInputs: c.trainOnInputs, packing: c.packing)
-            let splits = try DatasetSplits.load(path: path, model: loaded, options: dataOptions)
-            onEvent(.dataLoaded(train: splits.train.stats, valid: splits.valid?.stats, maxSequenceLength: dataOptions.maxSequenceLength))
+            let cache = c.tokenCache && writesArtifacts
+                ? try TokenCache(folder: layout.tokenized, model: loaded, writes: group.isLeader) : nil
+            let splits = try DatasetSplits.load(path: path, model: loaded, options: dataOptions, cache: cache)
+            onEvent(.dataLoaded(train: splits.train.stats, valid: splits.valid?.stats, maxSequenceLength: dataOptions.maxSequenceLength,
+                                cached: splits.train.cachedAt))
             stream = try BatchIterator(dataset: splits.train, batchSize: c.batchSize, seed: c.seed, paddingFree: c.paddingFree,
                                        tokenBudget: c.batchTokens)
             validation = try splits.valid.map {

@@ -99,6 +99,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Concatenate a micro-batch's examples into one row (segment ids keep them apart) instead
     /// of padding them to the longest: same examples and loss, no padding computed.
     public var paddingFree = true
+    /// Keep the tokenized data in the run folder (tokenized/), keyed by the data's and the
+    /// tokenizer's hashes, so a resumed or restarted run reads it instead of tokenizing again.
+    public var tokenCache = true
     /// Truncate examples to this many tokens.
     public var maxSequenceLength = 1024
     /// Pack examples into full-length rows (attention stays within an example).
@@ -136,7 +139,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case learningRate = "learning-rate", beta1, beta2, eps, weightDecay = "weight-decay"
         case schedule = "lr-schedule", warmup, gradientAccumulation = "grad-accumulation", maxGradientNorm = "max-grad-norm"
         case gradientCheckpointing = "grad-checkpoint", epochs, maxSteps = "max-steps", batchSize = "batch-size"
-        case batchTokens = "batch-tokens", paddingFree = "padding-free"
+        case batchTokens = "batch-tokens", paddingFree = "padding-free", tokenCache = "token-cache"
         case maxSequenceLength = "max-seq-length", packing, trainOnInputs = "train-on-inputs", seed
         case saveEvery = "save-every", evalEvery = "eval-every", keepCheckpoints = "keep-checkpoints"
         case skipNonFiniteSteps = "skip-nonfinite-steps"

@@ -280,7 +280,7 @@ extension TrainingConfiguration {
         case .targets: "a list or comma-separated module names"
         case .layers: "a list or comma-separated layer numbers"
         case .rankPattern, .alphaPattern: "a map or name=value pairs"
-        case .useRSLoRA, .optimizerStateOnDisk, .shardOptimizerState, .gradientCheckpointing, .packing, .paddingFree, .trainOnInputs, .freezeEmbeddings,
+        case .useRSLoRA, .optimizerStateOnDisk, .shardOptimizerState, .gradientCheckpointing, .packing, .paddingFree, .tokenCache, .trainOnInputs, .freezeEmbeddings,
              .doubleQuantization, .bf16Base: "true or false"
         case .rank, .gradientAccumulation, .epochs, .maxSteps, .batchSize, .batchTokens, .maxSequenceLength, .seed, .saveEvery, .evalEvery,
              .keepCheckpoints, .skipNonFiniteSteps, .quantizationBlockSize: "an integer"
