@@ -13,7 +13,12 @@ import Foundation
 public enum BLAS {
     /// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, all row-major with leading
     /// dimensions lda/ldb/ldc (elements between consecutive rows as stored).
-    @inlinable
+    ///
+    /// With OpenBLAS, a big product is split into one band of C per thread of Lorikeet's pool
+    /// (`Parallel.forRanges`), each band a single-threaded sgemm: OpenBLAS's own threads would
+    /// otherwise spin beside the pool's on the same cores after every call (4 runnable threads on
+    /// 2 cores, 11 % system time, steps ±10 %). Each element of C is the same sum either way.
+    /// `LORIKEET_BLAS_THREADS=openblas` keeps OpenBLAS's threading instead.
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
@@ -24,17 +29,58 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        let threads = poolSplitsProducts && !openBLASThreads ? Parallel.threadCount : 1
         if m == 1 {
             // One row (decoding a token): sgemm would pack all of B on every call (measured:
             // 5 tokens/s on SmolLM2, 70 % of the time in the packing copy); gemv streams it once.
+            // Threads take bands of the n outputs.
             let incA = Int32(transA ? lda : 1)
-            cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
-                        alpha, b, Int32(ldb), a, incA, beta, c, 1)
+            let (ua, ub, uc) = (UncheckedSendable(a), UncheckedSendable(b), UncheckedSendable(c))
+            Parallel.forRanges(n, work: threads > 1 ? n * k : 0) { cols in
+                let bBand = transB ? ub.value + cols.lowerBound * ldb : ub.value + cols.lowerBound
+                cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? cols.count : k),
+                            Int32(transB ? k : cols.count), alpha, bBand, Int32(ldb), ua.value, incA, beta, uc.value + cols.lowerBound, 1)
+            }
             return
         }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        let (ta, tb) = (transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans)
+        guard threads > 1, m * n * k >= 1 << 21, max(m, n) >= 32 else {
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            return
+        }
+        // Bands of the longer side, in multiples of 16 so each band keeps whole micro-tiles.
+        let splitRows = m >= n
+        let side = splitRows ? m : n
+        let bands = min(threads, side / 16)
+        let band = ((side + bands - 1) / bands + 15) / 16 * 16
+        let (ua, ub, uc) = (UncheckedSendable(a), UncheckedSendable(b), UncheckedSendable(c))
+        Parallel.forRanges((side + band - 1) / band, work: Int.max) { tasks in
+            for t in tasks {
+                let lo = t * band, count = min(band, side - lo)
+                if splitRows {
+                    let aBand = transA ? ua.value + lo : ua.value + lo * lda
+                    cblas_sgemm(CblasRowMajor, ta, tb, Int32(count), Int32(n), Int32(k), alpha, aBand, Int32(lda), ub.value, Int32(ldb),
+                                beta, uc.value + lo * ldc, Int32(ldc))
+                } else {
+                    let bBand = transB ? ub.value + lo * ldb : ub.value + lo
+                    cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(count), Int32(k), alpha, ua.value, Int32(lda), bBand, Int32(ldb),
+                                beta, uc.value + lo, Int32(ldc))
+                }
+            }
+        }
     }
+
+    /// Whether `gemm` splits big products over Lorikeet's pool, with OpenBLAS on one thread
+    /// (OpenBLAS, unless LORIKEET_BLAS_THREADS=openblas); false with Accelerate.
+    public static let poolSplitsProducts: Bool = {
+        #if canImport(Accelerate)
+        return false
+        #else
+        guard ProcessInfo.processInfo.environment["LORIKEET_BLAS_THREADS"] != "openblas" else { return false }
+        openblas_set_num_threads(1)
+        return true
+        #endif
+    }()
 
     /// Products with at most this many rows of A (decoding: one token per sequence) go through
     /// `gemmFewRows`, whose rows do not depend on each other: a sequence decodes the same floats
@@ -97,10 +143,31 @@ public enum BLAS {
         return lk_simd_level_supported(Int32(LK_SIMD_AVX2)) != 0 ? "Haswell" : nil
     }
 
-    /// Sets the number of threads BLAS may use (no-op with Accelerate).
+    nonisolated(unsafe) static var openBLASThreads = false
+
+    /// Runs `body` with OpenBLAS threading its own products over `Parallel.threadCount` threads,
+    /// as it does by default (the raw-sgemm ceiling benchmarks compare with), then returns to the
+    /// pool's bands. Not while other threads compute.
+    public static func withOpenBLASThreading<R>(_ body: () throws -> R) rethrows -> R {
+        #if canImport(Accelerate)
+        return try body()
+        #else
+        guard poolSplitsProducts else { return try body() }
+        openblas_set_num_threads(Int32(Parallel.threadCount))
+        openBLASThreads = true
+        defer {
+            openBLASThreads = false
+            openblas_set_num_threads(1)
+        }
+        return try body()
+        #endif
+    }
+
+    /// Sets the number of threads BLAS may use: OpenBLAS's own when it threads its products,
+    /// else it stays at one (`poolSplitsProducts`); a no-op with Accelerate.
     public static func setThreadCount(_ n: Int) {
         #if !canImport(Accelerate)
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(poolSplitsProducts ? 1 : Int32(n))
         #endif
     }
 }

@@ -54,7 +54,8 @@ final class DecodeOnBlocksTests: XCTestCase {
 
     /// For every fixture prompt: llama.cpp's ten largest logits, each as its distance below the
     /// top one, within 2 % of the logits' scale, and the same greedy tokens, at least the first
-    /// five unless they part earlier at a near-tie (llama.cpp also keeps its KV cache in f16).
+    /// five unless they part earlier where our top two are within that tolerance (llama.cpp also
+    /// keeps its KV cache in f16).
     func checkAgainstLlamaCpp(_ name: String, path: String, cache dtype: DType = .f32) throws {
         let m = try ModelLoader.load(path, options: .generation())
         let fixture = try Fixtures.json("llamacpp_decode.json")
@@ -81,9 +82,13 @@ final class DecodeOnBlocksTests: XCTestCase {
             let agreeing = zip(out, expected).prefix { $0 == $1 }.count
             let margin = agreeing < out.count ? margins[agreeing] : .infinity
             print("\(name) prompt \(p["index"]!), \(dtype) cache: \(agreeing) of \(expected.count) greedy tokens as llama.cpp's (our top-2 margin where they part: \(margin))")
-            // At least five tokens agree, or they part where ours was a near-tie (two logits within
-            // 0.1: the order of the sums decides those, and the paths differ after it).
-            XCTAssertTrue(agreeing >= min(5, out.count) || margin < 0.1, "\(name) prompt \(p["index"]!): ours \(out) vs llama.cpp \(expected)")
+            // At least five tokens agree, or they part where our top two were closer than the
+            // tolerance the logits agree to (2 % of their scale, as above): there the rounding of
+            // the 8-bit activations (f32 scales here, f16 in llama.cpp) and the order of sgemm's
+            // sums decide, and the paths differ after it.
+            let tie = Float(0.02 * scale)
+            XCTAssertTrue(agreeing >= min(5, out.count) || margin < tie,
+                          "\(name) prompt \(p["index"]!): ours \(out) vs llama.cpp \(expected) (margin \(margin), ties below \(tie))")
         }
     }
 }
