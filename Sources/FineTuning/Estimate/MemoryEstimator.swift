@@ -10,8 +10,8 @@ import Llama
 
 /// Estimates peak resident memory of training runs.
 public enum MemoryEstimator {
-    /// BlockCache keeps up to this many bytes of freed blocks (LORIKEET_CACHE_MB, default 256).
-    public static let blockCacheLimit = 256 << 20
+    /// BlockCache keeps up to this many bytes of freed blocks (BlockCache.limit(fullFineTuning:)).
+    public static func blockCacheLimit(_ method: FineTuningMethod) -> Int { BlockCache.limit(fullFineTuning: method == .full) }
     /// Blocks smaller than this are not cached (BlockCache.minimumCached).
     static let cacheMinimumBlock = 256 << 10
     /// A process that loaded nothing (Swift runtime, Foundation, OpenBLAS and its threads),
@@ -153,8 +153,8 @@ public enum MemoryEstimator {
         // BlockCache keeps freed blocks that the next allocations cannot reuse: after an update,
         // the gradients freed by zeroGrad; during the update, the activations freed by backward.
         let freedWeightShaped = (adapted ? cacheableAdapterBytes : trainable * f)
-        let cacheForward = min(blockCacheLimit, freedWeightShaped)
-        let cacheUpdate = min(blockCacheLimit, activations)
+        let cacheForward = min(blockCacheLimit(method), freedWeightShaped)
+        let cacheUpdate = min(blockCacheLimit(method), activations)
 
         let process = processBaseline + tokenizerBytesPerToken * v
         let adapterBytes = adapterParams * f

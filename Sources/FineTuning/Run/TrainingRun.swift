@@ -292,6 +292,7 @@ public final class TrainingRun {
             onEvent(.modelLoaded(path: name, format: nil, seconds: Date().timeIntervalSince(t0)))
         }
         BlockCache.shared.purge()
+        BlockCache.shared.limit = BlockCache.limit(fullFineTuning: c.fineTuningMethod == .full)
 
         let stream: any BatchStream
         let validation: [TrainingBatch]
