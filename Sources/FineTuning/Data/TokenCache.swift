@@ -121,16 +121,3 @@ public struct TokenCache: Sendable {
         }
     }
 }
-
-extension SpilledTokens {
-    /// Whether the offsets start at 0, never decrease and end at `total`.
-    func offsetsAreValid(total: Int) -> Bool {
-        var previous = 0
-        for i in 0...count {
-            let o = Int(Int64(littleEndian: offsets.base!.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)))
-            if (i == 0 && o != 0) || o < previous { return false }
-            previous = o
-        }
-        return previous == total
-    }
-}

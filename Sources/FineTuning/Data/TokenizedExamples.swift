@@ -196,11 +196,7 @@ final class SpillFile {
     /// The whole file mapped read-only.
     func mapped() throws -> MappedSpill {
         try flush()
-        guard size > 0 else { return MappedSpill(base: nil, size: 0) }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw DatasetError.unreadable(path: path, detail: "cannot map the tokenized data (\(String(cString: strerror(errno))))")
-        }
-        return MappedSpill(base: UnsafeRawPointer(p), size: size)
+        return try MappedSpill(fd: fd, size: size, path: path)
     }
 }
 
@@ -213,6 +209,15 @@ final class MappedSpill: @unchecked Sendable {
         self.size = size
     }
 
+    /// The first `size` bytes of the open file `fd` (named `path` in errors), mapped read-only.
+    convenience init(fd: Int32, size: Int, path: String) throws {
+        guard size > 0 else { self.init(base: nil, size: 0); return }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw DatasetError.unreadable(path: path, detail: "cannot map the tokenized data (\(String(cString: strerror(errno))))")
+        }
+        self.init(base: UnsafeRawPointer(p), size: size)
+    }
+
     /// The whole file at `path`, mapped read-only (the descriptor is closed; the mapping stays).
     convenience init(file path: String) throws {
         let fd = open(path, O_RDONLY)
@@ -220,12 +225,7 @@ final class MappedSpill: @unchecked Sendable {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw DatasetError.unreadable(path: path, detail: String(cString: strerror(errno))) }
-        let size = Int(st.st_size)
-        guard size > 0 else { self.init(base: nil, size: 0); return }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw DatasetError.unreadable(path: path, detail: "cannot be mapped (\(String(cString: strerror(errno))))")
-        }
-        self.init(base: UnsafeRawPointer(p), size: size)
+        try self.init(fd: fd, size: Int(st.st_size), path: path)
     }
     deinit { if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) } }
 }
@@ -244,6 +244,13 @@ final class SpilledTokens: @unchecked Sendable {
 
     private func offset(_ i: Int) -> Int {
         Int(Int64(littleEndian: offsets.base!.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)))
+    }
+
+    /// Whether the offsets start at 0, never decrease and end at `total` (files read back from disk).
+    func offsetsAreValid(total: Int) -> Bool {
+        guard offset(0) == 0 else { return false }
+        for i in 0..<count where offset(i + 1) < offset(i) { return false }
+        return offset(count) == total
     }
 
     func length(_ i: Int) -> Int { offset(i + 1) - offset(i) }

@@ -6,10 +6,15 @@ import Foundation
 public enum FileDigest {
     /// The SHA-256 of the file at `url` as 64 lower-case hex digits, read in 4 MiB pieces.
     public static func sha256(of url: URL) throws -> String {
-        let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.int64Value ?? 0
+        let size = try byteCount(of: url)
         var stream = DigestStream(for: .sha256(""), byteCount: size)
         try stream.update(file: url, byteCount: size)
         return stream.finalize()
+    }
+
+    /// The size of the file at `url`.
+    static func byteCount(of url: URL) throws -> Int64 {
+        (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.int64Value ?? 0
     }
 }
 
@@ -33,7 +38,7 @@ public struct SHA256Hasher: Sendable {
     /// Feeds the first `byteCount` bytes of the file at `url` (all of it when nil) behind its
     /// length, read in 4 MiB pieces.
     public mutating func field(file url: URL, byteCount: Int64? = nil) throws {
-        let size = try byteCount ?? ((FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.int64Value ?? 0)
+        let size = try byteCount ?? FileDigest.byteCount(of: url)
         withUnsafeBytes(of: UInt64(size).littleEndian) { stream.update($0) }
         try stream.update(file: url, byteCount: size)
     }
