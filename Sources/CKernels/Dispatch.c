@@ -49,6 +49,21 @@ int lk_cpu_has_avx512_skx(void) {
 #endif
 }
 
+int lk_cpu_has_avx512_bf16(void) {
+#if defined(__x86_64__)
+    static _Atomic int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        unsigned a = 0, b, c, d;
+        v = lk_cpu_has_avx512_skx() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5)) != 0;
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+#else
+    return 0;
+#endif
+}
+
 int lk_simd_level_supported(int level) {
     if (level == LK_SIMD_PORTABLE) return 1;
 #if defined(__x86_64__)

@@ -30,6 +30,8 @@ struct BenchTrain: ParsableCommand {
     @Flag(name: .customLong("bf16-base"), help: "LoRA/QLoRA: hold the frozen embeddings, head and norms in bf16.") var bf16Base = false
     @Flag(name: .customLong("shard-optimizer-state"), help: "Under mpirun: each rank keeps its share of the AdamW moments (ZeRO-1).")
     var shardOptimizerState = false
+    @Option(name: .customLong("compute-dtype"), help: "f32, or bf16 (products in bf16 with f32 sums, where the CPU has AVX512_BF16); MFU is then against the bf16 product's measured rate.")
+    var computeDType = "f32"
     @OptionGroup var compute: ComputeOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -46,7 +48,7 @@ struct BenchTrain: ParsableCommand {
             "alpha": .double(Double(alpha)), "targets": .string(targets), "grad-checkpoint": .bool(gradCheckpoint),
             "bf16-base": .bool(bf16Base), "batch-size": .int(batch), "max-seq-length": .int(seq), "max-steps": .int(steps + 1),
             "learning-rate": .double(1e-5), "lr-schedule": .string("constant"), "max-grad-norm": .double(0),
-            "shard-optimizer-state": .bool(shardOptimizerState),
+            "shard-optimizer-state": .bool(shardOptimizerState), "compute-dtype": .string(computeDType),
         ], source: .commandLine)
         let input: TrainingRun.ModelInput
         let modelName: String
@@ -98,10 +100,12 @@ struct BenchTrain: ParsableCommand {
         let trainedMatmul = m == .full ? matmulParams : Double(trainableParameters)
         let attention = 6.0 * Double(seq) / 2 * Double(c.attentionHeads * c.headDim) * Double(c.layerCount)
         let flopsPerToken = 4 * matmulParams + 2 * trainedMatmul + attention
-        var rates = [measuredSgemmRate()]  // every rank at once: the machine's rate as this job runs it
+        let dtype = run.configuration.computeDType
+        // Every rank at once: the machine's rates as this job runs them.
+        var rates = [measuredProductRate(.f32), dtype == .f32 ? 0 : measuredProductRate(dtype)]
         try group.allReduceSum(&rates)
-        let sgemm = rates[0]
-        let mfu = flopsPerToken * tokensPerSecond / (sgemm * 1e9)
+        let sgemm = rates[0], ceiling = dtype == .f32 ? sgemm : rates[1]
+        let mfu = flopsPerToken * tokensPerSecond / (ceiling * 1e9)
         var peaks = [Double(MemoryStats.peakResidentBytes ?? 0)]
         try group.allReduceSum(&peaks)  // the job's peak RSS summed over ranks
         let peak = MemoryStats.peakResidentBytes ?? 0
@@ -116,12 +120,15 @@ struct BenchTrain: ParsableCommand {
                                       "quant": m.kind == .qlora ? quant : "none", "model": modelName,
                                       "step_seconds": stepSeconds, "step_seconds_median": median, "step_seconds_cv": cv,
                                       "world_size": group.size, "all_reduce_seconds_per_step": allReduce,
-                                      "peak_rss_bytes_all_ranks": Int(peaks[0])]
+                                      "peak_rss_bytes_all_ranks": Int(peaks[0]), "compute_dtype": dtype.rawValue,
+                                      "ceiling_gflops": ceiling]
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         } else {
-            print(String(format: "%@ %@: seq %d × batch %d%@, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s sgemm, peak RSS %@, base weights %@",
-                         m.kind == .qlora ? "qlora (\(quant))" : method, modelName, seq, batch, group.isDistributed ? " × \(group.size) ranks" : "", Parallel.threadCount,
-                         tokensPerSecond, seconds, flopsPerToken / 1e9, 100 * mfu, sgemm, MemoryStats.formatBytes(peak), MemoryStats.formatBytes(baseBytes)))
+            print(String(format: "%@ %@%@: seq %d × batch %d%@, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s %@, peak RSS %@, base weights %@",
+                         m.kind == .qlora ? "qlora (\(quant))" : method, modelName, dtype == .f32 ? "" : " in \(dtype.rawValue)", seq, batch,
+                         group.isDistributed ? " × \(group.size) ranks" : "", Parallel.threadCount, tokensPerSecond, seconds, flopsPerToken / 1e9,
+                         100 * mfu, ceiling, dtype == .f32 ? "sgemm" : "\(dtype.rawValue) gemm (sgemm \(String(format: "%.1f", sgemm)))",
+                         MemoryStats.formatBytes(peak), MemoryStats.formatBytes(baseBytes)))
             if group.isDistributed {
                 print(String(format: "  %d ranks × %d threads (%@): all-reduce (and waiting for the slower rank) %.1f ms per step, %.1f%% of the step; peak RSS of all ranks %@",
                              group.size, Parallel.threadCount, group.implementation ?? "MPI", allReduce * 1000, 100 * allReduce / seconds,
@@ -134,12 +141,15 @@ struct BenchTrain: ParsableCommand {
         }
     }
 
-    /// GFLOP/s of cblas_sgemm on a SmolLM2-sized product (1024×576 · 576×1536), best of 3, with
-    /// OpenBLAS threading it itself (its own ceiling, not our split of it).
-    func measuredSgemmRate() -> Double {
+    /// GFLOP/s of a SmolLM2-sized product (1024×576 · 576×1536), best of 3: in f32, cblas_sgemm
+    /// with OpenBLAS threading it itself (its own ceiling, not our split of it); in bf16, our
+    /// kernel over the pool.
+    func measuredProductRate(_ dtype: ComputeDType) -> Double {
         let a = Tensor(repeating: 0.01, shape: [1024, 576]), b = Tensor(repeating: 0.02, shape: [1536, 576])
-        let seconds = BLAS.withOpenBLASThreading {
-            (0..<3).map { _ in KernelBenchmark.measure(0.2) { _ = try? Tensor.matmul(a, b, transposeB: true) } }.min()!
+        let seconds = BLAS.withComputeDType(dtype) {
+            BLAS.withOpenBLASThreading {
+                (0..<3).map { _ in KernelBenchmark.measure(0.2) { _ = try? Tensor.matmul(a, b, transposeB: true) } }.min()!
+            }
         }
         return 2 * 1024 * 576 * 1536 / seconds / 1e9
     }

@@ -120,6 +120,7 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "QLoRA nf4/fp4: weights per absmax block (32…4096, default 64).") var blocksize: Int?
     @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "QLoRA nf4/fp4: quantize the absmax values too (default on).") var doubleQuant: Bool?
     @Flag(name: .customLong("bf16-base"), inversion: .prefixedNo, help: "LoRA/QLoRA: hold the frozen embeddings, head and norms in bf16 (default off).") var bf16Base: Bool?
+    @Option(name: .customLong("compute-dtype"), help: "Precision of the matrix products: f32 (default), or bf16 (inputs rounded to bfloat16, sums in f32; weights, adapters, optimizer state and loss stay f32) where the CPU has AVX512_BF16.") var computeDType: String?
     @Option(help: "LoRA rank r.") var rank: Int?
     @Option(help: "LoRA alpha (scale = alpha / r).") var alpha: Double?
     @Option(help: "LoRA dropout.") var dropout: Double?

@@ -29,6 +29,11 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        if computeDType == .bf16 {
+            gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                     beta: beta, c: c, ldc: ldc)
+            return
+        }
         let threads = poolSplitsProducts && !openBLASThreads ? Parallel.threadCount : 1
         if m == 1 {
             // One row (decoding a token): sgemm would pack all of B on every call (measured:
@@ -44,11 +49,19 @@ public enum BLAS {
             return
         }
         let (ta, tb) = (transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans)
-        guard threads > 1, m * n * k >= 1 << 21, max(m, n) >= 32 else {
+        inBands(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                threads: threads) { m, n, a, b, c in
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-            return
         }
-        // Bands of the longer side, in multiples of 16 so each band keeps whole micro-tiles.
+    }
+
+    /// Runs `product(m', n', a', b', c')` over bands of C: the whole of it when the product is
+    /// small (m·n·k < 2²¹) or `threads` is 1, else one band of the longer side per thread of the
+    /// pool, in multiples of 16 so each band keeps whole micro-tiles.
+    static func inBands(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                        b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
+                        product: @escaping @Sendable (Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        guard threads > 1, m * n * k >= 1 << 21, max(m, n) >= 32 else { return product(m, n, a, b, c) }
         let splitRows = m >= n
         let side = splitRows ? m : n
         let bands = min(threads, side / 16)
@@ -58,14 +71,58 @@ public enum BLAS {
             for t in tasks {
                 let lo = t * band, count = min(band, side - lo)
                 if splitRows {
-                    let aBand = transA ? ua.value + lo : ua.value + lo * lda
-                    cblas_sgemm(CblasRowMajor, ta, tb, Int32(count), Int32(n), Int32(k), alpha, aBand, Int32(lda), ub.value, Int32(ldb),
-                                beta, uc.value + lo * ldc, Int32(ldc))
+                    product(count, n, transA ? ua.value + lo : ua.value + lo * lda, ub.value, uc.value + lo * ldc)
                 } else {
-                    let bBand = transB ? ub.value + lo * ldb : ub.value + lo
-                    cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(count), Int32(k), alpha, ua.value, Int32(lda), bBand, Int32(ldb),
-                                beta, uc.value + lo, Int32(ldc))
+                    product(m, count, ua.value, transB ? ub.value + lo * ldb : ub.value + lo, uc.value + lo)
                 }
+            }
+        }
+    }
+
+    /// `gemm` in bf16 (`computeDType` .bf16): op(A) and op(B) rounded to bfloat16 (nearest even,
+    /// denormals to zero), products summed in f32 by CKernels' AVX512_BF16 kernel
+    /// (`lk_gemm_bf16`), in bands over the pool. One row goes the same way.
+    static func gemmBF16(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                         b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(ComputeDType.bf16.isSupported, "bf16 products need AVX512_BF16 (ComputeDType.bf16.isSupported)")
+        let (ta, tb) = (Int32(transA ? 1 : 0), Int32(transB ? 1 : 0))
+        inBands(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                threads: Parallel.threadCount) { m, n, a, b, c in
+            let status = lk_gemm_bf16(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            precondition(status == 0, "bf16 product: no memory for its packing buffers")
+        }
+    }
+
+    /// The precision `gemm` multiplies in: f32 (the default), or bf16 where the CPU has bf16
+    /// dot products (set by a training run with `compute-dtype bf16`, through
+    /// `withComputeDType`). `gemmFewRows` (decoding) always stays f32. Not while other threads
+    /// compute products.
+    nonisolated(unsafe) public static var computeDType: ComputeDType = .f32
+
+    /// Runs `body` with `computeDType` set to `dtype`, then restores it.
+    public static func withComputeDType<R>(_ dtype: ComputeDType, _ body: () throws -> R) rethrows -> R {
+        let before = computeDType
+        computeDType = dtype
+        defer { computeDType = before }
+        return try body()
+    }
+
+    /// The bf16 twin of `gemm`: each element of op(A) and op(B) rounded as the kernel rounds it
+    /// (`ComputeDType.bf16Rounded`), the products summed in Double.
+    public static func gemmBF16Reference(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                                         b: UnsafePointer<Float>, ldb: Int,
+                                         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0
+                for p in 0..<k {
+                    let av = ComputeDType.bf16Rounded(transA ? a[p * lda + i] : a[i * lda + p])
+                    let bv = ComputeDType.bf16Rounded(transB ? b[j * ldb + p] : b[p * ldb + j])
+                    s += Double(av) * Double(bv)
+                }
+                let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
+                c[i * ldc + j] = Float(Double(alpha) * s + old)
             }
         }
     }
@@ -169,6 +226,38 @@ public enum BLAS {
         #if !canImport(Accelerate)
         openblas_set_num_threads(poolSplitsProducts ? 1 : Int32(n))
         #endif
+    }
+}
+
+/// The precision matrix products multiply in (`BLAS.computeDType`); sums are f32 either way.
+public enum ComputeDType: String, Codable, Sendable, CaseIterable {
+    /// f32 products (sgemm).
+    case f32
+    /// Inputs rounded to bfloat16, products summed in f32 (PyTorch's autocast to bfloat16, with
+    /// f32 outputs): about twice sgemm's rate where the CPU multiplies bf16 pairs natively.
+    case bf16
+
+    /// Whether this CPU can compute in this type: f32 always; bf16 on x86-64 with AVX512_BF16
+    /// (Intel Cooper Lake, Sapphire Rapids and later, AMD Zen 4 and later). Arm's BF16
+    /// instructions have no kernel here yet.
+    public var isSupported: Bool {
+        switch self {
+        case .f32: true
+        case .bf16: lk_cpu_has_avx512_bf16() != 0 && !ComputeDType.bf16HiddenForTests
+        }
+    }
+
+    /// Tests set this to see how a CPU without bf16 is answered.
+    nonisolated(unsafe) static var bf16HiddenForTests = false
+
+    /// `x` rounded to bfloat16 the way the bf16 kernel rounds its inputs: to nearest even, a
+    /// denormal to a zero of its sign, a NaN stays a NaN.
+    public static func bf16Rounded(_ x: Float) -> Float {
+        guard !x.isNaN else { return x }
+        guard x.isNormal || x.isInfinite else { return x.sign == .minus ? -0.0 : 0 }
+        let u = x.bitPattern
+        let r = (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000
+        return Float(bitPattern: r)
     }
 }
 

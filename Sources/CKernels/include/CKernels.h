@@ -31,6 +31,8 @@ int lk_simd_level_supported(int level);
 int lk_simd_set_level(int level);
 /// 1 when the CPU and OS run AVX-512 F, CD, BW, DQ and VL (Skylake-SP and later), else 0.
 int lk_cpu_has_avx512_skx(void);
+/// 1 when the CPU and OS run AVX512_BF16 (vdpbf16ps) besides lk_cpu_has_avx512_skx's set, else 0.
+int lk_cpu_has_avx512_bf16(void);
 /// "portable", "avx2", or "unknown".
 const char *lk_simd_level_name(int level);
 
@@ -147,6 +149,17 @@ void lk_bf16_to_f32(const void *src, float *dst, ptrdiff_t n);
 void lk_f32_to_f16(const float *src, void *dst, ptrdiff_t n);
 /// float32 to bfloat16, round to nearest even; every NaN becomes 0x7FC0.
 void lk_f32_to_bf16(const float *src, void *dst, ptrdiff_t n);
+
+// MARK: bf16 matrix products (GemmBF16.c)
+
+/// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major like cblas_sgemm, with
+/// op(A) and op(B) rounded to bfloat16 (nearest even; denormals and the results' denormals
+/// flush to zero, as vdpbf16ps does) and products summed in float32, in pairs along k and
+/// blocks of 768 k. beta == 0 never reads C. Single-threaded; packing buffers are per thread.
+/// Needs lk_cpu_has_avx512_bf16(); returns 0, or -1 when it cannot run (no x86-64 kernel, or no
+/// memory for the packing buffers), leaving C as it was.
+int lk_gemm_bf16(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a,
+                 ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc);
 
 // MARK: GGML block dequantization (layouts: ggml-common.h); `blocks` whole blocks
 

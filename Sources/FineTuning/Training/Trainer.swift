@@ -155,9 +155,17 @@ public final class Trainer {
 
     /// Runs to the end (or until `shouldStop` returns true after a step, then checkpoints).
     /// With `resumeFrom`, weights, optimizer, step and data position come from that checkpoint,
-    /// checked against its manifest first unless `resumeVerified` says the caller did.
+    /// checked against its manifest first unless `resumeVerified` says the caller did. Products
+    /// multiply in the configuration's `computeDType` throughout (evaluations included).
     public func run(resumeFrom: URL? = nil, resumeVerified: Bool = false, shouldStop: () -> Bool = { false },
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
+        try BLAS.withComputeDType(configuration.computeDType) {
+            try runSteps(resumeFrom: resumeFrom, resumeVerified: resumeVerified, shouldStop: shouldStop, onEvent: onEvent)
+        }
+    }
+
+    private func runSteps(resumeFrom: URL?, resumeVerified: Bool, shouldStop: () -> Bool,
+                          onEvent: (TrainingEvent) -> Void) throws -> TrainingOutcome {
         let total = totalSteps
         let schedule = LearningRateSchedule(kind: configuration.schedule, peak: configuration.learningRate,
                                             warmupSteps: configuration.warmupSteps(total: total), totalSteps: total)
@@ -275,6 +283,10 @@ public final class Trainer {
     /// Mean loss per target token over the validation batches (no dropout, no gradients); with
     /// several ranks each evaluates every size-th batch and the sums are reduced.
     public func evaluate() throws -> (loss: Double, tokens: Int) {
+        try BLAS.withComputeDType(configuration.computeDType) { try evaluateBatches() }
+    }
+
+    private func evaluateBatches() throws -> (loss: Double, tokens: Int) {
         var sum = 0.0
         var tokens = 0
         for (i, batch) in validation.enumerated() where batch.targetTokenCount > 0 && i % group.size == group.rank {

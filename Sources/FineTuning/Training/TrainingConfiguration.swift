@@ -130,6 +130,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// LoRA/QLoRA: hold the frozen tensors that stay unquantized (embeddings, output head, norms)
     /// in bf16 when they load wider (a GGUF's are dequantized to f32).
     public var bf16Base = false
+    /// The precision of the matrix products in training and evaluation: f32, or bf16 (inputs
+    /// rounded to bfloat16, sums in f32) where the CPU multiplies bf16 natively. Weights,
+    /// adapters, optimizer state, gradients' sums and the loss stay f32.
+    public var computeDType: ComputeDType = .f32
 
     /// The settings' names: the flag names, the YAML keys and the saved config's keys.
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
@@ -145,7 +149,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         case skipNonFiniteSteps = "skip-nonfinite-steps"
         case freezeEmbeddings = "freeze-embeddings"
         case quantization = "quant", quantizationBlockSize = "blocksize", doubleQuantization = "double-quant"
-        case bf16Base = "bf16-base"
+        case bf16Base = "bf16-base", computeDType = "compute-dtype"
     }
 
     /// The defaults.
@@ -254,6 +258,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         }
         if bf16Base && !method.usesAdapter {
             throw bad(.bf16Base, "works with method lora or qlora (full fine-tuning trains those tensors in f32)")
+        }
+        if !computeDType.isSupported {
+            throw bad(.computeDType, "\(computeDType.rawValue) needs a CPU with bf16 dot products (x86-64 AVX512_BF16: Intel Cooper Lake, "
+                + "Sapphire Rapids or later, AMD Zen 4 or later), and this one has none; use f32")
         }
     }
 }

@@ -5,6 +5,7 @@
 // fixed order (saved run < file < command line) and validates the result once.
 import Foundation
 import Yams
+import TensorCore
 
 /// Where a set of settings came from.
 public enum SettingsSource: Sendable, Equatable, CustomStringConvertible {
@@ -277,6 +278,7 @@ extension TrainingConfiguration {
         case .optimizer: OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")
         case .schedule: ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")
         case .loraInit: "kaiming or gaussian"
+        case .computeDType: ComputeDType.allCases.map(\.rawValue).joined(separator: " or ")
         case .targets: "a list or comma-separated module names"
         case .layers: "a list or comma-separated layer numbers"
         case .rankPattern, .alphaPattern: "a map or name=value pairs"

@@ -1,6 +1,7 @@
 // Measures the kernels of one SmolLM2-135M training step (T tokens): every matrix product
 // of forward and backward through our wrapper and through raw cblas_sgemm side by side,
-// and the memory-bound kernels in GB/s. Returns rows; the CLI prints them.
+// (and in bf16, rows marked "bf16", where the CPU has AVX512_BF16), and the memory-bound
+// kernels in GB/s. Returns rows; the CLI prints them.
 import Foundation
 #if canImport(Accelerate)
 import Accelerate
@@ -52,13 +53,18 @@ public enum KernelBenchmark {
             for (name, shape, ta, tb, a, b, m, n, k) in cases {
                 // Alternate the two a few times and keep each one's best: the machine is
                 // shared, and interleaving keeps a burst of other load from favouring either.
-                var ours = Double.infinity, raw = Double.infinity
+                var ours = Double.infinity, raw = Double.infinity, bf16 = Double.infinity
                 var c = Tensor(zeros: [m, n])
                 for _ in 0..<3 {
                     ours = min(ours, measure(minSeconds / 3) {
                         let c = try! Tensor.matmul(a, b, transposeA: ta, transposeB: tb)
                         precondition(c.count == m * n)
                     })
+                    if ComputeDType.bf16.isSupported {
+                        bf16 = min(bf16, BLAS.withComputeDType(.bf16) {
+                            measure(minSeconds / 3) { _ = try! Tensor.matmul(a, b, transposeA: ta, transposeB: tb) }
+                        })
+                    }
                     raw = min(raw, BLAS.withOpenBLASThreading { c.withUnsafeMutableFloats { cp in
                         a.withUnsafeFloats { ap in b.withUnsafeFloats { bp in
                             measure(minSeconds / 3) {
@@ -71,6 +77,10 @@ public enum KernelBenchmark {
                 }
                 rows.append(KernelBenchmarkRow(kernel: name, shape: shape, ours: flops / ours / 1e9,
                                                rawSgemm: flops / raw / 1e9, unit: "GFLOP/s"))
+                if bf16.isFinite {
+                    rows.append(KernelBenchmarkRow(kernel: name + " bf16", shape: shape, ours: flops / bf16 / 1e9,
+                                                   rawSgemm: flops / raw / 1e9, unit: "GFLOP/s"))
+                }
             }
         }
         rows += memoryBound(tokens: t, minSeconds: minSeconds)
