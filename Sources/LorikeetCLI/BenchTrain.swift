@@ -32,6 +32,7 @@ struct BenchTrain: ParsableCommand {
     var shardOptimizerState = false
     @Option(name: .customLong("compute-dtype"), help: "f32, or bf16 (products in bf16 with f32 sums, where the CPU has AVX512_BF16); MFU is then against the bf16 product's measured rate.")
     var computeDType = "f32"
+    @Flag(help: "Also print where a timed step's time goes, by op kind (forward and backward) and the optimizer.") var profile = false
     @OptionGroup var compute: ComputeOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -74,12 +75,16 @@ struct BenchTrain: ParsableCommand {
         run.group = group
         var loadSeconds = 0.0, stepTimes: [Date] = [], communication: [Double] = []
         var trainableParameters = 0
+        let opProfile = profile ? OpProfile() : nil
+        Tape.profile = opProfile
+        defer { Tape.profile = nil }
         let result = try run.run { event in
             switch event {
             case let .modelLoaded(_, _, seconds): loadSeconds = seconds
             case let .training(.started(_, _, parameters)): trainableParameters = parameters.trainable
             case let .training(.step(r)):  // after each update; the first is the warm-up
                 stepTimes.append(Date())
+                if stepTimes.count == 1 { opProfile?.reset() }
                 communication.append(r.communicationSeconds)
             default: break
             }
@@ -138,7 +143,29 @@ struct BenchTrain: ParsableCommand {
                 print(String(format: "  %d timed steps: median %.3f s, min %.3f s, max %.3f s, spread (σ / mean) %.1f%%",
                              stepSeconds.count, median, stepSeconds.min()!, stepSeconds.max()!, 100 * cv))
             }
+            if let opProfile { printProfile(opProfile, stepSeconds: seconds) }
         }
+    }
+
+    /// The profile per timed step: each op kind's forward and backward time and share of the
+    /// step, the other work measured by name, and what no measurement covers.
+    func printProfile(_ p: OpProfile, stepSeconds: Double) {
+        let perStep = 1 / Double(steps)
+        let kinds = Set(p.forward.keys).union(p.backward.keys)
+        let rows = kinds.map { k in (k, (p.forward[k] ?? 0) * perStep, (p.backward[k] ?? 0) * perStep) }
+            .sorted { $0.1 + $0.2 > $1.1 + $1.2 }
+        print("  where a step goes (wall time per step):")
+        print("    " + "op".padding(toLength: 24, withPad: " ", startingAt: 0) + "  forward  backward     total   share")
+        func line(_ name: String, _ f: Double?, _ b: Double?, total: Double? = nil) {
+            let total = total ?? (f ?? 0) + (b ?? 0)
+            print("    " + name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + String(format: "  %@  %@  %7.3f s  %5.1f%%", f.map { String(format: "%7.3f", $0) } ?? "      -",
+                         b.map { String(format: "%7.3f", $0) } ?? "      -", total, 100 * total / stepSeconds))
+        }
+        for (k, f, b) in rows { line(k, f, b) }
+        for (k, v) in p.other.sorted(by: { $0.value > $1.value }) { line(k, nil, nil, total: v * perStep) }
+        let covered = rows.reduce(0) { $0 + $1.1 + $1.2 } + p.other.values.reduce(0, +) * perStep
+        line("(not covered)", nil, nil, total: max(0, stepSeconds - covered))
     }
 
     /// GFLOP/s of a SmolLM2-sized product (1024×576 · 576×1536), best of 3: in f32, cblas_sgemm

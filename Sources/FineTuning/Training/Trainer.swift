@@ -233,8 +233,10 @@ public final class Trainer {
             try parallel.allReduce(scalars: &scalars)
             loss = scalars[0]
             // A NaN norm leaves the gradients unscaled; either way a non-finite step updates nothing.
-            let norm = loss.isFinite ? clipGradientNorm(trainable, maxNorm: configuration.maxGradientNorm > 0 ? configuration.maxGradientNorm : .infinity)
-                                     : Float.nan
+            let norm = loss.isFinite
+                ? measured("gradient norm and clip") {
+                    clipGradientNorm(trainable, maxNorm: configuration.maxGradientNorm > 0 ? configuration.maxGradientNorm : .infinity)
+                } : Float.nan
             if !loss.isFinite || !norm.isFinite {
                 let cause = !loss.isFinite ? "the loss is \(loss)" : "the gradient norm is \(norm) (loss \(loss))"
                 guard skipped < configuration.skipNonFiniteSteps else {
@@ -246,9 +248,9 @@ public final class Trainer {
                 onEvent(.skipped(step: state.step + 1, cause: cause))
                 continue
             }
-            optimizer.step(parallel.ownParameters, learningRate: lr)
+            measured("optimizer") { optimizer.step(parallel.ownParameters, learningRate: lr) }
             try parallel.gatherWeights()
-            for p in trainable { p.zeroGrad() }
+            measured("free gradients") { for p in trainable { p.zeroGrad() } }
             state.step += 1
             let elapsed = Date().timeIntervalSince(startTime)
             let rate = Double(state.tokensSeen - startTokens) / max(elapsed, 1e-9)
@@ -278,6 +280,12 @@ public final class Trainer {
         outcome.tokensSeen = state.tokensSeen
         outcome.elapsedSeconds = elapsedBefore + Date().timeIntervalSince(startTime)
         return outcome
+    }
+
+    /// `body`, its time charged to `name` in `Tape.profile` when one is set.
+    private func measured<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
+        guard let profile = Tape.profile else { return try body() }
+        return try profile.measure(name, body)
     }
 
     /// Mean loss per target token over the validation batches (no dropout, no gradients); with

@@ -67,11 +67,13 @@ public final class Tape {
     public init(recordsGradients: Bool = true) {
         self.recordsGradients = recordsGradients
         scratch = WidenScratch()
+        Tape.profile?.mark()
     }
 
     init(recordsGradients: Bool, scratch: WidenScratch) {
         self.recordsGradients = recordsGradients
         self.scratch = scratch
+        Tape.profile?.mark()
     }
 
     /// The value of `v`.
@@ -129,6 +131,7 @@ public final class Tape {
         let needs = inputs.contains { nodes[$0.id].needsGrad }
         let kept = needs && recordsGradients ? op() : nil
         if let kept { for v in kept.valuesReadByBackward { nodes[v.id].readByBackward = true } }
+        if let profile = Tape.profile { profile.recorded((kept ?? op()).kind) }
         return push(Node(value: value, needsGrad: needs, op: kept, parameter: nil))
     }
 
@@ -159,7 +162,10 @@ public final class Tape {
             // Parameter leaves never hold a tape gradient: it went straight to `grad`.
             guard nodes[i].needsGrad, let g = grads[i] else { continue }
             if let op = nodes[i].op {
+                let start = OpProfile.now()
                 try backward(op, output: Var(id: i), gradOutput: g)
+                // A checkpoint's recomputed ops charge themselves.
+                if let profile = Tape.profile, op.kind != "checkpoint" { profile.addBackward(op.kind, since: start) }
             }
             // Consumers of node i all come later on the tape and are done: free it.
             if nodes[i].op != nil || nodes[i].parameter != nil {
