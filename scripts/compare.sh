@@ -13,9 +13,12 @@
 #             STEPS steps, with the sgemm rate it measures in the same run (the ceiling),
 #             against PyTorch+PEFT (scripts/bench_peft.py) when the venv has torch and peft.
 #
+#             Where the CPU has AVX512_BF16, also both with bf16 compute: ours --compute-dtype bf16
+#             against PyTorch under torch.autocast bf16 (bench_peft.py --bf16).
+#
 # Environment: ROUNDS (3), STEPS (10), THREADS (every core), VENV (a Python venv with llama-cpp-python;
 # default /work/venv, else python3), LORIKEET (a built lorikeet; default: a release build in
-# .build-bench), SKIP ("generate", "train", "gemma", "peft" to leave out), OUT (raw JSON folder),
+# .build-bench), SKIP ("generate", "train", "gemma", "peft", "bf16" to leave out), OUT (raw JSON folder),
 # OUT_MD (docs/performance.md).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -48,6 +51,10 @@ if [[ "$skip" != *generate* ]] && [ "$llamacpp" = 0 ]; then
     echo "note: $py has no llama_cpp (pip install llama-cpp-python): llama.cpp left out" >&2
 fi
 
+# bf16 compute (ours --compute-dtype bf16, PyTorch under torch.autocast bf16) where the CPU has it.
+variants=(lora full)
+if grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null && [[ "$skip" != *bf16* ]]; then variants+=(lora-bf16 full-bf16); fi
+
 for round in $(seq 1 "$rounds"); do
     echo "round $round/$rounds" >&2
     if [[ "$skip" != *generate* ]]; then
@@ -61,10 +68,14 @@ for round in $(seq 1 "$rounds"); do
         done
     fi
     if [[ "$skip" != *train* ]]; then
-        for method in lora full; do
-            "$bin" bench train --threads "$threads" --model "$smollm" --method "$method" --steps "$steps" --json > "$out/train-ours-$method.$round.json"
+        for variant in "${variants[@]}"; do
+            method="${variant%-bf16}" ours_dtype=() peer_dtype=()
+            if [ "$method" != "$variant" ]; then ours_dtype=(--compute-dtype bf16) peer_dtype=(--bf16); fi
+            "$bin" bench train --threads "$threads" --model "$smollm" --method "$method" --steps "$steps" "${ours_dtype[@]}" --json \
+                > "$out/train-ours-$variant.$round.json"
             if [ "$peft" = 1 ]; then
-                "$py" scripts/bench_peft.py --threads "$threads" --model "$smollm" --method "$method" --steps "$steps" > "$out/train-peft-$method.$round.json"
+                "$py" scripts/bench_peft.py --threads "$threads" --model "$smollm" --method "$method" --steps "$steps" "${peer_dtype[@]}" \
+                    > "$out/train-peft-$variant.$round.json"
             fi
         done
     fi
@@ -147,19 +158,23 @@ if gen_rows:
     ] + gen_rows + [""]
 
 train_rows = []
-sgemm = []
-for method in ("lora", "full"):
+sgemm, bf16_gemm = [], []
+labels = {"lora": "LoRA r16 all-linear", "full": "full fine-tuning",
+          "lora-bf16": "LoRA r16 all-linear, bf16 compute", "full-bf16": "full fine-tuning, bf16 compute"}
+for method in ("lora", "full", "lora-bf16", "full-bf16"):
     ours = runs(f"train-ours-{method}")
     if not ours:
         continue
     sgemm += [r["sgemm_gflops"] for r in ours]
+    if method.endswith("bf16"):
+        bf16_gemm += [r["ceiling_gflops"] for r in ours]
     peer = runs(f"train-peft-{method}")
     tps = [r["tokens_per_second"] for r in ours]
     gflops = [r["flops_per_token"] * r["tokens_per_second"] / 1e9 for r in ours]
     share = med([r["mfu"] * 100 for r in ours])
     cv = [r["step_seconds_cv"] for r in ours]
     p = [r["tokens_per_second"] for r in peer]
-    train_rows.append(f"| {'LoRA r16 all-linear' if method == 'lora' else 'full fine-tuning'} | {fmt(med(tps))}{spread(tps)} | "
+    train_rows.append(f"| {labels[method]} | {fmt(med(tps))}{spread(tps)} | "
                       f"{fmt(med(gflops))} | {fmt(share, 0)} % | {fmt(med(cv) * 100, 1)} % | "
                       f"{fmt(med(p))}{spread(p)} | {fmt(None if not p else med(tps) / med(p), 2)}× |")
 if train_rows:
@@ -168,9 +183,14 @@ if train_rows:
         "",
         f"`lorikeet bench train` (the first step left out) beside the sgemm rate it measures in the same run",
         f"({fmt(med(sgemm))} GFLOP/s, median): the share of that ceiling the step reaches, and the spread of its step times",
-        "(coefficient of variation). PyTorch+PEFT: `scripts/bench_peft.py`, the same shapes.",
+        "(coefficient of variation). PyTorch+PEFT: `scripts/bench_peft.py`, the same shapes."]
+    if bf16_gemm:
+        lines += [
+            f"bf16 compute: ours with `--compute-dtype bf16`, its share against our bf16 product's measured rate",
+            f"({fmt(med(bf16_gemm))} GFLOP/s, median); PyTorch under `torch.autocast(\"cpu\", dtype=torch.bfloat16)` (`--bf16`)."]
+    lines += [
         "",
-        "| method | Lorikeet | GFLOP/s | of sgemm | step CV | PyTorch+PEFT | Lorikeet / PEFT |",
+        "| method | Lorikeet | GFLOP/s | of ceiling | step CV | PyTorch+PEFT | Lorikeet / PEFT |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ] + train_rows + [""]
 
