@@ -122,39 +122,39 @@ extension Kernels {
             }
             return
         }
+        // One task per (sequence, head, block of query rows), spread over the threads: each
+        // block's products are too small to split well (128 × keys × 64), and its rows of `out`
+        // and `lse` are its own. Each range of tasks has its own score scratch.
         let bqMax = AttentionShape.blockRows
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
-        defer { scores.deallocate() }
         let starts = segmentStarts(segments, shape: shape)
         let ldkv = hkv * hd
-        for b in 0..<shape.batch {
-            for h in 0..<hq {
+        let blocks = (shape.queryLength + bqMax - 1) / bqMax
+        let tasks = shape.batch * hq * blocks
+        Parallel.forRanges(tasks, work: tasks > 1 ? Int.max : 0) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
+            defer { scores.deallocate() }
+            for task in range {
+                let (b, h, i0) = (task / (hq * blocks), task / blocks % hq, task % blocks * bqMax)
                 let kvh = h / shape.groupSize
                 let kb = k + (b * shape.keyLength * hkv + kvh) * hd
                 let vb = v + (b * shape.keyLength * hkv + kvh) * hd
-                var i0 = 0
-                while i0 < shape.queryLength {
-                    let rows = min(bqMax, shape.queryLength - i0)
-                    let keyEnd = shape.keyEnd(forRowsEndingAt: i0 + rows)
-                    let keyStart = min(starts?[b * shape.keyLength + i0] ?? 0, keyEnd)
-                    let width = keyEnd - keyStart
-                    let qb = q + ((b * shape.queryLength + i0) * hq + h) * hd
-                    let ob = out + ((b * shape.queryLength + i0) * hq + h) * hd
-                    BLAS.gemm(transA: false, transB: true, m: rows, n: width, k: hd, alpha: shape.scale,
-                              a: qb, lda: hq * hd, b: kb + keyStart * ldkv, ldb: ldkv, c: scores, ldc: width)
-                    if let cap = shape.softcap { softcapScores(scores, count: rows * width, cap: cap, tanhOut: nil) }
-                    maskBlock(scores, shape: shape, b: b, i0: i0, rows: rows, keyStart: keyStart, keyEnd: keyEnd, segments: segments)
-                    let lseRow = lse.map { $0 + (b * hq + h) * shape.queryLength + i0 }
-                    Parallel.forRanges(rows, work: rows * width * 4) { r in
-                        for ii in r {
-                            let l = softmaxRow(scores + ii * width, width)
-                            lseRow?[ii] = l
-                        }
-                    }
-                    BLAS.gemm(transA: false, transB: false, m: rows, n: hd, k: width,
-                              a: scores, lda: width, b: vb + keyStart * ldkv, ldb: ldkv, c: ob, ldc: hq * hd)
-                    i0 += rows
+                let rows = min(bqMax, shape.queryLength - i0)
+                let keyEnd = shape.keyEnd(forRowsEndingAt: i0 + rows)
+                let keyStart = min(starts?[b * shape.keyLength + i0] ?? 0, keyEnd)
+                let width = keyEnd - keyStart
+                let qb = q + ((b * shape.queryLength + i0) * hq + h) * hd
+                let ob = out + ((b * shape.queryLength + i0) * hq + h) * hd
+                BLAS.gemm(transA: false, transB: true, m: rows, n: width, k: hd, alpha: shape.scale,
+                          a: qb, lda: hq * hd, b: kb + keyStart * ldkv, ldb: ldkv, c: scores, ldc: width)
+                if let cap = shape.softcap { softcapScores(scores, count: rows * width, cap: cap, tanhOut: nil) }
+                maskBlock(scores, shape: shape, b: b, i0: i0, rows: rows, keyStart: keyStart, keyEnd: keyEnd, segments: segments)
+                let lseRow = lse.map { $0 + (b * hq + h) * shape.queryLength + i0 }
+                for ii in 0..<rows {
+                    let l = softmaxRow(scores + ii * width, width)
+                    lseRow?[ii] = l
                 }
+                BLAS.gemm(transA: false, transB: false, m: rows, n: hd, k: width,
+                          a: scores, lda: width, b: vb + keyStart * ldkv, ldb: ldkv, c: ob, ldc: hq * hd)
             }
         }
     }
@@ -176,22 +176,34 @@ extension Kernels {
                                   out: UnsafePointer<Float>, lse: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
                                   dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                                   shape: AttentionShape, segments: UnsafePointer<Int32>?) {
-        let hd = shape.headDim, hq = shape.queryHeads, hkv = shape.kvHeads
+        let hd = shape.headDim, hq = shape.queryHeads, hkv = shape.kvHeads, group = shape.groupSize
         let kvCount = shape.batch * shape.keyLength * hkv * hd
         dk.update(repeating: 0, count: kvCount)
         dv.update(repeating: 0, count: kvCount)
+        // One task per (sequence, query head), spread over the threads. Its dQ rows are its own;
+        // its dK and dV go straight into the kv head's rows when no other query head shares it,
+        // else into the task's own [Tk, hd] partial sums, added afterwards per kv head in
+        // query-head order (the same floats however the tasks fall on threads).
         let bqMax = AttentionShape.blockRows
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
-        let dp = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
-        let dRow = UnsafeMutablePointer<Float>.allocate(capacity: bqMax)
-        let th = shape.softcap == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
-        defer { p.deallocate(); dp.deallocate(); dRow.deallocate(); th?.deallocate() }
         let starts = segmentStarts(segments, shape: shape)
-        let ldkv = hkv * hd
-        for b in 0..<shape.batch {
-            for h in 0..<hq {
-                let kvh = h / shape.groupSize
-                let kvOff = (b * shape.keyLength * hkv + kvh) * hd
+        let ldkv = hkv * hd, ld = hq * hd
+        let tasks = shape.batch * hq
+        let partials = group > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: 2 * tasks * shape.keyLength * hd) : nil
+        defer { partials?.deallocate() }
+        partials?.update(repeating: 0, count: 2 * tasks * shape.keyLength * hd)
+        Parallel.forRanges(tasks, work: tasks > 1 ? Int.max : 0) { range in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
+            let dp = UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
+            let th = shape.softcap == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: bqMax * max(shape.keyLength, 1))
+            defer { p.deallocate(); dp.deallocate(); th?.deallocate() }
+            for task in range {
+                let (b, h) = (task / hq, task % hq)
+                let kvOff = (b * shape.keyLength * hkv + h / group) * hd
+                // Where this head's dK/dV rows go: the kv head's own rows, or its partial sums.
+                let (dkHead, dvHead, ldd) = partials.map { pt -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) in
+                    let own = pt + task * shape.keyLength * hd
+                    return (own, own + tasks * shape.keyLength * hd, hd)
+                } ?? (dk + kvOff, dv + kvOff, ldkv)
                 var i0 = 0
                 while i0 < shape.queryLength {
                     let rows = min(bqMax, shape.queryLength - i0)
@@ -200,7 +212,6 @@ extension Kernels {
                     let width = keyEnd - keyStart
                     let kvBlock = kvOff + keyStart * ldkv
                     let rowOff = ((b * shape.queryLength + i0) * hq + h) * hd
-                    let ld = hq * hd
                     BLAS.gemm(transA: false, transB: true, m: rows, n: width, k: hd, alpha: shape.scale,
                               a: q + rowOff, lda: ld, b: k + kvBlock, ldb: ldkv, c: p, ldc: width)
                     if let cap = shape.softcap { softcapScores(p, count: rows * width, cap: cap, tanhOut: th) }
@@ -208,26 +219,40 @@ extension Kernels {
                     BLAS.gemm(transA: false, transB: true, m: rows, n: width, k: hd,
                               a: dOut + rowOff, lda: ld, b: v + kvBlock, ldb: ldkv, c: dp, ldc: width)
                     let lseRow = lse + (b * hq + h) * shape.queryLength + i0
-                    Parallel.forRanges(rows, work: rows * width * 4) { r in
-                        for ii in r {
-                            dRow[ii] = vdot(dOut + rowOff + ii * ld, out + rowOff + ii * ld, hd)
-                            // P = exp(S − lse) in place; dS = P ⊙ (dP − rowsum(dO ⊙ O)).
-                            lk_softmax_backward_row(p + ii * width, dp + ii * width, width, lseRow[ii], dRow[ii])
-                            // Through the cap: d(c·tanh(s/c))/ds = 1 − tanh².
-                            if let th {
-                                let t = th + ii * width, d = dp + ii * width
-                                for j in 0..<width { d[j] *= 1 - t[j] * t[j] }
-                            }
+                    for ii in 0..<rows {
+                        let d = vdot(dOut + rowOff + ii * ld, out + rowOff + ii * ld, hd)
+                        // P = exp(S − lse) in place; dS = P ⊙ (dP − rowsum(dO ⊙ O)).
+                        lk_softmax_backward_row(p + ii * width, dp + ii * width, width, lseRow[ii], d)
+                        // Through the cap: d(c·tanh(s/c))/ds = 1 − tanh².
+                        if let th {
+                            let t = th + ii * width, g = dp + ii * width
+                            for j in 0..<width { g[j] *= 1 - t[j] * t[j] }
                         }
                     }
                     // dV += Pᵀ·dO ; dQ = scale·dS·K ; dK += scale·dSᵀ·Q
                     BLAS.gemm(transA: true, transB: false, m: width, n: hd, k: rows,
-                              a: p, lda: width, b: dOut + rowOff, ldb: ld, beta: 1, c: dv + kvBlock, ldc: ldkv)
+                              a: p, lda: width, b: dOut + rowOff, ldb: ld, beta: 1, c: dvHead + keyStart * ldd, ldc: ldd)
                     BLAS.gemm(transA: false, transB: false, m: rows, n: hd, k: width, alpha: shape.scale,
                               a: dp, lda: width, b: k + kvBlock, ldb: ldkv, c: dq + rowOff, ldc: ld)
                     BLAS.gemm(transA: true, transB: false, m: width, n: hd, k: rows, alpha: shape.scale,
-                              a: dp, lda: width, b: q + rowOff, ldb: ld, beta: 1, c: dk + kvBlock, ldc: ldkv)
+                              a: dp, lda: width, b: q + rowOff, ldb: ld, beta: 1, c: dkHead + keyStart * ldd, ldc: ldd)
                     i0 += rows
+                }
+            }
+        }
+        guard let partials else { return }
+        // Each kv head's dK/dV: its query heads' partial sums in head order, key rows over the threads.
+        let rowsTotal = shape.batch * shape.keyLength
+        Parallel.forRanges(rowsTotal, work: 2 * rowsTotal * ldkv * group) { range in
+            for row in range {
+                let (b, j) = (row / shape.keyLength, row % shape.keyLength)
+                for kvh in 0..<hkv {
+                    let dst = row * ldkv + kvh * hd
+                    for h in (kvh * group)..<((kvh + 1) * group) {
+                        let own = ((b * hq + h) * shape.keyLength + j) * hd
+                        Kernels.accumulate(dk + dst, partials + own, hd)
+                        Kernels.accumulate(dv + dst, partials + tasks * shape.keyLength * hd + own, hd)
+                    }
                 }
             }
         }
