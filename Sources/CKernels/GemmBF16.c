@@ -4,7 +4,8 @@
 // vdpbf16ps then adds two exact bf16 products into an f32 lane, so a row of C costs half the
 // instructions of an f32 FMA kernel. The layout is the classic one: B packed in blocks of
 // KC × NC, A in blocks of MC × KC, and an MR × NR register tile of C (8 rows × 48 columns,
-// 24 zmm accumulators) computed over the packed panels. Single-threaded: BLAS.gemm splits a
+// 24 zmm accumulators) computed over the packed panels; a narrow product (few columns, many
+// rows) is computed transposed, so its tiles stay full. Single-threaded: BLAS.gemm splits a
 // product into bands over Lorikeet's pool. Only called after lk_cpu_has_avx512_bf16() said yes.
 #include <pthread.h>
 #include <stdint.h>
@@ -97,9 +98,11 @@ BF16_TARGET static void pack_across_k(const float *src, ptrdiff_t ld, ptrdiff_t 
     }
 }
 
-// C tile (mr ≤ MR rows, nr ≤ NR columns) = alpha · Σ_q A-panel[q] ⊗ B-panel[q] + beta · C.
-BF16_TARGET static void tile(ptrdiff_t kp, const uint32_t *pa, const uint32_t *pb, float *c, ptrdiff_t ldc, int mr, int nr,
-                             float alpha, float beta) {
+// C tile (mr ≤ MR rows, nr ≤ NR columns) = alpha · Σ_q A-panel[q] ⊗ B-panel[q] + beta · C, where
+// element (r, j) of the tile lives at c[r * rs + j * cs]: rows along C's rows (cs == 1), or,
+// computing the transposed product, along its columns (rs == 1).
+BF16_TARGET static void tile(ptrdiff_t kp, const uint32_t *pa, const uint32_t *pb, float *c, ptrdiff_t rs, ptrdiff_t cs,
+                             int mr, int nr, float alpha, float beta) {
     __m512 acc[MR][NV];
     for (int r = 0; r < MR; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
@@ -114,9 +117,19 @@ BF16_TARGET static void tile(ptrdiff_t kp, const uint32_t *pa, const uint32_t *p
         pa += MR;
         pb += NR;
     }
+    if (cs != 1) {
+        float t[MR][NR];
+        for (int r = 0; r < MR; r++)
+            for (int v = 0; v < NV; v++) _mm512_storeu_ps(t[r] + 16 * v, acc[r][v]);
+        for (int j = 0; j < nr; j++) {
+            float *col = c + j * cs;
+            for (int r = 0; r < mr; r++) col[r * rs] = alpha * t[r][j] + (beta != 0 ? beta * col[r * rs] : 0);
+        }
+        return;
+    }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int r = 0; r < mr; r++) {
-        float *row = c + r * ldc;
+        float *row = c + r * rs;
         for (int v = 0; v < NV; v++) {
             const int left = nr - 16 * v;
             if (left <= 0) break;
@@ -128,16 +141,10 @@ BF16_TARGET static void tile(ptrdiff_t kp, const uint32_t *pa, const uint32_t *p
     }
 }
 
-int lk_gemm_bf16(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
-                 const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
-    if (m <= 0 || n <= 0) return 0;
-    scratch_t *s = scratch();
-    if (!s) return -1;
-    if (k <= 0) {
-        for (ptrdiff_t i = 0; i < m; i++)
-            for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
-        return 0;
-    }
+// The product with C's elements at c[i * rs + j * cs] (see tile).
+static void gemm_strided(scratch_t *s, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                         const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t rs,
+                         ptrdiff_t cs) {
     for (ptrdiff_t j0 = 0; j0 < n; j0 += NC) {
         const ptrdiff_t nc = n - j0 < NC ? n - j0 : NC;
         for (ptrdiff_t p0 = 0; p0 < k; p0 += KC) {
@@ -152,12 +159,33 @@ int lk_gemm_bf16(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const int mr = (int)(mc - ir < MR ? mc - ir : MR), nr = (int)(nc - jr < NR ? nc - jr : NR);
-                        tile(kp, s->a + ir * kp, s->b + jr * kp, c + (i0 + ir) * ldc + j0 + jr, ldc, mr, nr, alpha, blockBeta);
+                        tile(kp, s->a + ir * kp, s->b + jr * kp, c + (i0 + ir) * rs + (j0 + jr) * cs, rs, cs, mr, nr, alpha,
+                             blockBeta);
                     }
                 }
             }
         }
     }
+}
+
+// Multiply-adds the tiles spend on an m × n product, padding included.
+static ptrdiff_t padded(ptrdiff_t m, ptrdiff_t n) { return (m + MR - 1) / MR * MR * ((n + NR - 1) / NR * NR); }
+
+int lk_gemm_bf16(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
+                 const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
+    if (m <= 0 || n <= 0) return 0;
+    scratch_t *s = scratch();
+    if (!s) return -1;
+    if (k <= 0) {
+        for (ptrdiff_t i = 0; i < m; i++)
+            for (ptrdiff_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        return 0;
+    }
+    // A narrow C (LoRA's rank-16 products, attention's 64-wide ones) would leave most of each
+    // 48-column tile empty: compute Cᵀ = op(B)ᵀ · op(A)ᵀ instead, its tiles stored transposed,
+    // when that spends a tenth fewer multiply-adds. Each element is the same sum either way.
+    if (10 * padded(n, m) < 9 * padded(m, n)) gemm_strided(s, !trans_b, !trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, 1, ldc);
+    else gemm_strided(s, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1);
     return 0;
 }
 

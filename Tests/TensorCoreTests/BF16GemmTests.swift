@@ -3,7 +3,8 @@
 // exact in f32; within f32 summation error of gemmBF16Reference (inputs rounded the kernel's
 // way, sums in Double) on random inputs, and measurably farther from the unrounded f32
 // product; the same floats on one thread or two. Shapes cross the kernel's tile (8 × 48) and
-// block (96 rows, 768 k, 3072 columns) edges. Skipped where the CPU has no AVX512_BF16.
+// block (96 rows, 768 k, 3072 columns) edges, and narrow ones (17 × 9, 300 × 16) go through the
+// transposed product. Skipped where the CPU has no AVX512_BF16.
 import XCTest
 @testable import TensorCore
 import TestSupport
@@ -36,7 +37,7 @@ final class BF16GemmTests: XCTestCase {
             var g = SeededGenerator(seed: seed)
             return (0..<count).map { _ in Float(Int(g.next() % 33) - 16) / 4 }
         }
-        let shapes = [(1, 1, 1), (7, 47, 3), (8, 48, 2), (9, 49, 767), (97, 50, 769), (20, 3100, 33), (17, 9, 1601)]
+        let shapes = [(1, 1, 1), (7, 47, 3), (8, 48, 2), (9, 49, 767), (97, 50, 769), (20, 3100, 33), (17, 9, 1601), (300, 16, 40)]
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
             for (m, n, k) in shapes {
                 let c = Case(ta: ta, tb: tb, m: m, n: n, k: k)

@@ -37,8 +37,9 @@ public enum KernelBenchmark {
     /// Runs all benchmarks for `tokens` tokens; each case runs for at least `minSeconds`.
     public static func run(tokens t: Int = 1024, minSeconds: Double = 0.3) -> [KernelBenchmarkRow] {
         var rows: [KernelBenchmarkRow] = []
-        // (in, out) of SmolLM2's linears: q/o, k/v, gate/up, down, lm head.
-        let linears = [(576, 576), (576, 192), (576, 1536), (1536, 576), (576, 49152)]
+        // (in, out) of SmolLM2's linears: q/o, k/v, gate/up, down, lm head; then a rank-16 LoRA
+        // pair on q's input and output (down d = x·Aᵀ, up d·Bᵀ, and their backward products).
+        let linears = [(576, 576), (576, 192), (576, 1536), (1536, 576), (576, 49152), (576, 16), (16, 576)]
         for (inF, outF) in linears {
             let x = Tensor(repeating: 0.01, shape: [t, inF])
             let w = Tensor(repeating: 0.02, shape: [outF, inF])
