@@ -74,6 +74,7 @@ struct BenchTrain: ParsableCommand {
                                   directory: scratch, commandLine: settings, writesArtifacts: false)
         run.group = group
         var loadSeconds = 0.0, stepTimes: [Date] = [], communication: [Double] = []
+        var cpuTimes: [Double] = [], machine: [MachineTimes] = []
         var trainableParameters = 0
         let opProfile = profile ? OpProfile() : nil
         Tape.profile = opProfile
@@ -84,6 +85,8 @@ struct BenchTrain: ParsableCommand {
             case let .training(.started(_, _, parameters)): trainableParameters = parameters.trainable
             case let .training(.step(r)):  // after each update; the first is the warm-up
                 stepTimes.append(Date())
+                cpuTimes.append(processCPUSeconds())
+                if let m = MachineTimes.now() { machine.append(m) }
                 if stepTimes.count == 1 { opProfile?.reset() }
                 communication.append(r.communicationSeconds)
             default: break
@@ -92,10 +95,14 @@ struct BenchTrain: ParsableCommand {
         let seconds = stepTimes.last!.timeIntervalSince(stepTimes.first!) / Double(steps)
         // Each timed step's duration, and their spread (coefficient of variation = σ / mean).
         let stepSeconds = zip(stepTimes.dropFirst(), stepTimes).map { $0.timeIntervalSince($1) }
-        let mean = stepSeconds.reduce(0, +) / Double(stepSeconds.count)
-        let sd = (stepSeconds.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(stepSeconds.count - 1, 1))).squareRoot()
-        let cv = stepSeconds.count > 1 ? sd / mean : 0
+        let cv = Self.coefficientOfVariation(stepSeconds)
         let median = stepSeconds.sorted()[stepSeconds.count / 2]
+        // The same for the process's CPU time (user + system) per step, which time the hypervisor
+        // gives to other guests (steal) does not lengthen: a wall spread well above it is the
+        // machine's, not ours.
+        let cpuSeconds = zip(cpuTimes.dropFirst(), cpuTimes).map { $0 - $1 }
+        let cpuCV = Self.coefficientOfVariation(cpuSeconds)
+        let steal = machine.count == stepTimes.count ? machine.last!.stealShare(since: machine.first!) : nil
         let tokensPerSecond = Double(seq * batch * group.size) / seconds
         let allReduce = communication.dropFirst().reduce(0, +) / Double(max(1, communication.count - 1))
         let m = run.configuration.fineTuningMethod
@@ -126,7 +133,8 @@ struct BenchTrain: ParsableCommand {
                                       "step_seconds": stepSeconds, "step_seconds_median": median, "step_seconds_cv": cv,
                                       "world_size": group.size, "all_reduce_seconds_per_step": allReduce,
                                       "peak_rss_bytes_all_ranks": Int(peaks[0]), "compute_dtype": dtype.rawValue,
-                                      "ceiling_gflops": ceiling]
+                                      "ceiling_gflops": ceiling, "step_cpu_seconds": cpuSeconds, "step_cpu_seconds_cv": cpuCV,
+                                      "steal_share": steal ?? NSNull()]
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(String(format: "%@ %@%@: seq %d × batch %d%@, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s %@, peak RSS %@, base weights %@",
@@ -140,11 +148,27 @@ struct BenchTrain: ParsableCommand {
                              MemoryStats.formatBytes(Int(peaks[0]))))
             }
             if stepSeconds.count > 1 {
-                print(String(format: "  %d timed steps: median %.3f s, min %.3f s, max %.3f s, spread (σ / mean) %.1f%%",
-                             stepSeconds.count, median, stepSeconds.min()!, stepSeconds.max()!, 100 * cv))
+                print(String(format: "  %d timed steps: median %.3f s, min %.3f s, max %.3f s, spread (σ / mean) %.1f%%; CPU time per step spread %.1f%%",
+                             stepSeconds.count, median, stepSeconds.min()!, stepSeconds.max()!, 100 * cv, 100 * cpuCV)
+                      + (steal.map { String(format: "; the hypervisor took %.1f%% of the machine's time (steal)", 100 * $0) } ?? ""))
             }
             if let opProfile { printProfile(opProfile, stepSeconds: seconds) }
         }
+    }
+
+    /// σ / mean of `values` (0 for fewer than two).
+    static func coefficientOfVariation(_ values: [Double]) -> Double {
+        guard values.count > 1 else { return 0 }
+        let mean = values.reduce(0, +) / Double(values.count)
+        let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
+        return sd / mean
+    }
+
+    /// User + system CPU seconds of this process so far.
+    func processCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// The profile per timed step: each op kind's forward and backward time and share of the
@@ -179,5 +203,26 @@ struct BenchTrain: ParsableCommand {
             }
         }
         return 2 * 1024 * 576 * 1536 / seconds / 1e9
+    }
+}
+
+/// The whole machine's CPU time so far, from /proc/stat (Linux; nil elsewhere): all of it and
+/// the part the hypervisor gave to other guests (steal), in clock ticks.
+struct MachineTimes {
+    var total: Double
+    var steal: Double
+
+    static func now() -> MachineTimes? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return nil }
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard fields.count >= 8 else { return nil }
+        return MachineTimes(total: fields.prefix(8).reduce(0, +), steal: fields[7])
+    }
+
+    /// The share of the machine's time since `start` that was stolen.
+    func stealShare(since start: MachineTimes) -> Double? {
+        total > start.total ? (steal - start.steal) / (total - start.total) : nil
     }
 }
