@@ -99,7 +99,8 @@ struct BenchTrain: ParsableCommand {
         let median = stepSeconds.sorted()[stepSeconds.count / 2]
         // The same for the process's CPU time (user + system) per step, which time the hypervisor
         // gives to other guests (steal) does not lengthen: a wall spread well above it is the
-        // machine's, not ours.
+        // machine's, not ours. The pool's workers spin a little between tasks, and that counts,
+        // so otherwise the two follow each other.
         let cpuSeconds = zip(cpuTimes.dropFirst(), cpuTimes).map { $0 - $1 }
         let cpuCV = Self.coefficientOfVariation(cpuSeconds)
         let steal = machine.count == stepTimes.count ? machine.last!.stealShare(since: machine.first!) : nil

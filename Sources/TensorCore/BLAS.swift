@@ -1,6 +1,7 @@
-// Matrix products through cblas_sgemm (OpenBLAS on Linux, Accelerate on macOS).
-// Row-major everywhere; `transA`/`transB` select op(A) = A or Aᵀ. The reference twin
-// `gemmReference` is a plain triple loop used by tests.
+// Matrix products through cblas_sgemm (OpenBLAS on Linux, Accelerate on macOS), or in bf16
+// through CKernels' AVX512_BF16 kernel while `computeDType` is .bf16. Row-major everywhere;
+// `transA`/`transB` select op(A) = A or Aᵀ. The reference twins `gemmReference` and
+// `gemmBF16Reference` are plain triple loops used by tests.
 #if canImport(Accelerate)
 import Accelerate
 #elseif canImport(CBLAS)

@@ -86,6 +86,17 @@ final class BF16GemmTests: XCTestCase {
         XCTAssertTrue(got[c.n].isNaN, "the padding past n is not written")
     }
 
+    func testDenormalInputsCountAsZero() {
+        // 1e-39 is an f32 denormal: rounded to bf16 it flushes to zero, as the twin says.
+        let c = Case(ta: false, tb: true, m: 1, n: 1, k: 2)
+        let a: [Float] = [1e-39, 0, 0, 0, 0], b: [Float] = [1e30, 0, 0, 0, 0, 0, 0]
+        var got: [Float] = [7, 7, 7], twin: [Float] = [7, 7, 7]
+        bf16Product(c, alpha: 1, beta: 0, a: a, b: b, into: &got)
+        BLAS.gemmBF16Reference(transA: false, transB: true, m: 1, n: 1, k: 2, a: a, lda: c.lda, b: b, ldb: c.ldb, c: &twin, ldc: c.ldc)
+        XCTAssertEqual(got[0], 0)
+        XCTAssertEqual(twin[0], 0)
+    }
+
     func testBandsOverThreadsGiveTheSameFloats() {
         let c = Case(ta: false, tb: true, m: 300, n: 200, k: 900)  // m·n·k ≥ 2²¹: split into bands
         let a = randn([c.aCount], seed: 8).floats, b = randn([c.bCount], seed: 9).floats
