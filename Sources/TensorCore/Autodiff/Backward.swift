@@ -221,7 +221,9 @@ extension Tape {
             }
             if var dW {
                 if s != 1 { dW.withUnsafeMutableFloats { Kernels.scale($0.baseAddress!, s, $0.baseAddress!, $0.count) } }
-                accumulateGradient(w, dW)
+                // The first gradient of the head takes dW itself (a whole [vocab, dim] tensor this
+                // op made and drops now): no copy of it, nor the page faults of a fresh one.
+                if let p = nodes[w.id].parameter, p.grad == nil { p.grad = dW } else { accumulateGradient(w, dW) }
             }
 
         case let .sum(x):
