@@ -114,18 +114,8 @@ public enum BLAS {
                                          alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                                          b: UnsafePointer<Float>, ldb: Int,
                                          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        for i in 0..<m {
-            for j in 0..<n {
-                var s = 0.0
-                for p in 0..<k {
-                    let av = ComputeDType.bf16Rounded(transA ? a[p * lda + i] : a[i * lda + p])
-                    let bv = ComputeDType.bf16Rounded(transB ? b[j * ldb + p] : b[p * ldb + j])
-                    s += Double(av) * Double(bv)
-                }
-                let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
-                c[i * ldc + j] = Float(Double(alpha) * s + old)
-            }
-        }
+        tripleLoop(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                   beta: beta, c: c, ldc: ldc, rounding: ComputeDType.bf16Rounded)
     }
 
     /// Whether `gemm` splits big products over Lorikeet's pool, with OpenBLAS on one thread
@@ -163,12 +153,21 @@ public enum BLAS {
                                      alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                                      b: UnsafePointer<Float>, ldb: Int,
                                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        tripleLoop(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                   beta: beta, c: c, ldc: ldc, rounding: { $0 })
+    }
+
+    /// The reference twins' loop: each element of op(A) and op(B) passed through `rounding`,
+    /// the products summed in Double.
+    private static func tripleLoop(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, rounding: (Float) -> Float) {
         for i in 0..<m {
             for j in 0..<n {
                 var s = 0.0
                 for p in 0..<k {
-                    let av = transA ? a[p * lda + i] : a[i * lda + p]
-                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    let av = rounding(transA ? a[p * lda + i] : a[i * lda + p])
+                    let bv = rounding(transB ? b[j * ldb + p] : b[p * ldb + j])
                     s += Double(av) * Double(bv)
                 }
                 let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
