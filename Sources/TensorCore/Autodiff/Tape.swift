@@ -162,10 +162,12 @@ public final class Tape {
             // Parameter leaves never hold a tape gradient: it went straight to `grad`.
             guard nodes[i].needsGrad, let g = grads[i] else { continue }
             if let op = nodes[i].op {
-                let start = OpProfile.now()
+                let start = Tape.profile == nil ? 0 : OpProfile.now()
                 try backward(op, output: Var(id: i), gradOutput: g)
                 // A checkpoint's recomputed ops charge themselves.
-                if let profile = Tape.profile, op.kind != "checkpoint" { profile.addBackward(op.kind, since: start) }
+                if let profile = Tape.profile {
+                    if case .checkpoint = op {} else { profile.addBackward(op.kind, since: start) }
+                }
             }
             // Consumers of node i all come later on the tape and are done: free it.
             if nodes[i].op != nil || nodes[i].parameter != nil {
