@@ -144,6 +144,47 @@ void lk_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, cons
                       float *y, ptrdiff_t ldy) {
     table()->rows_dot_ggml(type, x, m, ldx, src, n, k, y, ldy);
 }
+// Whether kernels with an AVX-512 form use it (where the CPU has it): -1 until first asked.
+static _Atomic int avx512_on = -1;
+
+static int avx512_forms(void) {
+    int on = atomic_load_explicit(&avx512_on, memory_order_relaxed);
+    if (__builtin_expect(on < 0, 0)) {
+        on = lk_cpu_has_avx512_skx();
+        atomic_store_explicit(&avx512_on, on, memory_order_relaxed);
+    }
+    return on;
+}
+
+int lk_simd_avx512(void) { return avx512_forms(); }
+
+int lk_simd_set_avx512(int on) {
+    if (on && !lk_cpu_has_avx512_skx()) return -1;
+    atomic_store_explicit(&avx512_on, on ? 1 : 0, memory_order_relaxed);
+    return 0;
+}
+
+#if defined(__x86_64__)
+void lk_rows_dot_4bit_avx512(const float *table, const float *x, ptrdiff_t m, ptrdiff_t ldx, const uint8_t *codes,
+                             ptrdiff_t n, ptrdiff_t k, const lk_4bit_scales *scales, ptrdiff_t first_element,
+                             int block_shift, float *y, ptrdiff_t ldy);
+#endif
+void lk_rows_dot_4bit(const float *values, const float *x, ptrdiff_t m, ptrdiff_t ldx, const uint8_t *codes, ptrdiff_t n,
+                      ptrdiff_t k, const lk_4bit_scales *scales, ptrdiff_t first_element, int block_shift, float *y,
+                      ptrdiff_t ldy) {
+#if defined(__x86_64__)
+    // The AVX-512 form computes the AVX2 variant's bits, so it stands in for that one only.
+    if (table() == &lk_kernels_avx2 && avx512_forms()) {
+        lk_rows_dot_4bit_avx512(values, x, m, ldx, codes, n, k, scales, first_element, block_shift, y, ldy);
+        return;
+    }
+#endif
+    table()->rows_dot_4bit(values, x, m, ldx, codes, n, k, scales, first_element, block_shift, y, ldy);
+}
+void lk_rows_dot_half(const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *w, int bf16, ptrdiff_t n, ptrdiff_t k,
+                      float *y, ptrdiff_t ldy) {
+    table()->rows_dot_half(x, m, ldx, w, bf16, n, k, y, ldy);
+}
 void lk_dots_strided(const float *q, const float *k, ptrdiff_t n, ptrdiff_t hd, ptrdiff_t ld, float scale, float *scores) {
     table()->dots_strided(q, k, n, hd, ld, scale, scores);
 }

@@ -560,6 +560,78 @@ static void k_f16_to_f32(const void *src, float *dst, ptrdiff_t n) {
     for (; i < n; i++) dst[i] = half_to_float(ld16(src, i));
 }
 
+/// Eight bf16 (or f16) values widened exactly, as k_bf16_to_f32 (k_f16_to_f32) writes them.
+LK_INLINE f8 ld_half(const uint16_t *p, int bf16) {
+    u16x8 h;
+    __builtin_memcpy(&h, p, sizeof h);
+    if (bf16) return (f8)(__builtin_convertvector(h, u8v) << 16);
+#if LK_F16 == LK_F16_F16C
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+#elif LK_F16 == LK_F16_INTEGER
+    return h2f(__builtin_convertvector(h, u8v));
+#else
+    f8 v;
+    for (int j = 0; j < 8; j++) v[j] = half_to_float(h[j]);
+    return v;
+#endif
+}
+
+LK_INLINE float half_value(uint16_t h, int bf16) {
+    if (!bf16) return half_to_float(h);
+    uint32_t b = (uint32_t)h << 16;
+    float f;
+    __builtin_memcpy(&f, &b, 4);
+    return f;
+}
+
+// y[i·ldy + j] = dot(x_i, w_j) for n rows of k bf16 (or f16) weights, widened in registers
+// and never stored: each sum is k_dot's on the widened row, operation for operation (so the
+// product is the widened matrix's, bit for bit, and a row's result does not depend on m).
+// Two rows of w at a time, so four chains of fused multiply-adds overlap.
+static void k_rows_dot_half(const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *w, int bf16, ptrdiff_t n, ptrdiff_t k,
+                            float *y, ptrdiff_t ldy) {
+    const uint16_t *wh = (const uint16_t *)w;
+    ptrdiff_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+        const uint16_t *w0 = wh + j * k, *w1 = w0 + k;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            const float *xi = x + i * ldx;
+            f8 a0 = splat(0.0f), b0 = splat(0.0f), a1 = splat(0.0f), b1 = splat(0.0f);
+            ptrdiff_t c = 0;
+            for (; c + 16 <= k; c += 16) {
+                f8 xl = ld(xi + c), xh = ld(xi + c + 8);
+                a0 = fmadd(xl, ld_half(w0 + c, bf16), a0); b0 = fmadd(xh, ld_half(w0 + c + 8, bf16), b0);
+                a1 = fmadd(xl, ld_half(w1 + c, bf16), a1); b1 = fmadd(xh, ld_half(w1 + c + 8, bf16), b1);
+            }
+            if (c + 8 <= k) {
+                f8 xl = ld(xi + c);
+                a0 = fmadd(xl, ld_half(w0 + c, bf16), a0); a1 = fmadd(xl, ld_half(w1 + c, bf16), a1);
+                c += 8;
+            }
+            float s0 = hsum(a0 + b0), s1 = hsum(a1 + b1);
+            LK_TAIL for (; c < k; c++) { s0 += xi[c] * half_value(w0[c], bf16); s1 += xi[c] * half_value(w1[c], bf16); }
+            y[i * ldy + j] = s0;
+            y[i * ldy + j + 1] = s1;
+        }
+    }
+    for (; j < n; j++) {
+        const uint16_t *w0 = wh + j * k;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            const float *xi = x + i * ldx;
+            f8 a0 = splat(0.0f), b0 = splat(0.0f);
+            ptrdiff_t c = 0;
+            for (; c + 16 <= k; c += 16) {
+                a0 = fmadd(ld(xi + c), ld_half(w0 + c, bf16), a0);
+                b0 = fmadd(ld(xi + c + 8), ld_half(w0 + c + 8, bf16), b0);
+            }
+            if (c + 8 <= k) { a0 = fmadd(ld(xi + c), ld_half(w0 + c, bf16), a0); c += 8; }
+            float s0 = hsum(a0 + b0);
+            LK_TAIL for (; c < k; c++) s0 += xi[c] * half_value(w0[c], bf16);
+            y[i * ldy + j] = s0;
+        }
+    }
+}
+
 static void k_f32_to_f16(const float *src, void *dst, ptrdiff_t n) {
     ptrdiff_t i = 0;
 #if LK_F16 == LK_F16_F16C
@@ -755,6 +827,80 @@ static void k_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx
                     acc1[r] = fmadd(ld(xr + 8), w[1], acc1[r]);
                     acc0[r] = fmadd(ld(xr + 16), w[2], acc0[r]);
                     acc1[r] = fmadd(ld(xr + 24), w[3], acc1[r]);
+                }
+            }
+            for (int r = 0; r < rows; r++) y[(i0 + r) * ldy + j] = hsum(acc0[r] + acc1[r]);
+        }
+    }
+}
+
+// MARK: 4-bit (NF4/FP4) rows
+
+/// Elements 16c…16c+15 of a bitsandbytes 4-bit row (8 code bytes, element 2i the high nibble of
+/// byte i) as two f8 in element order: the 16-entry table already multiplied by the block's
+/// scale, `lo` entries 0-7, `hi` entries 8-15.
+LK_INLINE void fourbit_16(const uint8_t *p, f8 lo, f8 hi, f8 *w0, f8 *w1) {
+#if LK_INT8_DOT
+    // Dword L takes code byte L/2 as its low byte (vpshufb within each 128-bit lane of the
+    // broadcast 8 bytes); even L shift right 4 (the high nibble). vpermps reads index bits
+    // 0-2, and bit 3, moved to the sign, picks the half of the table.
+    uint64_t bytes;
+    __builtin_memcpy(&bytes, p, 8);
+    __m256i q = _mm256_set1_epi64x((long long)bytes);
+    const __m256i pick0 = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i pick1 = _mm256_setr_epi8(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5,
+                                           6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7);
+    const __m256i shifts = _mm256_setr_epi32(4, 0, 4, 0, 4, 0, 4, 0);
+    __m256i i0 = _mm256_srlv_epi32(_mm256_shuffle_epi8(q, pick0), shifts);
+    __m256i i1 = _mm256_srlv_epi32(_mm256_shuffle_epi8(q, pick1), shifts);
+    __m256 l = (__m256)lo, h = (__m256)hi;
+    *w0 = (f8)_mm256_blendv_ps(_mm256_permutevar8x32_ps(l, i0), _mm256_permutevar8x32_ps(h, i0),
+                               _mm256_castsi256_ps(_mm256_slli_epi32(i0, 28)));
+    *w1 = (f8)_mm256_blendv_ps(_mm256_permutevar8x32_ps(l, i1), _mm256_permutevar8x32_ps(h, i1),
+                               _mm256_castsi256_ps(_mm256_slli_epi32(i1, 28)));
+#else
+    float t[16];
+    st(t, lo);
+    st(t + 8, hi);
+    f8 a, b;
+    for (int i = 0; i < 4; i++) {
+        a[2 * i] = t[p[i] >> 4]; a[2 * i + 1] = t[p[i] & 15];
+        b[2 * i] = t[p[4 + i] >> 4]; b[2 * i + 1] = t[p[4 + i] & 15];
+    }
+    *w0 = a; *w1 = b;
+#endif
+}
+
+// y[i·ldy + j] = dot(x_i, w_j) for n rows of bitsandbytes 4-bit codes (k a multiple of 16, the
+// rows starting at element `first_element` of the matrix, codes at its byte): each weight is
+// table[code] × its block's scale (lk_4bit_scale, blocks of 2^block_shift), the value
+// bnb's dequantize_4bit gives, made in registers and never stored. Every pair's sum is k_dot's
+// on the dequantized row, operation for operation, so the product is the widened matrix's,
+// bit for bit, and a row's result does not depend on the others.
+static void k_rows_dot_4bit(const float *table, const float *x, ptrdiff_t m, ptrdiff_t ldx, const uint8_t *codes,
+                            ptrdiff_t n, ptrdiff_t k, const lk_4bit_scales *scales, ptrdiff_t first_element,
+                            int block_shift, float *y, ptrdiff_t ldy) {
+    const f8 tlo = ld(table), thi = ld(table + 8);
+    for (ptrdiff_t j = 0; j < n; j++) {
+        const ptrdiff_t e0 = first_element + j * k;
+        const uint8_t *row = codes + j * (k / 2);
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += 4) {
+            int rows = (int)(m - i0 < 4 ? m - i0 : 4);
+            f8 acc0[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)}, acc1[4] = {splat(0.0f), splat(0.0f), splat(0.0f), splat(0.0f)};
+            for (ptrdiff_t c = 0; c < k;) {
+                const ptrdiff_t b = (e0 + c) >> block_shift;
+                ptrdiff_t end = ((b + 1) << block_shift) - e0;
+                if (end > k) end = k;
+                const f8 s = splat(lk_4bit_scale(scales, b)), lo = tlo * s, hi = thi * s;
+                for (; c < end; c += 16) {
+                    f8 w0, w1;
+                    fourbit_16(row + c / 2, lo, hi, &w0, &w1);
+                    for (int r = 0; r < rows; r++) {
+                        const float *xr = x + (i0 + r) * ldx + c;
+                        acc0[r] = fmadd(ld(xr), w0, acc0[r]);
+                        acc1[r] = fmadd(ld(xr + 8), w1, acc1[r]);
+                    }
                 }
             }
             for (int r = 0; r < rows; r++) y[(i0 + r) * ldy + j] = hsum(acc0[r] + acc1[r]);
@@ -964,6 +1110,8 @@ const lk_kernel_table LK_TABLE_NAME = {
     .dot = k_dot,
     .rows_dot_t = k_rows_dot_t,
     .rows_dot_ggml = k_rows_dot_ggml,
+    .rows_dot_4bit = k_rows_dot_4bit,
+    .rows_dot_half = k_rows_dot_half,
     .dots_strided = k_dots_strided,
     .weighted_rows = k_weighted_rows,
     .quantize_q8x = k_quantize_q8x,

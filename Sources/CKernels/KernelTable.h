@@ -5,6 +5,13 @@
 
 #include "CKernels.h"
 
+/// Block b's scale (lk_4bit_scales), as FourBitMatrix.blockScales resolves it.
+static inline float lk_4bit_scale(const lk_4bit_scales *s, ptrdiff_t b) {
+    if (s->absmax) return s->absmax[b];
+    float v = s->code_values[s->codes[b]] * s->absmax2[b / s->block_size2];
+    return v + s->offset;
+}
+
 typedef void (*lk_ggml_fn)(const void *src, ptrdiff_t blocks, float *dst);
 
 typedef struct lk_kernel_table {
@@ -20,6 +27,9 @@ typedef struct lk_kernel_table {
     void (*geglu_backward)(const float *, const float *, const float *, float *, float *, ptrdiff_t);
     float (*dot)(const float *, const float *, ptrdiff_t);
     void (*rows_dot_ggml)(int, const float *, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
+    void (*rows_dot_4bit)(const float *, const float *, ptrdiff_t, ptrdiff_t, const uint8_t *, ptrdiff_t, ptrdiff_t,
+                          const lk_4bit_scales *, ptrdiff_t, int, float *, ptrdiff_t);
+    void (*rows_dot_half)(const float *, ptrdiff_t, ptrdiff_t, const void *, int, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t);
     void (*dots_strided)(const float *, const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, float, float *);
     void (*weighted_rows)(const float *, const float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, float *);
     void (*quantize_q8x)(const float *, ptrdiff_t, void *);

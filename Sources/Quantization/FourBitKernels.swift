@@ -89,6 +89,9 @@ enum FourBitKernels {
 
     static let nf4Pairs = pairTable(.nf4)
     static let fp4Pairs = pairTable(.fp4)
+    /// The 16 values the few-row product multiplies by a block's scale (`dequantTable`).
+    static let nf4Table = FourBitType.nf4.dequantTable
+    static let fp4Table = FourBitType.fp4.dequantTable
 
     /// Writes elements `elements` of the flattened matrix to `destination[0...]`: code value ×
     /// `scales[block - firstBlock]`. An element range may start or end on an odd index or

@@ -31,6 +31,11 @@ int lk_simd_level_supported(int level);
 int lk_simd_set_level(int level);
 /// 1 when the CPU and OS run AVX-512 F, CD, BW, DQ and VL (Skylake-SP and later), else 0.
 int lk_cpu_has_avx512_skx(void);
+/// Whether kernels with an AVX-512 form (lk_rows_dot_4bit) use it at the avx2 level, where the CPU
+/// has AVX-512 (the default); the forms compute the same bits. Returns 0, or -1 when asked on a CPU without.
+int lk_simd_set_avx512(int on);
+/// 1 while the AVX-512 forms are on (lk_simd_set_avx512), else 0.
+int lk_simd_avx512(void);
 /// 1 when the CPU and OS run AVX512_BF16 (vdpbf16ps) besides lk_cpu_has_avx512_skx's set, else 0.
 int lk_cpu_has_avx512_bf16(void);
 /// "portable", "avx2", or "unknown".
@@ -90,6 +95,31 @@ enum {
 /// y[i·ldy + j] = dot(x[i·ldx …], row j of the GGML blocks at src) over k (a multiple of 32), i < m,
 /// j < n: the weights never widened to memory; a row's result does not depend on m.
 void lk_rows_dot_ggml(int type, const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *src, ptrdiff_t n, ptrdiff_t k,
+                      float *y, ptrdiff_t ldy);
+/// The block scales of a bitsandbytes 4-bit matrix: absmax[b] when `absmax` is set, else double
+/// quantization's code_values[codes[b]] × absmax2[b / block_size2] + offset (a multiply, then an add).
+typedef struct lk_4bit_scales {
+    const float *_Nullable absmax;
+    const uint8_t *_Nullable codes;
+    const float *_Nullable code_values;
+    const float *_Nullable absmax2;
+    float offset;
+    ptrdiff_t block_size2;
+} lk_4bit_scales;
+/// y[i·ldy + j] = dot(x[i·ldx …], row j) over k (a multiple of 16), i < m, j < n, for n rows of a
+/// bitsandbytes NF4/FP4 matrix read from its codes (two per byte, element 2i in the high
+/// nibble of byte i): `codes` at the byte of element `first_element` (where the rows start),
+/// `table` the 16 code values, blocks of 2^block_shift weights over the whole matrix. Each
+/// weight is table[code] × its block's scale, as dequantize_4bit gives it, and each sum
+/// lk_dot's on the dequantized row: the widened product's bits; a row's result does not
+/// depend on m.
+void lk_rows_dot_4bit(const float *table, const float *x, ptrdiff_t m, ptrdiff_t ldx, const uint8_t *codes, ptrdiff_t n,
+                      ptrdiff_t k, const lk_4bit_scales *scales, ptrdiff_t first_element, int block_shift, float *y,
+                      ptrdiff_t ldy);
+/// y[i·ldy + j] = dot(x[i·ldx …], row j of w) over k, i < m, j < n, for w's rows of k bf16 (bf16 = 1) or
+/// f16 values, widened in registers: each sum lk_dot's on the widened row (the widened product's
+/// bits); a row's result does not depend on m.
+void lk_rows_dot_half(const float *x, ptrdiff_t m, ptrdiff_t ldx, const void *w, int bf16, ptrdiff_t n, ptrdiff_t k,
                       float *y, ptrdiff_t ldy);
 /// scores[j] = scale · lk_dot(q, k + j·ld, hd) for j < n (one query row against key rows).
 void lk_dots_strided(const float *q, const float *k, ptrdiff_t n, ptrdiff_t hd, ptrdiff_t ld, float scale, float *scores);

@@ -1,6 +1,7 @@
 // Forward implementations of the differentiable operations. Shapes use B batch, T time,
 // D model width, H heads, hd head size, V vocabulary, N = B·T tokens.
 // Shape errors throw TensorError naming both shapes.
+internal import CKernels
 
 extension Tape {
     // MARK: Linear and embedding
@@ -34,6 +35,19 @@ extension Tape {
                     let (ux, uy) = (UncheckedSendable(xp.baseAddress!), UncheckedSendable(yp.baseAddress!))
                     Parallel.forRanges(outF, work: n * outF * inF / 4) { rows in
                         packed.productFewRows(ux.value, m: n, ldx: inF, outputs: rows, into: uy.value, ldy: outF)
+                    }
+                    return
+                }
+                if n <= BLAS.fewRows, wv.packed == nil, wv.dtype == .bf16 || wv.dtype == .f16 {
+                    // Half-precision rows (a bf16 model's head) widen in registers, never to memory.
+                    let bf16: Int32 = wv.dtype == .bf16 ? 1 : 0
+                    wv.withUnsafeBytes { raw in
+                        let (ux, uy, uw) = (UncheckedSendable(xp.baseAddress!), UncheckedSendable(yp.baseAddress!),
+                                            UncheckedSendable(raw.baseAddress!))
+                        Parallel.forRanges(outF, work: n * outF * inF / 4) { rows in
+                            lk_rows_dot_half(ux.value, n, inF, uw.value + 2 * rows.lowerBound * inF, bf16, rows.count, inF,
+                                             uy.value + rows.lowerBound, outF)
+                        }
                     }
                     return
                 }
