@@ -8,7 +8,8 @@
 # Figures:
 #   generate  `lorikeet bench generate` (8-bit activations, the default; and --exact-decode)
 #             against llama.cpp (scripts/bench_llamacpp.py through llama-cpp-python), on the
-#             SmolLM2-135M Q4_1 GGUF and Gemma-3-270M Q4_K_M: prompt and generation tokens/s.
+#             SmolLM2-135M Q4_1 GGUF and Gemma-3-270M Q4_K_M: prompt and generation tokens/s; and
+#             ours alone on an NF4 folder of SmolLM2 (made with `lorikeet quantize`).
 #   train     `lorikeet bench train` LoRA r16 all-linear and full fine-tuning, seq 256 × 4,
 #             STEPS steps, with the sgemm rate it measures in the same run (the ceiling),
 #             against PyTorch+PEFT (scripts/bench_peft.py) when the venv has torch and peft.
@@ -18,7 +19,7 @@
 #
 # Environment: ROUNDS (3), STEPS (10), THREADS (every core), VENV (a Python venv with llama-cpp-python;
 # default /work/venv, else python3), LORIKEET (a built lorikeet; default: a release build in
-# .build-bench), SKIP ("generate", "train", "gemma", "peft", "bf16" to leave out), OUT (raw JSON folder),
+# .build-bench), SKIP ("generate", "train", "gemma", "nf4", "peft", "bf16" to leave out), OUT (raw JSON folder),
 # OUT_MD (docs/performance.md).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -55,6 +56,15 @@ fi
 variants=(lora full)
 if grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null && [[ "$skip" != *bf16* ]]; then variants+=(lora-bf16 full-bf16); fi
 
+# A bitsandbytes NF4 folder of the same model (bf16 embeddings and head), for decoding on 4-bit
+# codes: ours only (llama.cpp reads no NF4), f32 activations (the widened model's numbers).
+nf4=""
+if [[ "$skip" != *generate* && "$skip" != *nf4* ]]; then
+    nf4="$out/smollm2-nf4"
+    rm -rf "$nf4"
+    "$bin" quantize --model "$smollm" --out "$nf4" --quant nf4 --dtype bf16 > /dev/null
+fi
+
 for round in $(seq 1 "$rounds"); do
     echo "round $round/$rounds" >&2
     if [[ "$skip" != *generate* ]]; then
@@ -66,6 +76,9 @@ for round in $(seq 1 "$rounds"); do
                 "$py" scripts/bench_llamacpp.py --threads "$threads" --model "$path" > "$out/gen-llamacpp-$name.$round.json"
             fi
         done
+        if [ -n "$nf4" ]; then
+            "$bin" bench generate --threads "$threads" --model "$nf4" --json > "$out/gen-ours-smollm2-nf4.$round.json"
+        fi
     fi
     if [[ "$skip" != *train* ]]; then
         for variant in "${variants[@]}"; do
@@ -100,6 +113,9 @@ def med(values):
 def fmt(v, digits=1):
     return "—" if v is None else f"{v:,.{digits}f}"
 
+def times(ratio):
+    return "—" if ratio is None else f"{ratio:,.2f}×"
+
 def spread(values):
     return "" if len(values) < 2 else f" ({min(values):,.0f}–{max(values):,.0f})"
 
@@ -133,16 +149,17 @@ except ImportError:
 lines.append("")
 
 gen_rows = []
-for model in ("smollm2", "gemma3"):
+for model in ("smollm2", "gemma3", "smollm2-nf4"):
     ours, exact, peer = runs(f"gen-ours-{model}"), runs(f"gen-exact-{model}"), runs(f"gen-llamacpp-{model}")
     if not ours:
         continue
-    label = {"smollm2": "SmolLM2-135M Q4_1", "gemma3": "Gemma-3-270M Q4_K_M"}[model]
+    label = {"smollm2": "SmolLM2-135M Q4_1", "gemma3": "Gemma-3-270M Q4_K_M",
+             "smollm2-nf4": "SmolLM2-135M NF4 folder, bf16 head"}[model]
     for key, what in (("generation_tokens_per_second", "generation"), ("prompt_tokens_per_second", "prompt")):
         o = [r[key] for r in ours]; e = [r[key] for r in exact]; p = [r[key] for r in peer]
         ratio = None if not p else med(o) / med(p)
         gen_rows.append(f"| {label} | {what} | {fmt(med(o))}{spread(o)} | {fmt(med(e))}{spread(e)} | "
-                        f"{fmt(med(p))}{spread(p)} | {fmt(ratio, 2)}× |")
+                        f"{fmt(med(p))}{spread(p)} | {times(ratio)} |")
 if gen_rows:
     prompt = runs("gen-ours-smollm2")[0]
     lines += [
@@ -151,7 +168,9 @@ if gen_rows:
         "",
         "`lorikeet bench generate` against `scripts/bench_llamacpp.py`, which times llama.cpp the same way.",
         "Ours: 8-bit activations and integer dot products on the GGUF's blocks (the default);",
-        "exact: `--exact-decode`, f32 activations on the same blocks.",
+        "exact: `--exact-decode`, f32 activations on the same blocks. The NF4 folder (`lorikeet quantize",
+        "--quant nf4 --dtype bf16` of the same model) decodes on its 4-bit codes with f32 activations",
+        "(the widened model's numbers); llama.cpp reads no NF4.",
         "",
         "| model | phase | Lorikeet | Lorikeet exact | llama.cpp | Lorikeet / llama.cpp |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
@@ -176,7 +195,7 @@ for method in ("lora", "full", "lora-bf16", "full-bf16"):
     p = [r["tokens_per_second"] for r in peer]
     train_rows.append(f"| {labels[method]} | {fmt(med(tps))}{spread(tps)} | "
                       f"{fmt(med(gflops))} | {fmt(share, 0)} % | {fmt(med(cv) * 100, 1)} % | "
-                      f"{fmt(med(p))}{spread(p)} | {fmt(None if not p else med(tps) / med(p), 2)}× |")
+                      f"{fmt(med(p))}{spread(p)} | {times(None if not p else med(tps) / med(p))} |")
 if train_rows:
     lines += [
         "## Training (SmolLM2-135M, seq 256 × batch 4; tokens/s)",
