@@ -30,7 +30,10 @@ struct AttentionShape {
     var softcap: Float? = nil
 
     var groupSize: Int { queryHeads / kvHeads }
-    static let blockRows = 128
+    /// Query rows per block. A causal block computes its whole square against the diagonal
+    /// and masks half of it: 64 rows compute 1.25× the causal products at T = 256 (128 rows:
+    /// 1.49×), and `bench train --profile` measured attention 17-22 % faster than with 128.
+    static let blockRows = 64
 
     /// Keys visible to query rows [i0, i1): 0..<keyEnd.
     func keyEnd(forRowsEndingAt i1: Int) -> Int {
@@ -123,7 +126,7 @@ extension Kernels {
             return
         }
         // One task per (sequence, head, block of query rows), spread over the threads: each
-        // block's products are too small to split well (128 × keys × 64), and its rows of `out`
+        // block's products are too small to split well (64 × keys × 64), and its rows of `out`
         // and `lse` are its own. Each range of tasks has its own score scratch.
         let bqMax = AttentionShape.blockRows
         let starts = segmentStarts(segments, shape: shape)
