@@ -247,13 +247,20 @@ public final class GenerationEngine: @unchecked Sendable {
         while true {
             // Take new work, or wait for some.
             condition.lock()
-            for s in running + waiting where s.cancelled {
-                s.continuation.finish()
-                s.cache = nil
-                stats.cancelled += 1
-            }
+            let dropped = (running + waiting).filter(\.cancelled)
+            stats.cancelled += dropped.count
             running.removeAll { $0.cancelled }
             waiting.removeAll { $0.cancelled }
+            if !dropped.isEmpty {
+                // finish() runs onTermination, which takes this lock: end the streams outside it
+                // (shutdown's grace cancels streams whose handlers still iterate them).
+                condition.unlock()
+                for s in dropped {
+                    s.continuation.finish()
+                    s.cache = nil
+                }
+                condition.lock()
+            }
             applyChanges()
             while running.isEmpty && (waiting.isEmpty || admissionHeld) && !stopping {
                 condition.wait()

@@ -178,7 +178,7 @@ public final class OpenAIServer: Sendable {
         let object = chat ? "chat.completion" : "text_completion"
         let created = Int(started.timeIntervalSince1970)
         if !p.stream {
-            var text = "", reason = "stop", completion = 0
+            var text = "", reason: String?, completion = 0
             for await event in stream {
                 switch event {
                 case let .text(piece):
@@ -188,6 +188,15 @@ public final class OpenAIServer: Sendable {
                 }
             }
             record.completionTokens = completion
+            // The stream ends without its last event only when this handler's task was cancelled
+            // (the client hung up: 499, as nginx logs it) or shutdown's grace ran out (503): never a 200.
+            guard let reason else {
+                if Task.isCancelled {
+                    throw APIError(status: 499, message: "the client closed the request before its completion ended", type: "server_error",
+                                   code: "client_closed_request")
+                }
+                throw APIError(status: 503, message: EngineError.shuttingDown.description, type: "server_error", code: "shutting_down")
+            }
             if reason == "error" { throw APIError(status: 500, message: "generation failed", type: "server_error") }
             let choice: [String: Any] = chat
                 ? ["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": reason, "logprobs": NSNull()]

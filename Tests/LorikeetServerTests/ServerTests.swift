@@ -285,7 +285,10 @@ final class ServerTests: XCTestCase {
         let slow = work.appendingPathComponent("slow")
         try writeModel(to: slow, hidden: 768, layers: 8)
         let running = try await start(limits: .init(maxRunning: 1, maxWaiting: 4), loaded: try ModelLoader.load(ModelSource.open(slow.path)))
-        let stream = HTTP.Stream(running.base + "/v1/completions", json: ["model": "tiny", "prompt": "the quick", "max_tokens": 400, "temperature": 0, "stream": true])
+        // Connection: close keeps the client from handing the hung-up connection to the next
+        // request (curl did, once in a CI run, and that request was cancelled and sent again).
+        let stream = HTTP.Stream(running.base + "/v1/completions", json: ["model": "tiny", "prompt": "the quick", "max_tokens": 400, "temperature": 0, "stream": true],
+                                 headers: ["Connection": "close"])
         try await stream.waitForData()
         XCTAssertEqual(running.server.engine.statistics.running, 1)
         stream.cancel()
@@ -297,6 +300,22 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(running.server.engine.statistics.running, 0)
         XCTAssertEqual(running.server.engine.statistics.cancelled, 1, "the abandoned request was dropped, not run to its end")
         try await running.stop()
+    }
+
+    /// A non-streamed completion that shutdown's grace cuts off answers 503, not a 200 with
+    /// whatever text it had.
+    func testANonStreamedCompletionCutOffByShutdownIsA503() async throws {
+        let slow = work.appendingPathComponent("slow")
+        try writeModel(to: slow, hidden: 768, layers: 8)
+        let running = try await start(configure: { $0.shutdownGrace = 0.2 }, loaded: try ModelLoader.load(ModelSource.open(slow.path)))
+        let request = HTTP.Stream(running.base + "/v1/completions", json: ["model": "tiny", "prompt": "the quick", "max_tokens": 3000, "temperature": 0])
+        for _ in 0..<400 where running.server.engine.statistics.running == 0 { try await Task.sleep(nanoseconds: 5_000_000) }
+        XCTAssertEqual(running.server.engine.statistics.running, 1, "the request decodes (its prompt is done)")
+        try await running.stop()
+        let body = String(decoding: try await request.finished(), as: UTF8.self)
+        XCTAssertEqual(request.status, 503, body)
+        XCTAssertTrue(body.contains("\"shutting_down\""), body)
+        XCTAssertEqual(running.server.engine.statistics.cancelled, 1)
     }
 
     func testAdaptersLoadAndUnloadAtRunTime() async throws {
