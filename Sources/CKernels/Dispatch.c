@@ -64,6 +64,21 @@ int lk_cpu_has_avx512_bf16(void) {
 #endif
 }
 
+int lk_cpu_has_avx512_vnni(void) {
+#if defined(__x86_64__)
+    static _Atomic int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        unsigned a, b, c = 0, d;
+        v = lk_cpu_has_avx512_skx() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11)) != 0;
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+#else
+    return 0;
+#endif
+}
+
 int lk_simd_level_supported(int level) {
     if (level == LK_SIMD_PORTABLE) return 1;
 #if defined(__x86_64__)
@@ -192,8 +207,19 @@ void lk_weighted_rows(const float *p, const float *v, ptrdiff_t n, ptrdiff_t hd,
     table()->weighted_rows(p, v, n, hd, ld, out);
 }
 void lk_quantize_q8x(const float *x, ptrdiff_t k, void *dst) { table()->quantize_q8x(x, k, dst); }
+#if defined(__x86_64__)
+void lk_rows_dot_q8x_vnni(int type, const void *xq, ptrdiff_t m, ptrdiff_t ldxq, const void *src, ptrdiff_t n, ptrdiff_t k,
+                          float *y, ptrdiff_t ldy);
+#endif
 void lk_rows_dot_q8x(int type, const void *xq, ptrdiff_t m, ptrdiff_t ldxq, const void *src, ptrdiff_t n, ptrdiff_t k,
                      float *y, ptrdiff_t ldy) {
+#if defined(__x86_64__)
+    // As the 4-bit form: the VNNI form computes the AVX2 variant's bits, so it stands in for that one only.
+    if (table() == &lk_kernels_avx2 && avx512_forms() && lk_cpu_has_avx512_vnni()) {
+        lk_rows_dot_q8x_vnni(type, xq, m, ldxq, src, n, k, y, ldy);
+        return;
+    }
+#endif
     table()->rows_dot_q8x(type, xq, m, ldxq, src, n, k, y, ldy);
 }
 void lk_rows_dot_t(const float *x, ptrdiff_t m, ptrdiff_t ldx, const float *w, ptrdiff_t n, ptrdiff_t k,

@@ -2,7 +2,8 @@
 // llama.cpp decodes: each row of x is quantized once into 32-value blocks (lk_q8x_block),
 // and every 32 weights times 32 activations is an exact integer sum, scaled once in float.
 // Included by KernelBodies.h (after its helpers); LK_INT8_DOT selects the AVX2 integer
-// instructions, else plain C computes the same integers.
+// instructions (LK_INT8_VNNI as well: AVX512_VNNI's vpdpbusd on 256-bit registers in place of
+// vpmaddubsw + vpmaddwd), else plain C computes the same integers.
 //
 // The arithmetic, identical in both variants (only the fused multiply-add differs, as
 // everywhere in these kernels): for every 32-weight group g of a row, eight int32 lanes
@@ -34,18 +35,28 @@ LK_INLINE __m256i q8x_fifth_bits(uint32_t bits) {
 
 typedef __m256i q8x_codes;
 
+/// Four unsigned bytes of u times four signed bytes of x, summed into each of eight int32
+/// lanes. vpmaddubsw's 16-bit pair sums cannot saturate here (unsigned codes are at most 63,
+/// |w| at most 128 and |x| at most 127: below 2^15), so vpdpbusd, which does not saturate,
+/// gives the same integers.
+LK_INLINE __m256i q8x_dot4(__m256i u, __m256i x) {
+#if LK_INT8_VNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, x);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+#endif
+}
+
 /// The eight lane sums of unsigned codes (at most 63) times signed activations.
 LK_INLINE i8v q8x_lanes_unsigned(q8x_codes u, const int8_t *xq) {
-    __m256i x = _mm256_loadu_si256((const __m256i *)xq);
-    return (i8v)_mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+    return (i8v)q8x_dot4(u, _mm256_loadu_si256((const __m256i *)xq));
 }
 
 /// The eight lane sums of signed codes (−128…127) times signed activations (|x| ≤ 127):
-/// |w| times x with w's sign, so the unsigned-by-signed product cannot saturate.
+/// |w| times x with w's sign, an unsigned-by-signed product.
 LK_INLINE i8v q8x_lanes_signed(q8x_codes w, const int8_t *xq) {
     __m256i x = _mm256_loadu_si256((const __m256i *)xq);
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return (i8v)_mm256_madd_epi16(p, _mm256_set1_epi16(1));
+    return (i8v)q8x_dot4(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
 }
 
 LK_INLINE q8x_codes q8x_sub(q8x_codes v, int8_t c) { return _mm256_sub_epi8(v, _mm256_set1_epi8(c)); }

@@ -1,5 +1,6 @@
 // The kernel bodies, written once and compiled once per variant: a variant file defines
-// LK_TABLE_NAME (the table it fills), LK_FMA_NATIVE (1 where a fused multiply-add is one
+// LK_TABLE_NAME (the table it fills; a file that takes single bodies, IntegerDotVNNI.c, leaves
+// it undefined), LK_FMA_NATIVE (1 where a fused multiply-add is one
 // instruction) and LK_F16 (LK_F16_F16C, LK_F16_NEON or LK_F16_INTEGER), may wrap this file
 // in a `#pragma clang attribute` target, and includes it. System headers come first so the
 // target attribute only reaches the functions below.
@@ -1096,6 +1097,7 @@ static void k_weighted_rows(const float *p, const float *v, ptrdiff_t n, ptrdiff
 
 #include "IntegerDotBodies.h"
 
+#ifdef LK_TABLE_NAME
 const lk_kernel_table LK_TABLE_NAME = {
     .exp = k_exp,
     .softmax_row = k_softmax_row,
@@ -1131,3 +1133,4 @@ const lk_kernel_table LK_TABLE_NAME = {
     .q4_0 = k_q4_0, .q4_1 = k_q4_1, .q5_0 = k_q5_0, .q5_1 = k_q5_1, .q8_0 = k_q8_0,
     .q2_k = k_q2_k, .q3_k = k_q3_k, .q4_k = k_q4_k, .q5_k = k_q5_k, .q6_k = k_q6_k, .q8_k = k_q8_k,
 };
+#endif

@@ -48,22 +48,35 @@ final class GGMLIntegerDotTests: XCTestCase {
             XCTAssertTrue(tensor.hasFewRowProduct, "\(type)")
             var dense = [Float](repeating: 0, count: outF * inF)
             try dense.withUnsafeMutableBufferPointer { try tensor.dequantize(rows: 0..<outF, into: $0.baseAddress!) }
-            for level in SIMDLevel.supported {
+            var avx2Bits: [UInt32]?
+            // Every variant, and at the avx2 level also the AVX512_VNNI form where the CPU has it.
+            let variants = SIMDLevel.supported.flatMap { level in
+                (level == .avx2 && lk_cpu_has_avx512_vnni() != 0 ? [false, true] : [false]).map { (level, $0) }
+            }
+            for (level, vnni) in variants {
+                let run = { (body: () -> Void) in SIMDLevel.withAVX512Forms(vnni) { level.run(body) } }
                 var together = [Float](repeating: 0, count: m * outF)
-                level.run {
+                run {
                     xs.withUnsafeBufferPointer { x in together.withUnsafeMutableBufferPointer { y in
                         tensor.productFewRows(x.baseAddress!, m: m, ldx: inF, outputs: 0..<outF, into: y.baseAddress!, ldy: outF)
                     } }
                 }
+                if level == .avx2 {
+                    if let avx2Bits {
+                        XCTAssertEqual(together.map(\.bitPattern), avx2Bits, "\(type): the VNNI form gives the AVX2 variant's bits")
+                    } else {
+                        avx2Bits = together.map(\.bitPattern)
+                    }
+                }
                 for i in 0..<m {
                     var alone = [Float](repeating: 0, count: outF)
-                    level.run {
+                    run {
                         xs.withUnsafeBufferPointer { x in alone.withUnsafeMutableBufferPointer { y in
                             tensor.productFewRows(x.baseAddress! + i * inF, m: 1, ldx: inF, outputs: 0..<20, into: y.baseAddress!, ldy: outF)
                             tensor.productFewRows(x.baseAddress! + i * inF, m: 1, ldx: inF, outputs: 20..<outF, into: y.baseAddress!, ldy: outF)
                         } }
                     }
-                    XCTAssertEqual(alone, Array(together[(i * outF)..<((i + 1) * outF)]), "\(type) \(level) row \(i): alone vs among \(m)")
+                    XCTAssertEqual(alone, Array(together[(i * outF)..<((i + 1) * outF)]), "\(type) \(level) vnni=\(vnni) row \(i): alone vs among \(m)")
                     for j in 0..<outF {
                         var reference = 0.0, exact = 0.0, magnitude = 0.0
                         for k in 0..<inF {

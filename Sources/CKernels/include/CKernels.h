@@ -31,13 +31,16 @@ int lk_simd_level_supported(int level);
 int lk_simd_set_level(int level);
 /// 1 when the CPU and OS run AVX-512 F, CD, BW, DQ and VL (Skylake-SP and later), else 0.
 int lk_cpu_has_avx512_skx(void);
-/// Whether kernels with an AVX-512 form (lk_rows_dot_4bit) use it at the avx2 level, where the CPU
-/// has AVX-512 (the default); the forms compute the same bits. Returns 0, or -1 when asked on a CPU without.
+/// Whether kernels with an AVX-512 form (lk_rows_dot_4bit; lk_rows_dot_q8x where the CPU also has
+/// AVX512_VNNI) use it at the avx2 level, where the CPU has AVX-512 (the default); the forms compute
+/// the same bits. Returns 0, or -1 when asked on a CPU without.
 int lk_simd_set_avx512(int on);
 /// 1 while the AVX-512 forms are on (lk_simd_set_avx512), else 0.
 int lk_simd_avx512(void);
 /// 1 when the CPU and OS run AVX512_BF16 (vdpbf16ps) besides lk_cpu_has_avx512_skx's set, else 0.
 int lk_cpu_has_avx512_bf16(void);
+/// 1 when the CPU and OS run AVX512_VNNI (vpdpbusd) besides lk_cpu_has_avx512_skx's set, else 0.
+int lk_cpu_has_avx512_vnni(void);
 /// "portable", "avx2", or "unknown".
 const char *lk_simd_level_name(int level);
 
