@@ -33,6 +33,8 @@ struct BenchTrain: ParsableCommand {
     @Option(name: .customLong("compute-dtype"), help: "f32, or bf16 (products in bf16 with f32 sums, where the CPU has AVX512_BF16); MFU is then against the bf16 product's measured rate.")
     var computeDType = "f32"
     @Flag(help: "Also print where a timed step's time goes, by op kind (forward and backward) and the optimizer.") var profile = false
+    @Flag(name: .customLong("machine-probe"), help: "After each step, time a fixed f32 product (the sgemm ceiling's, about 0.1 s; not counted in the step) and report its spread and the steps' spread relative to it: how much of the step spread is the machine's own speed drifting.")
+    var machineProbe = false
     @OptionGroup var compute: ComputeOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -75,6 +77,9 @@ struct BenchTrain: ParsableCommand {
         run.group = group
         var loadSeconds = 0.0, stepTimes: [Date] = [], communication: [Double] = []
         var cpuTimes: [Double] = [], machine: [MachineTimes] = []
+        // With --machine-probe: the probe's seconds after each step, and when it ended (wall and CPU).
+        var probeSeconds: [Double] = [], probeEnds: [Date] = [], probeCPUEnds: [Double] = []
+        let probe = machineProbe ? ProductProbe() : nil
         var trainableParameters = 0
         let opProfile = profile ? OpProfile() : nil
         Tape.profile = opProfile
@@ -89,19 +94,30 @@ struct BenchTrain: ParsableCommand {
                 if let m = MachineTimes.now() { machine.append(m) }
                 if stepTimes.count == 1 { opProfile?.reset() }
                 communication.append(r.communicationSeconds)
+                if let probe {
+                    probeSeconds.append(probe.seconds())
+                    probeEnds.append(Date())
+                    probeCPUEnds.append(processCPUSeconds())
+                }
             default: break
             }
         }
-        let seconds = stepTimes.last!.timeIntervalSince(stepTimes.first!) / Double(steps)
-        // Each timed step's duration, and their spread (coefficient of variation = σ / mean).
-        let stepSeconds = zip(stepTimes.dropFirst(), stepTimes).map { $0.timeIntervalSince($1) }
+        // Each timed step's duration (from the end of the previous step, or of the probe after
+        // it), and their spread (coefficient of variation = σ / mean).
+        let stepStarts = probe == nil ? stepTimes : probeEnds
+        let stepSeconds = zip(stepTimes.dropFirst(), stepStarts).map { $0.timeIntervalSince($1) }
+        let seconds = stepSeconds.reduce(0, +) / Double(steps)
         let cv = Self.coefficientOfVariation(stepSeconds)
+        // Each step over the probe just before it: what spread remains once the machine's speed
+        // (as one fixed product sees it) is divided out.
+        let relativeCV = probe == nil ? nil : Self.coefficientOfVariation(zip(stepSeconds, probeSeconds).map { $0 / $1 })
+        let probeCV = probe == nil ? nil : Self.coefficientOfVariation(Array(probeSeconds.dropLast()))
         let median = stepSeconds.sorted()[stepSeconds.count / 2]
         // The same for the process's CPU time (user + system) per step, which time the hypervisor
         // gives to other guests (steal) does not lengthen: a wall spread well above it is the
         // machine's, not ours. The pool's workers spin a little between tasks, and that counts,
         // so otherwise the two follow each other.
-        let cpuSeconds = zip(cpuTimes.dropFirst(), cpuTimes).map { $0 - $1 }
+        let cpuSeconds = zip(cpuTimes.dropFirst(), probe == nil ? cpuTimes : probeCPUEnds).map { $0 - $1 }
         let cpuCV = Self.coefficientOfVariation(cpuSeconds)
         let steal = machine.count == stepTimes.count ? machine.last!.stealShare(since: machine.first!) : nil
         let tokensPerSecond = Double(seq * batch * group.size) / seconds
@@ -135,7 +151,8 @@ struct BenchTrain: ParsableCommand {
                                       "world_size": group.size, "all_reduce_seconds_per_step": allReduce,
                                       "peak_rss_bytes_all_ranks": Int(peaks[0]), "compute_dtype": dtype.rawValue,
                                       "ceiling_gflops": ceiling, "step_cpu_seconds": cpuSeconds, "step_cpu_seconds_cv": cpuCV,
-                                      "steal_share": steal ?? NSNull()]
+                                      "steal_share": steal ?? NSNull(), "probe_seconds": probe == nil ? NSNull() : probeSeconds,
+                                      "probe_seconds_cv": probeCV ?? NSNull(), "step_over_probe_cv": relativeCV ?? NSNull()]
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(String(format: "%@ %@%@: seq %d × batch %d%@, %d threads: %.1f tokens/s (%.2f s/step), %.2f GFLOP/token, MFU %.1f%% of %.1f GFLOP/s %@, peak RSS %@, base weights %@",
@@ -152,6 +169,10 @@ struct BenchTrain: ParsableCommand {
                 print(String(format: "  %d timed steps: median %.3f s, min %.3f s, max %.3f s, spread (σ / mean) %.1f%%; CPU time per step spread %.1f%%",
                              stepSeconds.count, median, stepSeconds.min()!, stepSeconds.max()!, 100 * cv, 100 * cpuCV)
                       + (steal.map { String(format: "; the hypervisor took %.1f%% of the machine's time (steal)", 100 * $0) } ?? ""))
+            }
+            if let probeCV, let relativeCV {
+                print(String(format: "  machine probe (one fixed %.2f GFLOP sgemm after each step): spread %.1f%%; steps relative to the probe before them: spread %.1f%%",
+                             ProductProbe.flops / 1e9, 100 * probeCV, 100 * relativeCV))
             }
             if let opProfile { printProfile(opProfile, stepSeconds: seconds) }
         }
@@ -204,6 +225,23 @@ struct BenchTrain: ParsableCommand {
             }
         }
         return 2 * 1024 * 576 * 1536 / seconds / 1e9
+    }
+}
+
+/// A fixed amount of f32 product work (the ceiling's 1024×576 · 576×1536, repeated to about
+/// 0.1 s at 200 GFLOP/s), OpenBLAS threading itself: how fast the machine runs right now.
+struct ProductProbe {
+    static let repeats = 12
+    static let flops = Double(repeats) * 2 * 1024 * 576 * 1536
+    let a = Tensor(repeating: 0.01, shape: [1024, 576]), b = Tensor(repeating: 0.02, shape: [1536, 576])
+
+    /// Seconds the fixed work takes now.
+    func seconds() -> Double {
+        BLAS.withOpenBLASThreading {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<Self.repeats { _ = try? Tensor.matmul(a, b, transposeB: true) }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
     }
 }
 
