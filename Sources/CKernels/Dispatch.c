@@ -49,16 +49,33 @@ int lk_cpu_has_avx512_skx(void) {
 #endif
 }
 
+#if defined(__x86_64__)
+/// probe()'s answer, asked once (CPUID is slow under some hypervisors); racing first calls
+/// store the same answer.
+static int cached_probe(_Atomic int *slot, int (*probe)(void)) {
+    int v = atomic_load_explicit(slot, memory_order_relaxed);
+    if (v < 0) {
+        v = probe();
+        atomic_store_explicit(slot, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+static int cpu_has_avx512_bf16(void) {
+    unsigned a = 0, b, c, d;
+    return lk_cpu_has_avx512_skx() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5)) != 0;
+}
+
+static int cpu_has_avx512_vnni(void) {
+    unsigned a, b, c = 0, d;
+    return lk_cpu_has_avx512_skx() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11)) != 0;
+}
+#endif
+
 int lk_cpu_has_avx512_bf16(void) {
 #if defined(__x86_64__)
     static _Atomic int cached = -1;
-    int v = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (v < 0) {
-        unsigned a = 0, b, c, d;
-        v = lk_cpu_has_avx512_skx() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5)) != 0;
-        atomic_store_explicit(&cached, v, memory_order_relaxed);
-    }
-    return v;
+    return cached_probe(&cached, cpu_has_avx512_bf16);
 #else
     return 0;
 #endif
@@ -67,13 +84,7 @@ int lk_cpu_has_avx512_bf16(void) {
 int lk_cpu_has_avx512_vnni(void) {
 #if defined(__x86_64__)
     static _Atomic int cached = -1;
-    int v = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (v < 0) {
-        unsigned a, b, c = 0, d;
-        v = lk_cpu_has_avx512_skx() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11)) != 0;
-        atomic_store_explicit(&cached, v, memory_order_relaxed);
-    }
-    return v;
+    return cached_probe(&cached, cpu_has_avx512_vnni);
 #else
     return 0;
 #endif
@@ -83,13 +94,8 @@ int lk_simd_level_supported(int level) {
     if (level == LK_SIMD_PORTABLE) return 1;
 #if defined(__x86_64__)
     if (level == LK_SIMD_AVX2) {
-        static _Atomic int cached = -1;                   // CPUID is slow under some hypervisors
-        int v = atomic_load_explicit(&cached, memory_order_relaxed);
-        if (v < 0) {
-            v = cpu_has_avx2_fma_f16c();
-            atomic_store_explicit(&cached, v, memory_order_relaxed);
-        }
-        return v;
+        static _Atomic int cached = -1;
+        return cached_probe(&cached, cpu_has_avx2_fma_f16c);
     }
 #endif
     return 0;

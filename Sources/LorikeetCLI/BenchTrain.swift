@@ -218,28 +218,33 @@ struct BenchTrain: ParsableCommand {
     /// with OpenBLAS threading it itself (its own ceiling, not our split of it); in bf16, our
     /// kernel over the pool.
     func measuredProductRate(_ dtype: ComputeDType) -> Double {
-        let a = Tensor(repeating: 0.01, shape: [1024, 576]), b = Tensor(repeating: 0.02, shape: [1536, 576])
+        let product = ProductProbe()
         let seconds = BLAS.withComputeDType(dtype) {
             BLAS.withOpenBLASThreading {
-                (0..<3).map { _ in KernelBenchmark.measure(0.2) { _ = try? Tensor.matmul(a, b, transposeB: true) } }.min()!
+                (0..<3).map { _ in KernelBenchmark.measure(0.2) { product.multiply() } }.min()!
             }
         }
-        return 2 * 1024 * 576 * 1536 / seconds / 1e9
+        return ProductProbe.productFlops / seconds / 1e9
     }
 }
 
-/// A fixed amount of f32 product work (the ceiling's 1024×576 · 576×1536, repeated to about
-/// 0.1 s at 200 GFLOP/s), OpenBLAS threading itself: how fast the machine runs right now.
+/// The ceiling's SmolLM2-sized product (1024×576 · 576×1536) and, for --machine-probe, a fixed
+/// amount of it (repeated to about 0.1 s at 200 GFLOP/s), OpenBLAS threading itself: how fast
+/// the machine runs right now.
 struct ProductProbe {
+    static let productFlops = 2.0 * 1024 * 576 * 1536
     static let repeats = 12
-    static let flops = Double(repeats) * 2 * 1024 * 576 * 1536
+    static let flops = Double(repeats) * productFlops
     let a = Tensor(repeating: 0.01, shape: [1024, 576]), b = Tensor(repeating: 0.02, shape: [1536, 576])
+
+    /// One product a · bᵀ.
+    func multiply() { _ = try? Tensor.matmul(a, b, transposeB: true) }
 
     /// Seconds the fixed work takes now.
     func seconds() -> Double {
         BLAS.withOpenBLASThreading {
             let start = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<Self.repeats { _ = try? Tensor.matmul(a, b, transposeB: true) }
+            for _ in 0..<Self.repeats { multiply() }
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
     }
